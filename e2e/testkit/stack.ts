@@ -1,0 +1,48 @@
+// Endpoints of the real stack that hack/stack starts. Read from the environment
+// (`eval "$(hack/stack env)"`), or, where a variable is unset, from `hack/stack env` itself,
+// so the ports have one source of truth: hack/lib/common.sh.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const stackScript = fileURLToPath(new URL("../../hack/stack", import.meta.url));
+
+type Part = "redis" | "kafka" | "cassandra" | "kube";
+
+const fromScript = new Map<Part, Map<string, string>>();
+
+function scriptEnv(part: Part): Map<string, string> {
+  let vars = fromScript.get(part);
+  if (vars === undefined) {
+    const out = execFileSync(stackScript, ["env", part], { encoding: "utf8" });
+    vars = new Map();
+    for (const line of out.split("\n")) {
+      const m = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+      if (m?.[1] !== undefined && m[2] !== undefined) {
+        vars.set(m[1], m[2].replace(/^"(.*)"$/, "$1"));
+      }
+    }
+    fromScript.set(part, vars);
+  }
+  return vars;
+}
+
+function setting(part: Part, name: string): string {
+  const value = process.env[name] ?? scriptEnv(part).get(name);
+  if (value === undefined || value === "") {
+    throw new Error(`${name} is not set and \`hack/stack env ${part}\` does not print it`);
+  }
+  return value;
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+
+export const redisUrl = (): string => setting("redis", "REDIS_URL");
+export const kafkaBrokers = (): string[] => list(setting("kafka", "KAFKA_BROKERS"));
+export const cassandraContactPoints = (): string[] =>
+  list(setting("cassandra", "CASSANDRA_CONTACT_POINTS"));
+export const cassandraLocalDc = (): string => setting("cassandra", "CASSANDRA_LOCAL_DC");
+export const kubeconfigPath = (): string => setting("kube", "KUBECONFIG");

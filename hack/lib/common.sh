@@ -1,0 +1,105 @@
+# shellcheck shell=bash
+# Shared helpers for hack/ scripts. Source it; do not run it.
+#
+# Layout on disk:
+#   $SWITCHBOARD_CACHE        downloaded or built artefacts, kept between runs
+#                             (default ~/.cache/switchboard)
+#   $SWITCHBOARD_STATE        data, logs and pid files of a running stack
+#                             (default $SWITCHBOARD_CACHE/state); wiped by `hack/stack down --purge`
+
+set -euo pipefail
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_DIR=$(cd "$HACK_DIR/.." && pwd)
+: "${SWITCHBOARD_CACHE:=$HOME/.cache/switchboard}"
+: "${SWITCHBOARD_STATE:=$SWITCHBOARD_CACHE/state}"
+export SWITCHBOARD_CACHE SWITCHBOARD_STATE
+
+# Ports of the stack, all on 127.0.0.1. Non-default numbers so a developer's own
+# servers on the usual ports are never touched.
+: "${SB_REDIS_PORT:=16379}"
+: "${SB_KAFKA_PORT:=19092}"
+: "${SB_KAFKA_CONTROLLER_PORT:=19093}"
+: "${SB_CASSANDRA_PORT:=19042}"
+: "${SB_CASSANDRA_STORAGE_PORT:=17000}"
+: "${SB_ETCD_PORT:=12379}"
+: "${SB_ETCD_PEER_PORT:=12380}"
+: "${SB_APISERVER_PORT:=16443}"
+: "${SB_CONTROLLER_MANAGER_PORT:=10257}"
+export SB_REDIS_PORT SB_KAFKA_PORT SB_KAFKA_CONTROLLER_PORT SB_CASSANDRA_PORT \
+  SB_CASSANDRA_STORAGE_PORT SB_ETCD_PORT SB_ETCD_PEER_PORT SB_APISERVER_PORT \
+  SB_CONTROLLER_MANAGER_PORT
+
+log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${SB_PART:-hack}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# wait_for <seconds> <description> <command...>: polls the command every 0.2 s until it
+# succeeds or the deadline passes.
+wait_for() {
+  local seconds=$1 what=$2
+  local deadline=$((SECONDS + seconds))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "timed out after $seconds s waiting for $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_free() { ! port_open "$1"; }
+
+pidfile() { echo "$SWITCHBOARD_STATE/pids/$1.pid"; }
+logfile() { echo "$SWITCHBOARD_STATE/logs/$1.log"; }
+
+# running <name>: true when the process recorded for <name> is alive.
+running() {
+  local f
+  f=$(pidfile "$1")
+  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# start_bg <name> <command...>: starts the command in its own session (so its whole
+# process group can be stopped), output to the part's log, pid recorded.
+start_bg() {
+  local name=$1
+  shift
+  mkdir -p "$SWITCHBOARD_STATE/pids" "$SWITCHBOARD_STATE/logs"
+  if running "$name"; then
+    log "$name already running (pid $(cat "$(pidfile "$name")"))"
+    return 0
+  fi
+  setsid "$@" >>"$(logfile "$name")" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+  log "$name started (pid $!, log $(logfile "$name"))"
+}
+
+# stop_bg <name> [grace seconds]: SIGTERM to the process group, SIGKILL after the grace
+# period; removes the pid file. Only stops what start_bg recorded.
+stop_bg() {
+  local name=$1 grace=${2:-20} f pid deadline
+  f=$(pidfile "$name")
+  [[ -f $f ]] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name did not stop in ${grace} s; killing"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # the group may hold children that outlive the leader
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    log "$name stopped"
+  fi
+  rm -f "$f"
+}
+
+# status_line <name> <ok?> <detail>
+status_line() { printf '%-20s %-8s %s\n' "$1" "$2" "$3"; }
+
+# sha of files, for cache keys
+files_hash() { cat "$@" | sha256sum | cut -c1-16; }

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# hack/parts/cassandra.sh — a real single-node Apache Cassandra 5.0.9 on
+# 127.0.0.1:$SB_CASSANDRA_PORT (CQL) for development and tests; data centre "datacenter1".
+#
+#   hack/parts/cassandra.sh install        jars from Maven Central into $SWITCHBOARD_CACHE/cassandra/lib-<pom hash>
+#   hack/parts/cassandra.sh up             install, configure, start, wait until CQL answers
+#   hack/parts/cassandra.sh down [--purge] stop it (SIGTERM, SIGKILL after 30 s); --purge or SB_PURGE=1
+#                                          also deletes $SWITCHBOARD_STATE/cassandra and its log
+#   hack/parts/cassandra.sh status         "healthy" and exit 0 when CQL answers, else non-zero
+#   hack/parts/cassandra.sh env            export CASSANDRA_CONTACT_POINTS=... CASSANDRA_LOCAL_DC=...
+#
+# Java: $JAVA_HOME/bin/java when JAVA_HOME is set, else `java` from PATH. Cassandra 5.0 runs
+# on JDK 11 or 17 only (17 here). Files: hack/cassandra/{pom.xml,cassandra.yaml.template,
+# logback.xml,jvm17.options}.
+
+# shellcheck disable=SC2034 # read by common.sh
+SB_PART=cassandra
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+
+CASS_SRC=$HACK_DIR/cassandra
+STATE=$SWITCHBOARD_STATE/cassandra
+READY_TIMEOUT=${SB_CASSANDRA_READY_TIMEOUT:-180}
+STOP_GRACE=30
+
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+
+java_bin() {
+  local j
+  if [[ -n ${JAVA_HOME:-} ]]; then j=$JAVA_HOME/bin/java; else j=$(command -v java || true); fi
+  [[ -n $j && -x $j ]] || die "no java (set JAVA_HOME or put a JDK 17 on PATH)"
+  echo "$j"
+}
+
+lib_dir() { echo "$SWITCHBOARD_CACHE/cassandra/lib-$(files_hash "$CASS_SRC/pom.xml")"; }
+
+# render <template> <output> KEY=VALUE...: replaces @KEY@ with VALUE.
+render() {
+  local tpl=$1 out=$2 kv val
+  shift 2
+  local args=()
+  for kv; do
+    # shellcheck disable=SC2001 # escape for the s||| below
+    val=$(sed 's/[|&\\]/\\&/g' <<<"${kv#*=}")
+    args+=(-e "s|@${kv%%=*}@|$val|g")
+  done
+  sed "${args[@]}" "$tpl" >"$out.tmp"
+  ! grep -q '@[A-Z_]\+@' "$out.tmp" || die "unfilled placeholder in $out"
+  mv "$out.tmp" "$out"
+}
+
+cmd_install() {
+  local lib
+  lib=$(lib_dir)
+  if [[ -f $lib/.complete ]]; then
+    log "jars cached in $lib"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found"
+  log "fetching Cassandra jars from Maven Central into $lib"
+  rm -rf "$lib"
+  mkdir -p "$lib" "$SWITCHBOARD_CACHE/m2"
+  # mvn 3.8 -q still prints stray colour resets: keep its output for failures only
+  if ! mvn -q -B -f "$CASS_SRC/pom.xml" -Dmaven.repo.local="$SWITCHBOARD_CACHE/m2" \
+    dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime \
+    >"$SWITCHBOARD_CACHE/cassandra/mvn.log" 2>&1; then
+    cat "$SWITCHBOARD_CACHE/cassandra/mvn.log" >&2
+    die "mvn could not copy the Cassandra jars"
+  fi
+  compgen -G "$lib/cassandra-all-*.jar" >/dev/null || die "no cassandra-all jar in $lib"
+  compgen -G "$lib/jamm-*.jar" >/dev/null || die "no jamm jar in $lib"
+  touch "$lib/.complete" # last: marks the directory complete
+  log "$(find "$lib" -name '*.jar' | wc -l) jars, $(du -sh "$lib" | cut -f1) in $lib"
+}
+
+# cql_answers: a native-protocol v4 OPTIONS frame (stream 1) on the CQL port; true when a
+# SUPPORTED response (version byte 0x84, opcode 0x06) for stream 1 comes back.
+cql_answers() {
+  local hex
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  hex=$(timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "\x04\x00\x00\x01\x05\x00\x00\x00\x00" >&3
+    head -c 5 <&3 | od -An -tx1' _ "$SB_CASSANDRA_PORT" 2>/dev/null) || return 1
+  hex=${hex//[[:space:]]/}
+  [[ $hex == 84??000106 ]]
+}
+
+# log_since_start <pattern>: the pattern appears in the log after the latest start.
+log_since_start() {
+  local off=0
+  [[ -f $STATE/log-offset ]] && off=$(cat "$STATE/log-offset")
+  # not `tail | grep -q`: with pipefail, tail's SIGPIPE would turn a match into a failure
+  grep -q "$1" <(tail -c "+$((off + 1))" "$(logfile cassandra)" 2>/dev/null)
+}
+
+# ready_or_dead: true when Cassandra serves CQL, or when its process is gone (the caller
+# tells the two apart), so that wait_for does not sit out its deadline on a crash.
+ready_or_dead() {
+  running cassandra || return 0
+  log_since_start 'Startup complete' && cql_answers
+}
+
+show_log_tail() {
+  log "last 40 lines of $(logfile cassandra):"
+  tail -n 40 "$(logfile cassandra)" >&2 2>/dev/null || true
+}
+
+# jvm_options <file>: the options of a jvm*.options file, one per line on stdout.
+jvm_options() {
+  local line words
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    read -ra words <<<"$line"
+    if ((${#words[@]})); then printf '%s\n' "${words[@]}"; fi
+  done <"$1"
+}
+
+cmd_up() {
+  cmd_install
+  local lib java conf=$STATE/conf t0=$SECONDS
+  lib=$(lib_dir)
+  java=$(java_bin)
+  if ! running cassandra; then
+    port_free "$SB_CASSANDRA_PORT" || die "127.0.0.1:$SB_CASSANDRA_PORT is taken by another process"
+    port_free "$SB_CASSANDRA_STORAGE_PORT" || die "127.0.0.1:$SB_CASSANDRA_STORAGE_PORT is taken by another process"
+    mkdir -p "$conf" "$STATE/logs" "$SWITCHBOARD_STATE/logs" \
+      "$STATE"/data/{data,commitlog,saved_caches,hints,cdc_raw}
+    render "$CASS_SRC/cassandra.yaml.template" "$conf/cassandra.yaml" \
+      PORT="$SB_CASSANDRA_PORT" STORAGE_PORT="$SB_CASSANDRA_STORAGE_PORT" DATA_DIR="$STATE/data"
+    cp "$CASS_SRC/logback.xml" "$conf/logback.xml"
+    local opts jamm
+    mapfile -t opts < <(jvm_options "$CASS_SRC/jvm17.options")
+    jamm=$(compgen -G "$lib/jamm-*.jar" | head -n 1)
+    # Cassandra wants many files open; take the hard limit where the soft one is lower
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    stat -c %s "$(logfile cassandra)" >"$STATE/log-offset" 2>/dev/null || echo 0 >"$STATE/log-offset"
+    start_bg cassandra "$java" -Xms512m -Xmx1g -XX:ActiveProcessorCount=2 "${opts[@]}" \
+      "-javaagent:$jamm" \
+      -Dcassandra.ring_delay_ms=1000 -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+      "-Dcassandra.config=file://$conf/cassandra.yaml" \
+      "-Dlogback.configurationFile=file://$conf/logback.xml" \
+      "-Dcassandra.logdir=$STATE/logs" "-Dcassandra.storagedir=$STATE/data" \
+      -Dcassandra-foreground=yes \
+      -cp "$conf:$lib/*" org.apache.cassandra.service.CassandraDaemon
+  else
+    log "already running (pid $(cat "$(pidfile cassandra)"))"
+  fi
+  if ! wait_for "$READY_TIMEOUT" "Cassandra CQL on 127.0.0.1:$SB_CASSANDRA_PORT" ready_or_dead; then
+    show_log_tail
+    die "Cassandra not ready after $READY_TIMEOUT s (still running: see the log; stop it with $0 down)"
+  fi
+  if ! running cassandra; then
+    rm -f "$(pidfile cassandra)"
+    show_log_tail
+    die "Cassandra exited during start-up"
+  fi
+  log "ready on 127.0.0.1:$SB_CASSANDRA_PORT after $((SECONDS - t0)) s"
+}
+
+cmd_down() {
+  local purge=${SB_PURGE:-0}
+  [[ ${1:-} == --purge ]] && purge=1
+  stop_bg cassandra "$STOP_GRACE"
+  if [[ $purge == 1 ]]; then
+    rm -rf "$STATE" "$(logfile cassandra)"
+    log "purged $STATE"
+  fi
+}
+
+cmd_status() {
+  local ep=127.0.0.1:$SB_CASSANDRA_PORT
+  if running cassandra && cql_answers; then
+    status_line cassandra healthy "$ep (pid $(cat "$(pidfile cassandra)"), dc datacenter1)"
+  elif running cassandra; then
+    status_line cassandra starting "$ep (pid $(cat "$(pidfile cassandra)"), CQL not answering yet)"
+    return 1
+  else
+    status_line cassandra down "$ep"
+    return 1
+  fi
+}
+
+cmd_env() {
+  echo "export CASSANDRA_CONTACT_POINTS=127.0.0.1:$SB_CASSANDRA_PORT"
+  echo "export CASSANDRA_LOCAL_DC=datacenter1"
+}
+
+case ${1:-} in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down "${2:-}" ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac
