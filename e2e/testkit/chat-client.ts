@@ -19,14 +19,22 @@ export class Rest {
     this.base = base.replace(/\/$/, "");
   }
 
-  async call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    // biome-ignore lint/suspicious/noExplicitAny: a test client reads JSON whose shape the test asserts
+  ): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.base}${path}`, {
       method,
       headers: {
         ...(body === undefined ? {} : { "content-type": "application/json" }),
         ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
       },
-      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+      ...(body === undefined
+        ? {}
+        : { body: typeof body === "string" ? body : JSON.stringify(body) }),
       signal: AbortSignal.timeout(15_000),
     });
     const text = await res.text();
@@ -34,6 +42,7 @@ export class Rest {
   }
 
   /** call() that insists on a 2xx status */
+  // biome-ignore lint/suspicious/noExplicitAny: a test client reads JSON whose shape the test asserts
   async ok(method: string, path: string, body?: unknown, token?: string): Promise<any> {
     const r = await this.call(method, path, body, token);
     if (r.status < 200 || r.status >= 300) {
@@ -76,13 +85,19 @@ export class ChatSocket {
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);
-      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once("unexpected-response", (_req, res) =>
+        reject(new Error(`upgrade refused: ${res.statusCode}`)),
+      );
     });
     return socket;
   }
 
   /** connect, send hello (with resume positions), wait for welcome */
-  static async open(base: string, token: string, resume?: Record<string, number>): Promise<ChatSocket> {
+  static async open(
+    base: string,
+    token: string,
+    resume?: Record<string, number>,
+  ): Promise<ChatSocket> {
     const s = await ChatSocket.connect(base, token);
     const welcome = await s.request({ type: "hello", ...(resume ? { resume } : {}) });
     if (welcome.type !== "welcome") throw new Error(`hello failed: ${JSON.stringify(welcome)}`);
@@ -106,7 +121,12 @@ export class ChatSocket {
   }
 
   /** waits until `count` frames match `pred`, and returns them */
-  waitForCount(pred: (f: Frame) => boolean, count: number, what = "frames", timeoutMs = 30_000): Promise<Frame[]> {
+  waitForCount(
+    pred: (f: Frame) => boolean,
+    count: number,
+    what = "frames",
+    timeoutMs = 30_000,
+  ): Promise<Frame[]> {
     return waitFor(
       `${count} ${what}`,
       () => {
@@ -115,6 +135,41 @@ export class ChatSocket {
       },
       { timeoutMs, intervalMs: 10 },
     );
+  }
+
+  /**
+   * Sends chat messages keeping at most `window` unacknowledged (the gateway refuses more than
+   * 64 frames in flight per socket); `between(i)` runs before message i is sent.
+   */
+  async sendMessages(
+    roomId: string,
+    count: number,
+    opts: { prefix?: string; window?: number; between?: (i: number) => Promise<void> } = {},
+  ): Promise<void> {
+    const prefix = opts.prefix ?? "m";
+    const window = opts.window ?? 32;
+    const acked = () => this.frames.filter((f) => f.type === "ack" && f.room_id === roomId).length;
+    const base = acked();
+    for (let i = 0; i < count; i++) {
+      await opts.between?.(i);
+      if (i - (acked() - base) >= window) {
+        await waitFor(
+          "room in the send window",
+          () => (i - (acked() - base) < window ? true : undefined),
+          {
+            timeoutMs: 90_000,
+            intervalMs: 2,
+          },
+        );
+      }
+      this.send({
+        type: "message",
+        room_id: roomId,
+        client_msg_id: `${prefix}${i}`,
+        msg_type: "text",
+        content: { text: `${prefix}${i}` },
+      });
+    }
   }
 
   messages(roomId: string): Frame[] {

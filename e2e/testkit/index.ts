@@ -1,4 +1,7 @@
+export { ChatSocket, type Frame, Rest, type Session } from "./chat-client.ts";
+export { ChatStack, type ChatStackOptions } from "./chat-stack.ts";
 export { uniqueK8sName, uniqueName } from "./names.ts";
+export { freePort, Workload } from "./processes.ts";
 export {
   cassandraContactPoints,
   cassandraLocalDc,
@@ -7,4 +10,3 @@ export {
   redisUrl,
 } from "./stack.ts";
 export { type WaitOptions, waitFor } from "./wait.ts";
-export { ChatSocket, type Frame, Rest, type Session } from "./chat-client.ts";

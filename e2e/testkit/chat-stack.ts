@@ -1,0 +1,140 @@
+// Switchboard on the real stack, for integration tests and benchmarks: a fresh ChatCluster
+// namespace (keyspace, topic, Redis prefix), its schema migrated, and gateway and forwarder
+// processes started against it. Everything is removed again by stop().
+import { randomBytes } from "node:crypto";
+import { Client } from "cassandra-driver";
+import { Redis } from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import { createTopicIfMissing } from "../../workloads/shared/backends/bus.kafka.ts";
+import { migrate } from "../../workloads/shared/schema/migrate.ts";
+import { Workload } from "./processes.ts";
+import { cassandraContactPoints, cassandraLocalDc, kafkaBrokers, redisUrl } from "./stack.ts";
+
+export interface ChatStackOptions {
+  readonly gateways?: number;
+  readonly forwarders?: number;
+  readonly partitions?: number;
+  /** extra environment for every workload */
+  readonly env?: Record<string, string>;
+}
+
+export class ChatStack {
+  readonly cluster: string;
+  readonly env: Record<string, string>;
+  readonly gateways: Workload[] = [];
+  readonly forwarders: Workload[] = [];
+  #seq = 0;
+
+  private constructor(cluster: string, env: Record<string, string>) {
+    this.cluster = cluster;
+    this.env = env;
+  }
+
+  get keyspace(): string {
+    return this.cluster.replaceAll("-", "_");
+  }
+
+  get topic(): string {
+    return `${this.cluster}.messages`;
+  }
+
+  static async start(o: ChatStackOptions = {}): Promise<ChatStack> {
+    const cluster = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    const env: Record<string, string> = {
+      SWITCHBOARD_CLUSTER: cluster,
+      SWITCHBOARD_BACKENDS: "real",
+      KAFKA_BROKERS: kafkaBrokers().join(","),
+      CASSANDRA_CONTACT_POINTS: cassandraContactPoints().join(","),
+      CASSANDRA_LOCAL_DC: cassandraLocalDc(),
+      CASSANDRA_KEYSPACE: cluster,
+      REDIS_URL: redisUrl(),
+      JWT_SECRET: randomBytes(32).toString("base64url"),
+      PASSWORD_KDF_MEMORY_KIB: "1024",
+      PASSWORD_KDF_PASSES: "1",
+      RATE_LIMIT_BURST: "1000",
+      RATE_LIMIT_PER_SECOND: "1000",
+      ANON_RATE_LIMIT_BURST: "10000",
+      ANON_RATE_LIMIT_PER_SECOND: "10000",
+      LOG_LEVEL: "warn",
+      ...o.env,
+    };
+    const stack = new ChatStack(cluster, env);
+    const cassandra = new Client({
+      contactPoints: cassandraContactPoints(),
+      localDataCenter: cassandraLocalDc(),
+    });
+    try {
+      const migrated = await migrate(cassandra, {
+        keyspace: stack.keyspace,
+        replication: { class: "SimpleStrategy", replicationFactor: 1 },
+      });
+      if (!migrated.ok) throw migrated.error;
+    } finally {
+      await cassandra.shutdown();
+    }
+    const kafka = new Kafka({
+      clientId: "chat-stack",
+      brokers: kafkaBrokers(),
+      logLevel: logLevel.NOTHING,
+    });
+    await createTopicIfMissing(kafka, stack.topic, o.partitions ?? 4);
+    await Promise.all([
+      ...Array.from({ length: o.forwarders ?? 2 }, () => stack.startForwarder()),
+      ...Array.from({ length: o.gateways ?? 2 }, () => stack.startGateway()),
+    ]);
+    return stack;
+  }
+
+  async startGateway(env: Record<string, string> = {}): Promise<Workload> {
+    const n = this.#seq++;
+    const w = await Workload.start(`gateway-${n}`, "workloads/gateway/main.ts", {
+      ...this.env,
+      GATEWAY_ID: `${this.cluster}-gw-${n}`,
+      ...env,
+    });
+    this.gateways.push(w);
+    return w;
+  }
+
+  async startForwarder(env: Record<string, string> = {}): Promise<Workload> {
+    const n = this.#seq++;
+    const w = await Workload.start(`forwarder-${n}`, "workloads/forwarder/main.ts", {
+      ...this.env,
+      ...env,
+    });
+    this.forwarders.push(w);
+    return w;
+  }
+
+  /** Stops every process and removes the keyspace, topic and Redis keys of this cluster. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.gateways, ...this.forwarders].map((w) => w.stop()));
+    const cassandra = new Client({
+      contactPoints: cassandraContactPoints(),
+      localDataCenter: cassandraLocalDc(),
+    });
+    const kafka = new Kafka({
+      clientId: "chat-stack",
+      brokers: kafkaBrokers(),
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    const redis = new Redis(redisUrl(), { lazyConnect: true });
+    await Promise.allSettled([
+      cassandra
+        .execute(`DROP KEYSPACE IF EXISTS ${this.keyspace}`)
+        .finally(() => cassandra.shutdown()),
+      admin
+        .connect()
+        .then(() => admin.deleteTopics({ topics: [this.topic] }))
+        .finally(() => admin.disconnect()),
+      (async () => {
+        await redis.connect();
+        const stream = redis.scanStream({ match: `sb:${this.cluster}:*`, count: 500 });
+        for await (const keys of stream)
+          if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+        await redis.quit();
+      })(),
+    ]);
+  }
+}

@@ -1,0 +1,88 @@
+// An in-process Switchboard: N gateways and M forwarders sharing one set of backends. The
+// embedded default runs one of each on the memory backends; unit tests run several to prove
+// cross-gateway routing without any server.
+import { randomBytes } from "node:crypto";
+import { Forwarder } from "../forwarder/forwarder.ts";
+import { createGateway, type Gateway } from "../gateway/app.ts";
+import type { GatewayLimits } from "../gateway/core/context.ts";
+import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
+import { createLogger, type Logger } from "../shared/telemetry/log.ts";
+import { createMetrics, type Metrics } from "../shared/telemetry/metrics.ts";
+
+export const defaultLimits: GatewayLimits = {
+  maxFrameBytes: 16 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  heartbeatMs: 30_000,
+  registryTtlMs: 30_000,
+  userRate: { capacity: 50, refillPerSecond: 20 },
+  anonymousRate: { capacity: 20, refillPerSecond: 5 },
+  maxRoomMembers: 10_000,
+};
+
+export interface ClusterOptions {
+  readonly gateways?: number;
+  readonly forwarders?: number;
+  readonly backends?: Backends;
+  readonly limits?: Partial<GatewayLimits>;
+  readonly log?: Logger;
+  readonly metrics?: Metrics;
+  readonly topic?: string;
+  readonly port?: number;
+  readonly host?: string;
+}
+
+export interface InProcessCluster {
+  readonly backends: Backends;
+  readonly gateways: Gateway[];
+  readonly forwarders: Forwarder[];
+  readonly urls: string[];
+  stop(): Promise<void>;
+}
+
+/** Test-speed password hashing; the processes use the configured (memory-hard) parameters. */
+export const FAST_KDF = { memory: 1024, passes: 1, parallelism: 1 } as const;
+
+export async function startCluster(o: ClusterOptions = {}): Promise<InProcessCluster> {
+  const backends = o.backends ?? memoryBackends();
+  const log = o.log ?? createLogger("switchboard", process.env.LOG_LEVEL ?? "silent");
+  const metrics = o.metrics ?? createMetrics({ defaultMetrics: false });
+  const topic = o.topic ?? "switchboard.messages";
+  const secret = randomBytes(32);
+  const forwarders: Forwarder[] = [];
+  for (let i = 0; i < (o.forwarders ?? 1); i++) {
+    const f = new Forwarder({ ...backends, topic, groupId: `${topic}.forwarder`, log, metrics });
+    await f.start();
+    forwarders.push(f);
+  }
+  const gateways: Gateway[] = [];
+  const urls: string[] = [];
+  for (let i = 0; i < (o.gateways ?? 1); i++) {
+    const g = await createGateway(
+      {
+        ...backends,
+        gatewayId: `gw-${i}-${randomBytes(3).toString("hex")}`,
+        topic,
+        limits: { ...defaultLimits, ...o.limits },
+        log,
+        metrics,
+      },
+      {
+        tokens: { secret, issuer: "switchboard", accessTtlSeconds: 900, refreshTtlSeconds: 86_400 },
+        kdf: FAST_KDF,
+      },
+    );
+    urls.push(await g.listen(o.port ?? 0, o.host ?? "127.0.0.1"));
+    gateways.push(g);
+  }
+  return {
+    backends,
+    gateways,
+    forwarders,
+    urls,
+    async stop() {
+      for (const g of gateways) await g.stop();
+      for (const f of forwarders) await f.stop();
+      if (o.backends === undefined) await backends.close();
+    },
+  };
+}

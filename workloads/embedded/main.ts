@@ -1,0 +1,53 @@
+// The embedded default (`npm start`): gateway and forwarder in one process, on in-memory
+// backends, on one port. Nothing to install; nothing survives a restart.
+
+import { Forwarder } from "../forwarder/forwarder.ts";
+import { createGateway } from "../gateway/app.ts";
+import { readGatewaySettings } from "../gateway/config.ts";
+import { memoryBackends } from "../shared/backends/connect.ts";
+import { EnvReader } from "../shared/config.ts";
+import { onShutdownSignal } from "../shared/process.ts";
+import { createLogger } from "../shared/telemetry/log.ts";
+import { createMetrics } from "../shared/telemetry/metrics.ts";
+import { startTracing } from "../shared/telemetry/tracing.ts";
+
+const env = new EnvReader(process.env);
+const settings = readGatewaySettings(env, { embedded: true });
+const otlpEndpoint = env.optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+env.done();
+
+const log = createLogger("switchboard");
+const metrics = createMetrics();
+const stopTracing = startTracing({ serviceName: "switchboard-embedded", otlpEndpoint });
+const backends = memoryBackends();
+const topic = "switchboard.messages";
+const forwarder = new Forwarder({
+  ...backends,
+  topic,
+  groupId: "switchboard.forwarder",
+  log: log.child({ component: "forwarder" }),
+  metrics,
+});
+await forwarder.start();
+const gateway = await createGateway(
+  {
+    ...backends,
+    gatewayId: settings.gatewayId,
+    topic,
+    limits: settings.limits,
+    log: log.child({ component: "gateway" }),
+    metrics,
+  },
+  { tokens: settings.tokens, kdf: settings.kdf },
+);
+onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
+  await gateway.stop();
+  await forwarder.stop();
+  await backends.close();
+  await stopTracing();
+});
+const address = await gateway.listen(settings.port, settings.host);
+log.info(
+  { address, rest: `${address}/docs`, websocket: `${address.replace(/^http/, "ws")}/v1/ws` },
+  "Switchboard embedded default is up (in-memory: nothing survives a restart)",
+);

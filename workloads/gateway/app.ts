@@ -1,0 +1,105 @@
+// The gateway: REST + WebSocket on one HTTP server, over the backends it is given.
+
+import { randomUUID } from "node:crypto";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import type { KdfParams } from "./auth/passwords.ts";
+import { type TokenConfig, Tokens } from "./auth/tokens.ts";
+import type { GatewayContext } from "./core/context.ts";
+import { Messages } from "./core/messages.ts";
+import { Rooms } from "./core/rooms.ts";
+import { authRoutes } from "./rest/auth-routes.ts";
+import { installErrorHandler } from "./rest/http.ts";
+import { roomRoutes } from "./rest/room-routes.ts";
+import { ErrorBody } from "./rest/schemas.ts";
+import { Hub } from "./ws/hub.ts";
+import { SocketServer, WS_PATH } from "./ws/server.ts";
+
+export interface GatewayOptions {
+  readonly tokens: TokenConfig;
+  readonly kdf: KdfParams;
+  /** extra routes on the same server (the embedded default adds the web client) */
+  readonly extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
+  /** max REST body size in bytes */
+  readonly bodyLimit?: number;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly hub: Hub;
+  readonly rooms: Rooms;
+  readonly messages: Messages;
+  listen(port: number, host: string): Promise<string>;
+  /** stop accepting, close sockets with the resumable SHUTDOWN code, finish requests in flight */
+  stop(): Promise<void>;
+}
+
+export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): Promise<Gateway> {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: "http" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+    return503OnClosing: true,
+  });
+  const tokens = new Tokens(opts.tokens, ctx.store);
+  const rooms = new Rooms(ctx);
+  const messages = new Messages(ctx);
+  const hub = new Hub(ctx);
+  const sockets = new SocketServer({ ctx, hub, rooms, messages, sessionId: randomUUID() }, tokens);
+  let ready = false;
+
+  app.addSchema(ErrorBody);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Switchboard gateway",
+        version: "v1",
+        description: `REST API of the Switchboard gateway. The WebSocket endpoint is ${WS_PATH} (see /asyncapi.json and docs/protocol.md).`,
+      },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  installErrorHandler(app, ctx);
+  authRoutes(app, ctx, tokens, opts.kdf);
+  roomRoutes(app, ctx, tokens, rooms, messages);
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) =>
+    ready ? { status: "ready" } : reply.status(503).send({ status: "not ready" }),
+  );
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .header("content-type", ctx.metrics.registry.contentType)
+      .send(await ctx.metrics.registry.metrics()),
+  );
+  await opts.extraRoutes?.(app);
+
+  app.server.on("upgrade", (req, socket, head) => sockets.handleUpgrade(req, socket, head));
+  await hub.start();
+
+  return {
+    app,
+    hub,
+    rooms,
+    messages,
+    async listen(port, host) {
+      const address = await app.listen({ port, host });
+      ready = true;
+      ctx.log.info({ address, gatewayId: ctx.gatewayId }, "gateway listening");
+      return address;
+    },
+    async stop() {
+      ready = false;
+      sockets.drain();
+      await app.close();
+      await hub.stop();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// /v1/auth/* and /v1/me.
+import type { FastifyInstance } from "fastify";
+import type { User } from "../../shared/domain.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { newId } from "../../shared/ids.ts";
+import { hashPassword, type KdfParams, verifyPassword } from "../auth/passwords.ts";
+import type { Tokens } from "../auth/tokens.ts";
+import type { GatewayContext } from "../core/context.ts";
+import { authenticate, errorResponses, limitByAddress } from "./http.ts";
+import {
+  AuthBody,
+  LoginBody,
+  type LoginBodyT,
+  RefreshBody,
+  type RefreshBodyT,
+  RegisterBody,
+  type RegisterBodyT,
+  TokenPairBody,
+  UserBody,
+} from "./schemas.ts";
+
+export const userJson = (u: User) => ({
+  id: u.id,
+  username: u.username,
+  display_name: u.displayName,
+  created_at: u.createdAt.toISOString(),
+});
+
+/** A fixed hash to verify against when the user does not exist, so timing does not tell. */
+let dummyHash: Promise<string> | undefined;
+
+export function authRoutes(
+  app: FastifyInstance,
+  ctx: GatewayContext,
+  tokens: Tokens,
+  kdf: KdfParams,
+): void {
+  const tags = ["auth"];
+  const anon = limitByAddress(ctx);
+
+  app.post<{ Body: RegisterBodyT }>(
+    "/v1/auth/register",
+    {
+      schema: { tags, body: RegisterBody, response: { 201: AuthBody, ...errorResponses } },
+      preHandler: anon,
+    },
+    async (req, reply) => {
+      const { username, password } = req.body;
+      const user: User = {
+        id: newId(),
+        username: username.toLowerCase(),
+        displayName: req.body.display_name ?? username,
+        passwordHash: await hashPassword(password, kdf),
+        createdAt: new Date(),
+      };
+      if (!(await ctx.store.createUser(user)))
+        throw new ChatError("USERNAME_TAKEN", "that username is taken");
+      const pair = await tokens.issue(user.id, user.username);
+      return reply.status(201).send({ user: userJson(user), tokens: pair });
+    },
+  );
+
+  app.post<{ Body: LoginBodyT }>(
+    "/v1/auth/login",
+    {
+      schema: { tags, body: LoginBody, response: { 200: AuthBody, ...errorResponses } },
+      preHandler: anon,
+    },
+    async (req) => {
+      const user = await ctx.store.getUserByName(req.body.username.toLowerCase());
+      if (user === undefined) {
+        dummyHash ??= hashPassword("not a password", kdf);
+        await verifyPassword(req.body.password, await dummyHash);
+        throw new ChatError("INVALID_CREDENTIALS", "wrong username or password");
+      }
+      if (!(await verifyPassword(req.body.password, user.passwordHash))) {
+        throw new ChatError("INVALID_CREDENTIALS", "wrong username or password");
+      }
+      return { user: userJson(user), tokens: await tokens.issue(user.id, user.username) };
+    },
+  );
+
+  app.post<{ Body: RefreshBodyT }>(
+    "/v1/auth/refresh",
+    {
+      schema: { tags, body: RefreshBody, response: { 200: TokenPairBody, ...errorResponses } },
+      preHandler: anon,
+    },
+    async (req) => tokens.refresh(req.body.refresh_token),
+  );
+
+  app.post<{ Body: RefreshBodyT }>(
+    "/v1/auth/logout",
+    {
+      schema: { tags, body: RefreshBody, response: { 204: { type: "null" }, ...errorResponses } },
+      preHandler: anon,
+    },
+    async (req, reply) => {
+      await tokens.revoke(req.body.refresh_token);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    "/v1/me",
+    {
+      schema: { tags, security: [{ bearer: [] }], response: { 200: UserBody, ...errorResponses } },
+      preHandler: authenticate(ctx, tokens),
+    },
+    async (req) => {
+      const user = await ctx.store.getUser(req.userId);
+      if (user === undefined)
+        throw new ChatError("USER_NOT_FOUND", "the token's user no longer exists");
+      return userJson(user);
+    },
+  );
+}

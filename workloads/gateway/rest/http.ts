@@ -1,0 +1,79 @@
+// Shared REST plumbing: the error format, bearer authentication and the per-user rate limit.
+import type {} from "@fastify/swagger";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { asChatError, ChatError } from "../../shared/errors.ts";
+import type { Tokens } from "../auth/tokens.ts";
+import type { GatewayContext } from "../core/context.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    userId: string;
+    username: string;
+  }
+}
+
+export function installErrorHandler(app: FastifyInstance, ctx: GatewayContext): void {
+  app.setErrorHandler((err: FastifyError | ChatError, req, reply) => {
+    let e: ChatError;
+    if (err instanceof ChatError) e = err;
+    else if ((err as FastifyError).validation !== undefined)
+      e = new ChatError("BAD_REQUEST", err.message);
+    else if ((err as FastifyError).statusCode === 413)
+      e = new ChatError("FRAME_TOO_LARGE", "request body too large");
+    else if (
+      (err as FastifyError).statusCode !== undefined &&
+      ((err as FastifyError).statusCode ?? 500) < 500
+    ) {
+      e = new ChatError("BAD_REQUEST", err.message);
+    } else {
+      req.log.error({ err }, "request failed");
+      e = asChatError(err);
+    }
+    ctx.metrics.errors.inc({ code: e.code });
+    if (e.retryAfterMs !== undefined) reply.header("retry-after", Math.ceil(e.retryAfterMs / 1000));
+    return reply.status(e.status).send({
+      error: {
+        code: e.code,
+        message: e.message,
+        ...(e.retryAfterMs === undefined ? {} : { retry_after_ms: Math.ceil(e.retryAfterMs) }),
+      },
+    });
+  });
+  app.setNotFoundHandler((_req, reply) =>
+    reply.status(404).send({ error: { code: "NOT_FOUND", message: "no such route" } }),
+  );
+}
+
+/** preHandler: a valid access token, then one token from the user's shared bucket. */
+export function authenticate(ctx: GatewayContext, tokens: Tokens) {
+  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const header = req.headers.authorization;
+    if (header === undefined || !header.startsWith("Bearer ")) {
+      throw new ChatError("UNAUTHENTICATED", "send Authorization: Bearer <access token>");
+    }
+    const claims = await tokens.verifyAccess(header.slice(7));
+    req.userId = claims.userId;
+    req.username = claims.username;
+    const decision = await ctx.limiter.take(`user:${claims.userId}`, ctx.limits.userRate);
+    if (!decision.allowed)
+      throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: decision.retryAfterMs });
+  };
+}
+
+/** Anonymous endpoints (register, login, refresh) are limited per client address. */
+export function limitByAddress(ctx: GatewayContext) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const decision = await ctx.limiter.take(`ip:${req.ip}`, ctx.limits.anonymousRate);
+    if (!decision.allowed)
+      throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: decision.retryAfterMs });
+  };
+}
+
+export const errorResponses = {
+  400: { $ref: "Error#" },
+  401: { $ref: "Error#" },
+  403: { $ref: "Error#" },
+  404: { $ref: "Error#" },
+  409: { $ref: "Error#" },
+  429: { $ref: "Error#" },
+} as const;

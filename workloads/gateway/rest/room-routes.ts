@@ -1,0 +1,255 @@
+// /v1/rooms/*, /v1/channels: rooms, membership, history and read positions.
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { Room } from "../../shared/domain.ts";
+import type { Tokens } from "../auth/tokens.ts";
+import type { GatewayContext } from "../core/context.ts";
+import type { Messages } from "../core/messages.ts";
+import type { Rooms } from "../core/rooms.ts";
+import { fromStored, toMessageFrame } from "../ws/hub.ts";
+import { authenticate, errorResponses } from "./http.ts";
+import {
+  AddMemberBody,
+  CreateRoomBody,
+  type CreateRoomBodyT,
+  HistoryBody,
+  HistoryQuery,
+  type HistoryQueryT,
+  MemberBody,
+  ReadBody,
+  RoomBody,
+  RoomParams,
+  RoomSummaryBody,
+} from "./schemas.ts";
+
+export const roomJson = (r: Room) => ({
+  id: r.id,
+  kind: r.kind,
+  name: r.name,
+  created_by: r.createdBy,
+  created_at: r.createdAt.toISOString(),
+});
+
+type P = { Params: Static<typeof RoomParams> };
+
+export function roomRoutes(
+  app: FastifyInstance,
+  ctx: GatewayContext,
+  tokens: Tokens,
+  rooms: Rooms,
+  messages: Messages,
+): void {
+  const tags = ["rooms"];
+  const security = [{ bearer: [] }];
+  const preHandler = authenticate(ctx, tokens);
+
+  app.post<{ Body: CreateRoomBodyT }>(
+    "/v1/rooms",
+    {
+      schema: {
+        tags,
+        security,
+        body: CreateRoomBody,
+        response: { 201: RoomBody, ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const room =
+        b.kind === "direct"
+          ? await rooms.direct(req.userId, b.user_id)
+          : await rooms.create(req.userId, b.kind, b.name, b.members ?? []);
+      return reply.status(201).send(roomJson(room));
+    },
+  );
+
+  app.get(
+    "/v1/rooms",
+    {
+      schema: {
+        tags,
+        security,
+        description: "My rooms, most recently active first, with unread counts.",
+        response: { 200: Type.Object({ rooms: Type.Array(RoomSummaryBody) }), ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req) => ({
+      rooms: (await rooms.mine(req.userId)).map((s) => ({
+        room: roomJson(s.room),
+        last_seq: s.lastSeq,
+        last_activity: s.lastActivity.toISOString(),
+        read_seq: s.readSeq,
+        unread: s.unread,
+      })),
+    }),
+  );
+
+  app.get(
+    "/v1/channels",
+    {
+      schema: {
+        tags,
+        security,
+        description: "Public channels anyone can join.",
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ rooms: Type.Array(RoomBody) }), ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req) => {
+      const { limit } = req.query as { limit: number };
+      return { rooms: (await ctx.store.listChannels(limit)).map(roomJson) };
+    },
+  );
+
+  app.get<P>(
+    "/v1/rooms/:room_id",
+    {
+      schema: {
+        tags,
+        security,
+        params: RoomParams,
+        response: { 200: RoomBody, ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req) => roomJson(await rooms.get(req.userId, req.params.room_id)),
+  );
+
+  app.post<P>(
+    "/v1/rooms/:room_id/join",
+    {
+      schema: {
+        tags,
+        security,
+        params: RoomParams,
+        response: { 200: RoomBody, ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req) => roomJson(await rooms.join(req.userId, req.params.room_id)),
+  );
+
+  app.post<P>(
+    "/v1/rooms/:room_id/leave",
+    {
+      schema: {
+        tags,
+        security,
+        params: RoomParams,
+        response: { 204: { type: "null" }, ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req, reply) => {
+      await rooms.leave(req.userId, req.params.room_id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<P>(
+    "/v1/rooms/:room_id/members",
+    {
+      schema: {
+        tags,
+        security,
+        params: RoomParams,
+        response: { 200: Type.Object({ members: Type.Array(MemberBody) }), ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req) => ({
+      members: (await rooms.members(req.userId, req.params.room_id)).map(({ member, online }) => ({
+        user_id: member.userId,
+        role: member.role,
+        joined_at: member.joinedAt.toISOString(),
+        online,
+      })),
+    }),
+  );
+
+  app.post<P & { Body: Static<typeof AddMemberBody> }>(
+    "/v1/rooms/:room_id/members",
+    {
+      schema: {
+        tags,
+        security,
+        params: RoomParams,
+        body: AddMemberBody,
+        response: { 204: { type: "null" }, ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req, reply) => {
+      await rooms.addMember(req.userId, req.params.room_id, req.body.user_id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<P & { Querystring: HistoryQueryT }>(
+    "/v1/rooms/:room_id/messages",
+    {
+      schema: {
+        tags,
+        security,
+        description:
+          "History, oldest first within the page. Without a cursor: the newest page. `before`: the page ending right before that seq. `after`: the page starting right after it.",
+        params: RoomParams,
+        querystring: HistoryQuery,
+        response: { 200: HistoryBody, ...errorResponses },
+      },
+      preHandler,
+    },
+    async (req) => {
+      const roomId = req.params.room_id;
+      await rooms.requireMember(req.userId, roomId);
+      const { limit, before, after } = req.query;
+      const page = await messages.history(roomId, {
+        limit,
+        ...(before === undefined ? {} : { before }),
+        ...(after === undefined ? {} : { after }),
+      });
+      const first = page[0];
+      const last = page.at(-1);
+      return {
+        messages: page.map((m) => {
+          const { type: _t, ...body } = toMessageFrame(fromStored(m)) as ReturnType<
+            typeof toMessageFrame
+          > & { type: string };
+          return body;
+        }),
+        ...(first !== undefined && first.seq > 1 ? { next_before: first.seq } : {}),
+        ...(last !== undefined && page.length === limit ? { next_after: last.seq } : {}),
+      };
+    },
+  );
+
+  app.put<P & { Body: Static<typeof ReadBody> }>(
+    "/v1/rooms/:room_id/read",
+    {
+      schema: {
+        tags,
+        security,
+        description:
+          "Marks the room read up to seq (never moves back); members see a `seen` frame.",
+        params: RoomParams,
+        body: ReadBody,
+        response: {
+          202: Type.Object({ room_id: Type.String(), seq: Type.Integer() }),
+          ...errorResponses,
+        },
+      },
+      preHandler,
+    },
+    async (req, reply) => {
+      await rooms.requireMember(req.userId, req.params.room_id);
+      await messages.markSeen(req.userId, req.params.room_id, req.body.seq);
+      return reply.status(202).send({ room_id: req.params.room_id, seq: req.body.seq });
+    },
+  );
+}

@@ -1,0 +1,136 @@
+// REST request and response schemas (TypeBox → JSON Schema): fastify validates requests with
+// them and the OpenAPI document at /openapi.json is generated from them.
+import { type Static, Type } from "@sinclair/typebox";
+
+export const Uuid = Type.String({ format: "uuid" });
+const Username = Type.String({ minLength: 3, maxLength: 32, pattern: "^[a-zA-Z0-9_.-]+$" });
+const Password = Type.String({ minLength: 8, maxLength: 256 });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: "stable machine-readable code, e.g. ROOM_NOT_FOUND" }),
+      message: Type.String(),
+      retry_after_ms: Type.Optional(Type.Integer()),
+    }),
+  },
+  { $id: "Error" },
+);
+
+export const RegisterBody = Type.Object(
+  {
+    username: Username,
+    password: Password,
+    display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export const LoginBody = Type.Object(
+  { username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 256 }) },
+  { additionalProperties: false },
+);
+export const RefreshBody = Type.Object(
+  { refresh_token: Type.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+);
+
+export const UserBody = Type.Object(
+  {
+    id: Uuid,
+    username: Type.String(),
+    display_name: Type.String(),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { $id: "User" },
+);
+export const TokenPairBody = Type.Object(
+  {
+    access_token: Type.String(),
+    refresh_token: Type.String(),
+    token_type: Type.Literal("Bearer"),
+    expires_in: Type.Integer({ description: "access token lifetime in seconds" }),
+  },
+  { $id: "TokenPair" },
+);
+export const AuthBody = Type.Object({ user: UserBody, tokens: TokenPairBody });
+
+const RoomKind = Type.Union([
+  Type.Literal("direct"),
+  Type.Literal("group"),
+  Type.Literal("channel"),
+  Type.Literal("match"),
+]);
+export const RoomBody = Type.Object(
+  {
+    id: Uuid,
+    kind: RoomKind,
+    name: Type.Union([Type.String(), Type.Null()]),
+    created_by: Uuid,
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { $id: "Room" },
+);
+export const RoomSummaryBody = Type.Object({
+  room: RoomBody,
+  last_seq: Type.Integer(),
+  last_activity: Type.String({ format: "date-time" }),
+  read_seq: Type.Integer(),
+  unread: Type.Integer(),
+});
+export const CreateRoomBody = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Union([Type.Literal("group"), Type.Literal("channel")]),
+      name: Type.String({ minLength: 1, maxLength: 100 }),
+      members: Type.Optional(Type.Array(Uuid, { maxItems: 1000, uniqueItems: true })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ kind: Type.Literal("direct"), user_id: Uuid }, { additionalProperties: false }),
+]);
+export const RoomParams = Type.Object({ room_id: Uuid });
+export const AddMemberBody = Type.Object({ user_id: Uuid }, { additionalProperties: false });
+export const MemberBody = Type.Object({
+  user_id: Uuid,
+  role: Type.Union([Type.Literal("owner"), Type.Literal("member")]),
+  joined_at: Type.String({ format: "date-time" }),
+  online: Type.Boolean(),
+});
+export const HistoryQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    before: Type.Optional(Type.Integer({ minimum: 1 })),
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export const MessageBody = Type.Object(
+  {
+    room_id: Uuid,
+    seq: Type.Integer(),
+    message_id: Uuid,
+    sender_id: Uuid,
+    client_msg_id: Type.String(),
+    msg_type: Type.String(),
+    content: Type.Record(Type.String(), Type.Unknown()),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { $id: "Message" },
+);
+export const HistoryBody = Type.Object({
+  messages: Type.Array(MessageBody),
+  next_before: Type.Optional(
+    Type.Integer({ description: "pass as `before` for the previous page" }),
+  ),
+  next_after: Type.Optional(Type.Integer({ description: "pass as `after` for the next page" })),
+});
+export const ReadBody = Type.Object(
+  { seq: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+
+export type RegisterBodyT = Static<typeof RegisterBody>;
+export type LoginBodyT = Static<typeof LoginBody>;
+export type RefreshBodyT = Static<typeof RefreshBody>;
+export type CreateRoomBodyT = Static<typeof CreateRoomBody>;
+export type HistoryQueryT = Static<typeof HistoryQuery>;

@@ -1,0 +1,419 @@
+// The gateway's live state: its sockets by user and by room, what it has told the registry,
+// and the fan-out of deliveries from the forwarder to local sockets.
+import { SpanKind } from "@opentelemetry/api";
+import type { StoredMessage } from "../../shared/domain.ts";
+import {
+  type DeliveredMessage,
+  type Delivery as DeliveryPayload,
+  decodeDelivery,
+  encode,
+} from "../../shared/events.ts";
+import type { ServerFrame } from "../../shared/protocol/frames.ts";
+import { contextFrom, inSpan, SpanNames } from "../../shared/telemetry/tracing.ts";
+import type { GatewayContext } from "../core/context.ts";
+import type { Connection } from "./connection.ts";
+import { RoomCursor } from "./cursor.ts";
+
+const CATCH_UP_PAGE = 100;
+const PENDING_ACK_TTL_MS = 120_000;
+
+export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
+  type: "message",
+  room_id: m.roomId,
+  seq: m.seq,
+  message_id: m.id,
+  sender_id: m.senderId,
+  client_msg_id: m.clientMsgId,
+  msg_type: m.msgType,
+  content: m.content,
+  created_at: m.createdAt,
+});
+
+export const fromStored = (m: StoredMessage): DeliveredMessage => ({
+  roomId: m.roomId,
+  seq: m.seq,
+  id: m.id,
+  senderId: m.senderId,
+  clientMsgId: m.clientMsgId,
+  msgType: m.msgType,
+  content: m.content,
+  createdAt: m.createdAt.toISOString(),
+});
+
+interface PendingAck {
+  readonly conn: Connection;
+  readonly requestId: string | undefined;
+  readonly at: number;
+}
+
+export class Hub {
+  readonly #ctx: GatewayContext;
+  readonly #byUser = new Map<string, Set<Connection>>();
+  readonly #byRoom = new Map<string, Set<Connection>>();
+  readonly #pendingAcks = new Map<string, PendingAck>();
+  readonly #sentAt = new Map<string, number>();
+  #stopListening: (() => Promise<void>) | undefined;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(ctx: GatewayContext) {
+    this.#ctx = ctx;
+  }
+
+  get connectionCount(): number {
+    let n = 0;
+    for (const s of this.#byUser.values()) n += s.size;
+    return n;
+  }
+
+  connections(): Connection[] {
+    return [...this.#byUser.values()].flatMap((s) => [...s]);
+  }
+
+  async start(): Promise<void> {
+    this.#stopListening = await this.#ctx.delivery.listen(this.#ctx.gatewayId, (p) =>
+      this.#onDelivery(p),
+    );
+    const { heartbeatMs, registryTtlMs } = this.#ctx.limits;
+    this.#timers.push(setInterval(() => this.#sweepSockets(), heartbeatMs).unref());
+    this.#timers.push(
+      setInterval(
+        () => {
+          this.#refreshRegistry().catch((err: unknown) =>
+            this.#ctx.log.warn({ err }, "registry heartbeat failed"),
+          );
+        },
+        Math.max(250, Math.floor(registryTtlMs / 3)),
+      ).unref(),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await this.#stopListening?.();
+    this.#stopListening = undefined;
+  }
+
+  /**
+   * Opens the session: subscribes the socket to every room of the user (in the registry first,
+   * so the forwarder routes here), then replays what the client missed where it asked to resume.
+   */
+  async open(
+    conn: Connection,
+    resume: Readonly<Record<string, number>>,
+  ): Promise<{ room_id: string; last_seq: number }[]> {
+    const roomIds = await this.#ctx.store.roomsOfUser(conn.userId);
+    for (const roomId of roomIds) {
+      const cursor = new RoomCursor(0);
+      cursor.catchingUp = true;
+      conn.rooms.set(roomId, cursor);
+    }
+    const users = this.#byUser.get(conn.userId);
+    const firstOfUser = users === undefined;
+    if (users === undefined) this.#byUser.set(conn.userId, new Set([conn]));
+    else users.add(conn);
+    await this.#ctx.registry.markOnline(
+      this.#ctx.gatewayId,
+      [conn.userId],
+      this.#ctx.limits.registryTtlMs,
+    );
+    await this.#subscribeLocal(conn, roomIds);
+    const states = await this.#ctx.store.roomStates(roomIds);
+    const rooms: { room_id: string; last_seq: number }[] = [];
+    for (const roomId of roomIds) {
+      const lastSeq = states.get(roomId)?.lastSeq ?? 0;
+      rooms.push({ room_id: roomId, last_seq: lastSeq });
+      const cursor = conn.rooms.get(roomId);
+      if (cursor === undefined) continue;
+      const from = resume[roomId];
+      cursor.last = from === undefined ? lastSeq : Math.min(from, lastSeq);
+    }
+    if (firstOfUser) this.#announcePresence(conn.userId, roomIds, true);
+    return rooms;
+  }
+
+  /** After welcome is sent: catch every room up (resume replays), then live frames flow. */
+  async catchUpAll(conn: Connection): Promise<void> {
+    await Promise.all([...conn.rooms.keys()].map((roomId) => this.#catchUp(conn, roomId)));
+  }
+
+  close(conn: Connection): void {
+    const users = this.#byUser.get(conn.userId);
+    users?.delete(conn);
+    const lastOfUser = users !== undefined && users.size === 0;
+    if (lastOfUser) this.#byUser.delete(conn.userId);
+    const emptied: string[] = [];
+    for (const roomId of conn.rooms.keys()) {
+      const set = this.#byRoom.get(roomId);
+      set?.delete(conn);
+      if (set !== undefined && set.size === 0) {
+        this.#byRoom.delete(roomId);
+        emptied.push(roomId);
+      }
+    }
+    for (const [id, p] of this.#pendingAcks) if (p.conn === conn) this.#pendingAcks.delete(id);
+    const tasks: Promise<unknown>[] = [];
+    if (emptied.length > 0)
+      tasks.push(this.#ctx.registry.unsubscribeRooms(this.#ctx.gatewayId, emptied));
+    if (lastOfUser) {
+      tasks.push(this.#ctx.registry.markOffline(this.#ctx.gatewayId, conn.userId));
+      this.#announcePresence(conn.userId, [...conn.rooms.keys()], false);
+    }
+    Promise.all(tasks).catch((err: unknown) =>
+      this.#ctx.log.warn({ err }, "registry cleanup failed"),
+    );
+  }
+
+  /** The sender's socket gets an ack (not a message frame) when its message comes back. */
+  expectAck(conn: Connection, messageId: string, requestId: string | undefined): void {
+    this.#pendingAcks.set(messageId, { conn, requestId, at: Date.now() });
+    this.#sentAt.set(messageId, performance.now());
+  }
+
+  cancelAck(messageId: string): void {
+    this.#pendingAcks.delete(messageId);
+    this.#sentAt.delete(messageId);
+  }
+
+  /** Subscribes the user's local sockets to a room right away (used before a first send). */
+  async subscribeUser(userId: string, roomId: string, fromSeq: number): Promise<void> {
+    const conns = [...(this.#byUser.get(userId) ?? [])].filter((c) => !c.rooms.has(roomId));
+    if (conns.length === 0) return;
+    for (const c of conns) {
+      const cursor = new RoomCursor(fromSeq);
+      cursor.catchingUp = true;
+      c.rooms.set(roomId, cursor);
+    }
+    await this.#ctx.registry.subscribeRooms(
+      this.#ctx.gatewayId,
+      [roomId],
+      this.#ctx.limits.registryTtlMs,
+    );
+    for (const c of conns) {
+      this.#addToRoom(c, roomId);
+      await this.#catchUp(c, roomId);
+    }
+  }
+
+  /** Sends an ephemeral event (typing, presence) straight to the room's gateways. */
+  async broadcastEphemeral(roomId: string, payload: DeliveryPayload): Promise<void> {
+    const gateways = await this.#ctx.registry.gatewaysForRoom(roomId);
+    const data = encode(payload);
+    await this.#ctx.delivery.sendMany(gateways.map((gatewayId) => ({ gatewayId, payload: data })));
+  }
+
+  localOnline(userIds: readonly string[]): Set<string> {
+    return new Set(userIds.filter((u) => this.#byUser.has(u)));
+  }
+
+  // ---- internals ----
+
+  async #subscribeLocal(conn: Connection, roomIds: readonly string[]): Promise<void> {
+    const fresh = roomIds.filter((r) => !this.#byRoom.has(r));
+    if (fresh.length > 0) {
+      await this.#ctx.registry.subscribeRooms(
+        this.#ctx.gatewayId,
+        fresh,
+        this.#ctx.limits.registryTtlMs,
+      );
+    }
+    for (const roomId of roomIds) this.#addToRoom(conn, roomId);
+  }
+
+  #addToRoom(conn: Connection, roomId: string): void {
+    const set = this.#byRoom.get(roomId);
+    if (set === undefined) this.#byRoom.set(roomId, new Set([conn]));
+    else set.add(conn);
+  }
+
+  #removeFromRoom(conn: Connection, roomId: string): void {
+    conn.rooms.delete(roomId);
+    const set = this.#byRoom.get(roomId);
+    set?.delete(conn);
+    if (set !== undefined && set.size === 0) {
+      this.#byRoom.delete(roomId);
+      this.#ctx.registry
+        .unsubscribeRooms(this.#ctx.gatewayId, [roomId])
+        .catch((err: unknown) => this.#ctx.log.warn({ err }, "registry unsubscribe failed"));
+    }
+  }
+
+  /** Reads what the socket lacks from the store, then flushes live messages queued meanwhile. */
+  async #catchUp(conn: Connection, roomId: string): Promise<void> {
+    const cursor = conn.rooms.get(roomId);
+    if (cursor === undefined) return;
+    cursor.catchingUp = true;
+    try {
+      for (;;) {
+        for (;;) {
+          const page = await this.#ctx.store.history(roomId, {
+            after: cursor.last,
+            limit: CATCH_UP_PAGE,
+          });
+          if (conn.closed || conn.rooms.get(roomId) !== cursor) return;
+          for (const m of cursor.accept(page.map(fromStored))) this.#sendMessage(conn, m);
+          if (page.length < CATCH_UP_PAGE) break;
+        }
+        const { send, gap } = cursor.drain();
+        for (const m of send) this.#sendMessage(conn, m);
+        if (!gap) return;
+        // a live message arrived ahead of the store's view: read again
+        cursor.catchingUp = true;
+      }
+    } catch (err) {
+      this.#ctx.log.warn(
+        { err, roomId },
+        "catch-up failed; closing the socket so the client resumes",
+      );
+      conn.close("SHUTDOWN", "catch-up failed; resume");
+    }
+  }
+
+  #sendMessage(conn: Connection, m: DeliveredMessage): void {
+    const ack = this.#pendingAcks.get(m.id);
+    if (ack !== undefined && ack.conn === conn) {
+      this.#pendingAcks.delete(m.id);
+      conn.send({
+        type: "ack",
+        ...(ack.requestId === undefined ? {} : { id: ack.requestId }),
+        room_id: m.roomId,
+        client_msg_id: m.clientMsgId,
+        message_id: m.id,
+        seq: m.seq,
+        created_at: m.createdAt,
+      });
+      return;
+    }
+    conn.send(toMessageFrame(m));
+    this.#ctx.metrics.messagesOut.inc();
+  }
+
+  #onDelivery(raw: string): void {
+    const d = decodeDelivery(raw);
+    if (d === undefined) {
+      this.#ctx.log.error("undecodable delivery dropped");
+      return;
+    }
+    switch (d.kind) {
+      case "message":
+        this.#deliverMessage(d.message, d.traceparent);
+        return;
+      case "seen":
+        this.#toRoom(d.roomId, { type: "seen", room_id: d.roomId, user_id: d.userId, seq: d.seq });
+        return;
+      case "typing":
+        this.#toRoom(
+          d.roomId,
+          { type: "typing", room_id: d.roomId, user_id: d.userId, state: d.state },
+          d.userId,
+        );
+        return;
+      case "presence":
+        this.#toRoom(
+          d.roomId,
+          d.online
+            ? { type: "presence", room_id: d.roomId, online: [d.userId] }
+            : { type: "presence", room_id: d.roomId, online: [], offline: [d.userId] },
+          d.userId,
+        );
+        return;
+      case "member":
+        this.#onMember(d).catch((err: unknown) =>
+          this.#ctx.log.warn({ err }, "member change failed"),
+        );
+        return;
+    }
+  }
+
+  #deliverMessage(m: DeliveredMessage, traceparent: string | undefined): void {
+    const conns = this.#byRoom.get(m.roomId);
+    const ack = this.#pendingAcks.get(m.id);
+    const deliver = () => {
+      if (conns !== undefined) {
+        for (const conn of conns) {
+          const cursor = conn.rooms.get(m.roomId);
+          if (cursor === undefined) continue;
+          const verdict = cursor.offer(m);
+          if (verdict === "send") this.#sendMessage(conn, m);
+          else if (verdict === "gap") void this.#catchUp(conn, m.roomId);
+          else if (verdict === "drop" && ack?.conn === conn) this.#sendMessage(conn, m); // a retry's ack
+        }
+      }
+      const t0 = this.#sentAt.get(m.id);
+      if (t0 !== undefined) {
+        this.#sentAt.delete(m.id);
+        this.#ctx.metrics.deliveryLatency.observe((performance.now() - t0) / 1000);
+      }
+    };
+    if (traceparent === undefined) {
+      deliver();
+      return;
+    }
+    void inSpan(
+      SpanNames.deliver,
+      SpanKind.CONSUMER,
+      contextFrom({ traceparent }),
+      {
+        "switchboard.room_id": m.roomId,
+        "switchboard.message_id": m.id,
+        "switchboard.sockets": conns?.size ?? 0,
+      },
+      async () => deliver(),
+    );
+  }
+
+  async #onMember(d: Extract<DeliveryPayload, { kind: "member" }>): Promise<void> {
+    if (d.change === "joined") {
+      await this.subscribeUser(d.userId, d.roomId, d.fromSeq ?? 0);
+      this.#toRoom(d.roomId, { type: "user_joined", room_id: d.roomId, user_id: d.userId });
+    } else {
+      this.#toRoom(d.roomId, { type: "user_left", room_id: d.roomId, user_id: d.userId });
+      for (const conn of this.#byUser.get(d.userId) ?? []) this.#removeFromRoom(conn, d.roomId);
+    }
+  }
+
+  #toRoom(roomId: string, frame: ServerFrame, exceptUser?: string): void {
+    const conns = this.#byRoom.get(roomId);
+    if (conns === undefined) return;
+    const data = JSON.stringify(frame);
+    for (const conn of conns) if (conn.userId !== exceptUser) conn.sendRaw(data);
+  }
+
+  #announcePresence(userId: string, roomIds: readonly string[], online: boolean): void {
+    for (const roomId of roomIds) {
+      this.broadcastEphemeral(roomId, { kind: "presence", roomId, userId, online }).catch(
+        (err: unknown) => this.#ctx.log.warn({ err }, "presence broadcast failed"),
+      );
+    }
+  }
+
+  #sweepSockets(): void {
+    for (const conn of this.connections()) {
+      if (!conn.alive) {
+        conn.close("IDLE_TIMEOUT", "no pong in time");
+        continue;
+      }
+      conn.alive = false;
+      conn.ping();
+    }
+    const expired = Date.now() - PENDING_ACK_TTL_MS;
+    for (const [id, p] of this.#pendingAcks) {
+      if (p.at < expired) {
+        this.#pendingAcks.delete(id);
+        this.#sentAt.delete(id);
+      }
+    }
+  }
+
+  async #refreshRegistry(): Promise<void> {
+    const ttl = this.#ctx.limits.registryTtlMs;
+    const rooms = [...this.#byRoom.keys()];
+    const users = [...this.#byUser.keys()];
+    await Promise.all([
+      rooms.length > 0
+        ? this.#ctx.registry.subscribeRooms(this.#ctx.gatewayId, rooms, ttl)
+        : undefined,
+      users.length > 0 ? this.#ctx.registry.markOnline(this.#ctx.gatewayId, users, ttl) : undefined,
+    ]);
+  }
+}

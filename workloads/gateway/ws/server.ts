@@ -1,0 +1,161 @@
+// The WebSocket endpoint: authenticates the upgrade, then reads frames one at a time per socket
+// (so a client's messages keep their order), rate-limits them, and answers every failure with
+// an error frame. Nothing a client sends can crash the process or disturb other sockets.
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { asChatError, ChatError } from "../../shared/errors.ts";
+import { parseClientFrame } from "../../shared/protocol/parse.ts";
+import type { Tokens } from "../auth/tokens.ts";
+import { Connection } from "./connection.ts";
+import { dispatch, type HandlerDeps } from "./handlers.ts";
+
+export const WS_PATH = "/v1/ws";
+/** frames waiting behind the one being handled, per socket, before the socket is refused more */
+const MAX_QUEUED_FRAMES = 64;
+
+export class SocketServer {
+  readonly #deps: HandlerDeps;
+  readonly #tokens: Tokens;
+  readonly #wss: WebSocketServer;
+  #accepting = true;
+
+  constructor(deps: HandlerDeps, tokens: Tokens) {
+    this.#deps = deps;
+    this.#tokens = tokens;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.ctx.limits.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  /** For the HTTP server's 'upgrade' event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? "/", "http://gateway");
+    if (url.pathname !== WS_PATH) {
+      reject(socket, 404, "Not Found");
+      return;
+    }
+    if (!this.#accepting) {
+      reject(socket, 503, "Service Unavailable");
+      return;
+    }
+    const header = req.headers.authorization;
+    const token = header?.startsWith("Bearer ")
+      ? header.slice(7)
+      : url.searchParams.get("access_token");
+    if (token === null || token === "") {
+      reject(socket, 401, "Unauthorized");
+      return;
+    }
+    this.#tokens.verifyAccess(token).then(
+      (claims) => {
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, claims));
+      },
+      () => reject(socket, 401, "Unauthorized"),
+    );
+  }
+
+  /** Stops accepting sockets and closes every open one with the resumable SHUTDOWN code. */
+  drain(): void {
+    this.#accepting = false;
+    for (const conn of this.#deps.hub.connections())
+      conn.close("SHUTDOWN", "gateway shutting down; resume");
+  }
+
+  #accept(ws: WebSocket, claims: { userId: string; username: string }): void {
+    const { ctx, hub } = this.#deps;
+    const conn = new Connection(ws, claims, ctx.limits.maxBufferedBytes, (reason) => {
+      ctx.metrics.disconnects.inc({ reason });
+    });
+    ctx.metrics.connections.inc();
+    ctx.metrics.connectionsTotal.inc();
+    let queue: Promise<void> = Promise.resolve();
+    let queued = 0;
+
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      conn.alive = true;
+      if (isBinary) {
+        this.#fail(
+          conn,
+          new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
+          undefined,
+        );
+        return;
+      }
+      if (queued >= MAX_QUEUED_FRAMES) {
+        this.#fail(
+          conn,
+          new ChatError("RATE_LIMITED", "too many frames in flight", { retryAfterMs: 100 }),
+          undefined,
+        );
+        return;
+      }
+      queued++;
+      const text = data.toString();
+      queue = queue
+        .then(() => this.#handle(conn, text))
+        .finally(() => {
+          queued--;
+        });
+    });
+    ws.on("pong", () => {
+      conn.alive = true;
+    });
+    ws.on("error", (err) => {
+      // ws reports protocol violations (e.g. a frame over maxPayload) here and closes the socket
+      ctx.log.debug({ err: err.message, user: conn.userId }, "socket error");
+    });
+    ws.on("close", (code) => {
+      if (!conn.closed) {
+        conn.closed = true;
+        ctx.metrics.disconnects.inc({ reason: code === 1009 ? "FRAME_TOO_LARGE" : "CLIENT" });
+      }
+      ctx.metrics.connections.dec();
+      hub.close(conn);
+    });
+  }
+
+  async #handle(conn: Connection, text: string): Promise<void> {
+    if (conn.closed) return;
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      this.#fail(conn, parsed.error, parsed.id);
+      return;
+    }
+    const frame = parsed.frame;
+    const { ctx } = this.#deps;
+    ctx.metrics.framesIn.inc({ type: frame.type });
+    const requestId = "id" in frame ? frame.id : undefined;
+    try {
+      if (frame.type !== "ping" && frame.type !== "hello") {
+        const decision = await ctx.limiter.take(`user:${conn.userId}`, ctx.limits.userRate);
+        if (!decision.allowed) {
+          throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: decision.retryAfterMs });
+        }
+      }
+      await dispatch(this.#deps, conn, frame);
+    } catch (err) {
+      const e = asChatError(err);
+      if (e.code === "INTERNAL") ctx.log.error({ err, type: frame.type }, "frame failed");
+      this.#fail(conn, e, requestId);
+    }
+  }
+
+  #fail(conn: Connection, e: ChatError, id: string | undefined): void {
+    this.#deps.ctx.metrics.errors.inc({ code: e.code });
+    conn.send({
+      type: "error",
+      ...(id === undefined ? {} : { id }),
+      code: e.code,
+      message: e.message,
+      ...(e.retryAfterMs === undefined ? {} : { retry_after_ms: Math.ceil(e.retryAfterMs) }),
+    });
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,37 @@
+// Bus: the durable, partitioned log every chat event travels through (Kafka in production,
+// memory in the embedded default). Records with the same key keep their order. publish
+// resolves only once the record is durable (acks = all). A consumer group delivers each
+// record to one member; a batch's offsets are committed only after the handler resolved, so a
+// crash repeats records and never skips one.
+
+export interface BusRecord {
+  readonly key: string;
+  readonly value: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface ConsumedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly (BusRecord & { readonly offset: string })[];
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topic: string;
+  /** called for each batch; its offsets are committed after it resolves */
+  readonly onBatch: (batch: ConsumedBatch) => Promise<void>;
+  /** called when the member's partitions change (after a rebalance) */
+  readonly onAssignment?: (partitions: number[]) => void;
+}
+
+export interface BusConsumer {
+  /** stops fetching, lets the batch in progress finish and commit, then leaves the group */
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  publish(topic: string, records: readonly BusRecord[]): Promise<void>;
+  consume(options: ConsumerOptions): Promise<BusConsumer>;
+  close(): Promise<void>;
+}

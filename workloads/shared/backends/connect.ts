@@ -1,0 +1,96 @@
+// Builds the backends a workload runs on from its settings: the memory adapters, or clients of
+// the real Kafka, Cassandra and Redis. Closing them is the caller's last shutdown step.
+import type { SharedSettings } from "../settings.ts";
+import { KafkaBus } from "./bus.kafka.ts";
+import { MemoryBus } from "./bus.memory.ts";
+import type { Bus } from "./bus.ts";
+import { MemoryDelivery } from "./delivery.memory.ts";
+import { RedisDelivery } from "./delivery.redis.ts";
+import type { Delivery } from "./delivery.ts";
+import { MemoryRateLimiter } from "./rate-limiter.memory.ts";
+import { RedisRateLimiter } from "./rate-limiter.redis.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+import { MemoryRegistry } from "./registry.memory.ts";
+import { RedisRegistry } from "./registry.redis.ts";
+import type { Registry } from "./registry.ts";
+import { CassandraStore } from "./store.cassandra.ts";
+import { MemoryStore } from "./store.memory.ts";
+import type { Store } from "./store.ts";
+
+export interface Backends {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly registry: Registry;
+  readonly delivery: Delivery;
+  readonly limiter: RateLimiter;
+  close(): Promise<void>;
+}
+
+export function memoryBackends(): Backends {
+  const b = {
+    store: new MemoryStore(),
+    bus: new MemoryBus({ partitions: 4 }),
+    registry: new MemoryRegistry(),
+    delivery: new MemoryDelivery(),
+    limiter: new MemoryRateLimiter(),
+  };
+  return { ...b, close: () => closeAll(b) };
+}
+
+export async function connectBackends(
+  settings: SharedSettings,
+  service: string,
+): Promise<Backends> {
+  const s = settings.backends;
+  if (s.kind === "memory") return memoryBackends();
+  const namespace = settings.redisNamespace;
+  const store = await CassandraStore.connect({
+    contactPoints: s.cassandraContactPoints,
+    localDataCenter: s.cassandraLocalDc,
+    keyspace: s.cassandraKeyspace,
+    ...(s.cassandraUsername !== undefined && s.cassandraPassword !== undefined
+      ? {
+          clientOptions: {
+            credentials: { username: s.cassandraUsername, password: s.cassandraPassword },
+          },
+        }
+      : {}),
+  });
+  const b = {
+    store,
+    bus: KafkaBus.create(
+      { brokers: s.kafkaBrokers, clientId: s.kafkaClientId },
+      {
+        consumer: {
+          sessionTimeout: s.kafkaSessionTimeoutMs,
+          heartbeatInterval: Math.max(500, Math.floor(s.kafkaSessionTimeoutMs / 10)),
+        },
+      },
+    ),
+    registry: RedisRegistry.connect(s.redisUrl, {
+      namespace,
+      connectionName: `${service}-registry`,
+    }),
+    delivery: RedisDelivery.connect(s.redisUrl, {
+      namespace,
+      connectionName: `${service}-delivery`,
+    }),
+    limiter: RedisRateLimiter.connect(s.redisUrl, {
+      namespace,
+      connectionName: `${service}-limiter`,
+    }),
+  };
+  return { ...b, close: () => closeAll(b) };
+}
+
+async function closeAll(b: Omit<Backends, "close">): Promise<void> {
+  const results = await Promise.allSettled([
+    b.bus.close(),
+    b.delivery.close(),
+    b.registry.close(),
+    b.limiter.close(),
+    b.store.close(),
+  ]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+}

@@ -1,0 +1,87 @@
+// RedisRateLimiter on the real Redis: the contract (on the server's clock), plus what only Redis
+// can show (two gateway pods sharing one bucket, the key and its expiry).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { redisUrl, uniqueName, waitFor } from "../../../e2e/testkit/index.ts";
+import { rateLimiterContract } from "./rate-limiter.contract.ts";
+import { RedisRateLimiter } from "./rate-limiter.redis.ts";
+import {
+  boundedRedisOptions,
+  closeClient,
+  dropNamespace,
+  type RedisKeys,
+  redisKeys,
+} from "./redis-keys.ts";
+
+const freshKeys = (): RedisKeys => redisKeys(`sb:${uniqueName("ratelimit")}:`);
+
+rateLimiterContract("redis", async () => {
+  const keys = freshKeys();
+  const client = new Redis(redisUrl(), boundedRedisOptions());
+  const subject = new RedisRateLimiter(client, { namespace: keys.namespace });
+  return {
+    subject,
+    clock: undefined,
+    cleanup: async () => {
+      await dropNamespace(client, keys);
+      await subject.close();
+    },
+  };
+});
+
+describe("RedisRateLimiter on Redis", () => {
+  let admin: Redis;
+  before(() => {
+    admin = new Redis(redisUrl(), boundedRedisOptions());
+  });
+  after(async () => {
+    await closeClient(admin);
+  });
+
+  it("two gateway pods on two connections share one bucket: 50 concurrent takes of 20 tokens allow 20", async () => {
+    const keys = freshKeys();
+    const podA = RedisRateLimiter.connect(redisUrl(), { namespace: keys.namespace });
+    const podB = RedisRateLimiter.connect(redisUrl(), { namespace: keys.namespace });
+    try {
+      const spec = { capacity: 20, refillPerSecond: 0.001 };
+      const decisions = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? podA : podB).take("user-1", spec)),
+      );
+      const allowed = decisions.filter((d) => d.allowed);
+      assert.equal(allowed.length, 20);
+      assert.deepEqual(
+        allowed.map((d) => d.remaining).sort((x, y) => x - y),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+      assert.ok(decisions.filter((d) => !d.allowed).every((d) => d.retryAfterMs > 0));
+    } finally {
+      await dropNamespace(admin, keys);
+      await Promise.all([podA.close(), podB.close()]);
+    }
+  });
+
+  it("keeps a bucket as a hash under the namespace that expires once full again", async () => {
+    const keys = freshKeys();
+    const subject = RedisRateLimiter.connect(redisUrl(), { namespace: keys.namespace });
+    try {
+      await subject.take("user-1", { capacity: 10, refillPerSecond: 0.001 }, 4);
+      const key = keys.rateBucket("user-1");
+      assert.equal(key, `${keys.namespace}rl:user-1`);
+      const bucket = await admin.hgetall(key);
+      assert.equal(Number(bucket.tokens), 6);
+      assert.ok(Number(bucket.ts) > 0);
+      // 4 tokens at 0.001 per second: full again in 4,000 s
+      const ttl = await admin.pttl(key);
+      assert.ok(ttl > 3_000_000 && ttl <= 4_000_000, `PTTL ${ttl}`);
+
+      await subject.take("user-2", { capacity: 2, refillPerSecond: 20 });
+      await waitFor("the refilled bucket's key to expire", async () =>
+        (await admin.exists(keys.rateBucket("user-2"))) === 0 ? true : undefined,
+      );
+    } finally {
+      await dropNamespace(admin, keys);
+      await subject.close();
+    }
+  });
+});

@@ -1,0 +1,109 @@
+// RateLimiter in Redis: a token bucket per key, a hash {tokens, ts} at `<ns>rl:<key>`, taken
+// from by one Lua script so the read, refill and write are atomic. The script reads the Redis
+// server's own clock (TIME), so every gateway pod agrees on it whatever its own clock says,
+// and sets PEXPIRE to the moment the bucket is full again: a full bucket and no key are the
+// same state. A denied take writes nothing. docs/decisions/0005.
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import type { BucketSpec, RateDecision, RateLimiter } from "./rate-limiter.ts";
+import {
+  assertBounded,
+  boundedRedisOptions,
+  closeClient,
+  type RedisClientSettings,
+  type RedisKeys,
+  redisKeys,
+} from "./redis-keys.ts";
+
+export interface RedisRateLimiterOptions {
+  /** key prefix of the ChatCluster, e.g. `sb:<cluster>:` */
+  readonly namespace: string;
+}
+
+// KEYS[1] bucket; ARGV capacity, refill per second, cost. Returns {allowed, remaining, retryAfterMs}.
+// The arithmetic is MemoryRateLimiter's, step for step (epsilon: float slack, so that waiting
+// retryAfterMs is always enough).
+const takeScript = `
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local epsilon = 1e-9
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = capacity
+local saved, ts = tonumber(state[1]), tonumber(state[2])
+if saved ~= nil and ts ~= nil then
+  tokens = math.min(capacity, saved + (math.max(0, now - ts) * rate) / 1000)
+end
+if tokens + epsilon < cost then
+  local retry = math.max(1, math.ceil(((cost - tokens) * 1000) / rate - epsilon))
+  return {0, math.floor(tokens), retry}
+end
+tokens = math.max(0, tokens - cost)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', now))
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(((capacity - tokens) * 1000) / rate)))
+return {1, math.floor(tokens), 0}
+`;
+const takeSha = createHash("sha1").update(takeScript).digest("hex");
+
+export class RedisRateLimiter implements RateLimiter {
+  readonly #client: Redis;
+  readonly #keys: RedisKeys;
+
+  /** Connects a client of its own with bounded options; close() quits it. */
+  static connect(
+    url: string,
+    options: RedisRateLimiterOptions & RedisClientSettings,
+  ): RedisRateLimiter {
+    return new RedisRateLimiter(new Redis(url, boundedRedisOptions(options)), options);
+  }
+
+  /** Takes ownership of `client` (close() quits it), which must have bounded options. */
+  constructor(client: Redis, options: RedisRateLimiterOptions) {
+    assertBounded(client);
+    this.#client = client;
+    this.#keys = redisKeys(options.namespace);
+  }
+
+  async take(key: string, spec: BucketSpec, cost = 1): Promise<RateDecision> {
+    checkRequest(spec, cost);
+    const reply = await this.#run(this.#keys.rateBucket(key), [
+      spec.capacity,
+      spec.refillPerSecond,
+      cost,
+    ]);
+    if (!Array.isArray(reply) || reply.length !== 3 || !reply.every(Number.isInteger)) {
+      throw new Error(`unexpected reply from the rate limiter script: ${JSON.stringify(reply)}`);
+    }
+    const [allowed, remaining, retryAfterMs] = reply as [number, number, number];
+    return { allowed: allowed === 1, remaining, retryAfterMs };
+  }
+
+  close(): Promise<void> {
+    return closeClient(this.#client);
+  }
+
+  /** EVALSHA, and once, when the server does not hold the script yet, EVAL (which caches it). */
+  async #run(key: string, args: number[]): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(takeSha, 1, key, ...args);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith("NOSCRIPT"))) throw err;
+      return await this.#client.eval(takeScript, 1, key, ...args);
+    }
+  }
+}
+
+/** Capacity and refill must be positive, and cost positive and at most the capacity. */
+function checkRequest(spec: BucketSpec, cost: number): void {
+  const positive = (n: number) => Number.isFinite(n) && n > 0;
+  if (!positive(spec.capacity) || !positive(spec.refillPerSecond)) {
+    throw new RangeError(
+      `a bucket needs a positive capacity and refillPerSecond, got ${JSON.stringify(spec)}`,
+    );
+  }
+  if (!positive(cost) || cost > spec.capacity) {
+    throw new RangeError(`cost must be positive and at most the capacity, got ${cost}`);
+  }
+}

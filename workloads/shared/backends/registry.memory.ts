@@ -1,0 +1,105 @@
+// Registry in memory, for the embedded default: one process is the whole cluster. Same
+// semantics as the Redis adapter: an entry lives while its expiry is after `now()`.
+import type { Registry } from "./registry.ts";
+
+export interface MemoryRegistryOptions {
+  /** the clock, in ms; tests inject one to expire entries without waiting */
+  readonly now?: () => number;
+}
+
+/** every this many writes, entries of rooms and users nobody reads are swept */
+const sweepEvery = 1024;
+
+/** id (room or user) → gateway id → expiry (ms) */
+type Entries = Map<string, Map<string, number>>;
+
+export class MemoryRegistry implements Registry {
+  readonly #now: () => number;
+  readonly #rooms: Entries = new Map();
+  readonly #users: Entries = new Map();
+  #writes = 0;
+
+  constructor(options: MemoryRegistryOptions = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number) {
+    this.#record(this.#rooms, gatewayId, roomIds, ttlMs);
+  }
+
+  async unsubscribeRooms(gatewayId: string, roomIds: readonly string[]) {
+    for (const roomId of roomIds) remove(this.#rooms, roomId, gatewayId);
+  }
+
+  async gatewaysForRoom(roomId: string): Promise<string[]> {
+    return live(this.#rooms, roomId, this.#now());
+  }
+
+  async markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number) {
+    this.#record(this.#users, gatewayId, userIds, ttlMs);
+  }
+
+  async markOffline(gatewayId: string, userId: string) {
+    remove(this.#users, userId, gatewayId);
+  }
+
+  async gatewaysForUser(userId: string): Promise<string[]> {
+    return live(this.#users, userId, this.#now());
+  }
+
+  async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
+    const now = this.#now();
+    return new Set(userIds.filter((userId) => live(this.#users, userId, now).length > 0));
+  }
+
+  async close() {
+    this.#rooms.clear();
+    this.#users.clear();
+  }
+
+  #record(entries: Entries, gatewayId: string, ids: readonly string[], ttlMs: number) {
+    checkTtl(ttlMs);
+    const now = this.#now();
+    const expiry = now + ttlMs;
+    for (const id of ids) {
+      let gateways = entries.get(id);
+      if (gateways === undefined) {
+        gateways = new Map();
+        entries.set(id, gateways);
+      }
+      gateways.set(gatewayId, expiry);
+    }
+    this.#writes += 1;
+    if (this.#writes % sweepEvery === 0) {
+      for (const id of this.#rooms.keys()) live(this.#rooms, id, now);
+      for (const id of this.#users.keys()) live(this.#users, id, now);
+    }
+  }
+}
+
+/** A TTL must be a positive number of milliseconds. */
+function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
+  }
+}
+
+/** The gateways whose entry for `id` expires after `now`; drops the others. */
+function live(entries: Entries, id: string, now: number): string[] {
+  const gateways = entries.get(id);
+  if (gateways === undefined) return [];
+  const alive: string[] = [];
+  for (const [gatewayId, expiry] of gateways) {
+    if (expiry > now) alive.push(gatewayId);
+    else gateways.delete(gatewayId);
+  }
+  if (gateways.size === 0) entries.delete(id);
+  return alive;
+}
+
+function remove(entries: Entries, id: string, gatewayId: string): void {
+  const gateways = entries.get(id);
+  if (gateways === undefined) return;
+  gateways.delete(gatewayId);
+  if (gateways.size === 0) entries.delete(id);
+}

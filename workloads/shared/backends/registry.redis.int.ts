@@ -1,0 +1,118 @@
+// RedisRegistry on the real Redis: the contract, plus what only Redis can show (two pods on two
+// connections, key names, key expiry, purging).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { redisUrl, uniqueName } from "../../../e2e/testkit/index.ts";
+import {
+  boundedRedisOptions,
+  closeClient,
+  dropNamespace,
+  type RedisKeys,
+  redisKeys,
+} from "./redis-keys.ts";
+import { registryContract } from "./registry.contract.ts";
+import { RedisRegistry } from "./registry.redis.ts";
+
+const freshKeys = (): RedisKeys => redisKeys(`sb:${uniqueName("registry")}:`);
+
+registryContract("redis", async () => {
+  let now = Date.now();
+  const keys = freshKeys();
+  const client = new Redis(redisUrl(), boundedRedisOptions());
+  const subject = new RedisRegistry(client, { namespace: keys.namespace, now: () => now });
+  return {
+    subject,
+    clock: {
+      advance: (ms) => {
+        now += ms;
+      },
+    },
+    cleanup: async () => {
+      await dropNamespace(client, keys);
+      await subject.close();
+    },
+  };
+});
+
+describe("RedisRegistry on Redis", () => {
+  let admin: Redis;
+  let keys: RedisKeys;
+  before(() => {
+    admin = new Redis(redisUrl(), boundedRedisOptions());
+  });
+  after(async () => {
+    await closeClient(admin);
+  });
+
+  const registry = (now?: () => number) =>
+    RedisRegistry.connect(redisUrl(), {
+      namespace: keys.namespace,
+      ...(now === undefined ? {} : { now }),
+    });
+
+  it("two gateway pods on two connections see each other's entries", async () => {
+    keys = freshKeys();
+    const podA = registry();
+    const podB = registry();
+    try {
+      await podA.subscribeRooms("gw-a", ["room-1"], 60_000);
+      await podB.subscribeRooms("gw-b", ["room-1"], 60_000);
+      await podB.markOnline("gw-b", ["user-1"], 60_000);
+      assert.deepEqual((await podB.gatewaysForRoom("room-1")).sort(), ["gw-a", "gw-b"]);
+      assert.deepEqual([...(await podA.onlineUsers(["user-1", "user-2"]))], ["user-1"]);
+    } finally {
+      await dropNamespace(admin, keys);
+      await Promise.all([podA.close(), podB.close()]);
+    }
+  });
+
+  it("keeps every key under its namespace, with an expiry that only grows past the latest entry", async () => {
+    keys = freshKeys();
+    const subject = registry();
+    try {
+      await subject.subscribeRooms("gw-long", ["room-1"], 60_000);
+      await subject.subscribeRooms("gw-short", ["room-1"], 1_000);
+      await subject.markOnline("gw-short", ["user-1"], 1_000);
+
+      const found = await admin.keys(keys.all);
+      assert.deepEqual(found.sort(), [keys.roomGateways("room-1"), keys.userGateways("user-1")]);
+      assert.equal(keys.roomGateways("room-1"), `${keys.namespace}room:room-1:gw`);
+      // the shorter heartbeat of gw-short did not cut the key's life below gw-long's entry
+      assert.ok((await admin.pttl(keys.roomGateways("room-1"))) > 60_000);
+      const userTtl = await admin.pttl(keys.userGateways("user-1"));
+      assert.ok(userTtl > 1_000 && userTtl <= 31_000, `user key PTTL ${userTtl}`);
+    } finally {
+      await dropNamespace(admin, keys);
+      await subject.close();
+    }
+  });
+
+  it("purges expired entries from Redis when a reader meets them", async () => {
+    keys = freshKeys();
+    let now = Date.now();
+    const subject = registry(() => now);
+    try {
+      await subject.subscribeRooms("gw-dead", ["room-1"], 1_000);
+      await subject.subscribeRooms("gw-alive", ["room-1"], 5_000);
+      now += 1_000;
+      assert.deepEqual(await subject.gatewaysForRoom("room-1"), ["gw-alive"]);
+      assert.deepEqual(await admin.zrange(keys.roomGateways("room-1"), 0, "-1"), ["gw-alive"]);
+      now += 4_000;
+      assert.deepEqual(await subject.gatewaysForRoom("room-1"), []);
+      assert.equal(await admin.exists(keys.roomGateways("room-1")), 0);
+    } finally {
+      await dropNamespace(admin, keys);
+      await subject.close();
+    }
+  });
+
+  it("refuses a client whose commands could wait forever", async () => {
+    const unbounded = new Redis(redisUrl(), { lazyConnect: true });
+    try {
+      assert.throws(() => new RedisRegistry(unbounded, { namespace: "sb:x:" }), TypeError);
+    } finally {
+      unbounded.disconnect();
+    }
+  });
+});

@@ -1,0 +1,131 @@
+// Registry in Redis. Per room (and per user) a sorted set whose members are gateway ids and
+// whose scores are expiry times in ms: a gateway's heartbeat rewrites its score, readers keep
+// scores after `now` and purge the rest. Each key also carries a PEXPIRE past its latest entry,
+// so a key that nobody reads any more disappears by itself. docs/decisions/0005.
+import { Redis } from "ioredis";
+import {
+  assertBounded,
+  boundedRedisOptions,
+  closeClient,
+  execPipeline,
+  type RedisClientSettings,
+  type RedisKeys,
+  redisKeys,
+} from "./redis-keys.ts";
+import type { Registry } from "./registry.ts";
+
+export interface RedisRegistryOptions {
+  /** key prefix of the ChatCluster, e.g. `sb:<cluster>:` */
+  readonly namespace: string;
+  /** the clock, in ms, that expiry times are written and read with; tests inject one */
+  readonly now?: () => number;
+}
+
+/** how long a key outlives its latest entry: covers clock skew between pods */
+const keyGraceMs = 30_000;
+
+export class RedisRegistry implements Registry {
+  readonly #client: Redis;
+  readonly #keys: RedisKeys;
+  readonly #now: () => number;
+
+  /** Connects a client of its own with bounded options; close() quits it. */
+  static connect(url: string, options: RedisRegistryOptions & RedisClientSettings): RedisRegistry {
+    return new RedisRegistry(new Redis(url, boundedRedisOptions(options)), options);
+  }
+
+  /** Takes ownership of `client` (close() quits it), which must have bounded options. */
+  constructor(client: Redis, options: RedisRegistryOptions) {
+    assertBounded(client);
+    this.#client = client;
+    this.#keys = redisKeys(options.namespace);
+    this.#now = options.now ?? Date.now;
+  }
+
+  subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number): Promise<void> {
+    return this.#record(this.#keys.roomGateways, gatewayId, roomIds, ttlMs);
+  }
+
+  unsubscribeRooms(gatewayId: string, roomIds: readonly string[]): Promise<void> {
+    return this.#remove(this.#keys.roomGateways, gatewayId, roomIds);
+  }
+
+  gatewaysForRoom(roomId: string): Promise<string[]> {
+    return this.#live(this.#keys.roomGateways(roomId));
+  }
+
+  markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void> {
+    return this.#record(this.#keys.userGateways, gatewayId, userIds, ttlMs);
+  }
+
+  markOffline(gatewayId: string, userId: string): Promise<void> {
+    return this.#remove(this.#keys.userGateways, gatewayId, [userId]);
+  }
+
+  gatewaysForUser(userId: string): Promise<string[]> {
+    return this.#live(this.#keys.userGateways(userId));
+  }
+
+  /** One round trip: a ZCOUNT of live entries per user. */
+  async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const after = `(${this.#now()}`;
+    const pipeline = this.#client.pipeline();
+    for (const userId of userIds) pipeline.zcount(this.#keys.userGateways(userId), after, "+inf");
+    const counts = await execPipeline(pipeline);
+    return new Set(userIds.filter((_, i) => Number(counts[i]) > 0));
+  }
+
+  close(): Promise<void> {
+    return closeClient(this.#client);
+  }
+
+  /** One round trip: per id, the entry, then a key expiry that only ever grows (NX, then GT). */
+  async #record(
+    keyOf: (id: string) => string,
+    gatewayId: string,
+    ids: readonly string[],
+    ttlMs: number,
+  ): Promise<void> {
+    checkTtl(ttlMs);
+    if (ids.length === 0) return;
+    const expiry = this.#now() + ttlMs;
+    const keyTtl = Math.ceil(ttlMs) + keyGraceMs;
+    const pipeline = this.#client.pipeline();
+    for (const id of ids) {
+      const key = keyOf(id);
+      pipeline.zadd(key, expiry, gatewayId);
+      pipeline.pexpire(key, keyTtl, "NX");
+      pipeline.pexpire(key, keyTtl, "GT");
+    }
+    await execPipeline(pipeline);
+  }
+
+  async #remove(
+    keyOf: (id: string) => string,
+    gatewayId: string,
+    ids: readonly string[],
+  ): Promise<void> {
+    if (ids.length === 0) return;
+    const pipeline = this.#client.pipeline();
+    for (const id of ids) pipeline.zrem(keyOf(id), gatewayId);
+    await execPipeline(pipeline);
+  }
+
+  /** One round trip: purge entries expired at `now`, then read those expiring after it. */
+  async #live(key: string): Promise<string[]> {
+    const now = this.#now();
+    const pipeline = this.#client.pipeline();
+    pipeline.zremrangebyscore(key, "-inf", now);
+    pipeline.zrange(key, `(${now}`, "+inf", "BYSCORE");
+    const [, members] = await execPipeline(pipeline);
+    return members as string[];
+  }
+}
+
+/** A TTL must be a positive number of milliseconds (the contract holds both adapters to it). */
+function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
+  }
+}

@@ -1,0 +1,243 @@
+// CassandraStore against the real Cassandra of hack/stack: the Store contract on a fresh keyspace
+// made by migrate(), and migrate() itself. Every keyspace is dropped again.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Client } from "cassandra-driver";
+import {
+  cassandraContactPoints,
+  cassandraLocalDc,
+  uniqueName,
+} from "../../../e2e/testkit/index.ts";
+import { checksumOf, loadMigrations, migrate, type Replication } from "../schema/migrate.ts";
+import { CassandraStore } from "./store.cassandra.ts";
+import { storeContract } from "./store.contract.ts";
+
+const replication: Replication = { class: "SimpleStrategy", replicationFactor: 1 };
+const migrationsDir = fileURLToPath(new URL("../schema/migrations/", import.meta.url));
+
+async function connect(): Promise<Client> {
+  const client = new Client({
+    contactPoints: cassandraContactPoints(),
+    localDataCenter: cassandraLocalDc(),
+    socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
+  });
+  await client.connect();
+  return client;
+}
+
+async function drop(client: Client, keyspace: string): Promise<void> {
+  await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { readTimeout: 60_000 });
+}
+
+storeContract("cassandra", async () => {
+  const client = await connect();
+  const keyspace = uniqueName("store");
+  const migrated = await migrate(client, { keyspace, replication });
+  assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
+  const store = new CassandraStore(client, keyspace);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await drop(client, keyspace);
+      await client.shutdown();
+    },
+  };
+});
+
+describe("migrate() on a real Cassandra", () => {
+  const clients: Client[] = [];
+  const keyspaces: string[] = [];
+  const dirs: string[] = [];
+  const client = async (): Promise<Client> => {
+    const c = await connect();
+    clients.push(c);
+    return c;
+  };
+  const keyspace = (): string => {
+    const ks = uniqueName("migrate");
+    keyspaces.push(ks);
+    return ks;
+  };
+  /** a migrations folder holding these files */
+  const folder = async (files: Record<string, string>): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), "migrations-"));
+    dirs.push(dir);
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    return dir;
+  };
+  const initial = (): Promise<string> => readFile(join(migrationsDir, "0001_initial.cql"), "utf8");
+  const records = async (c: Client, ks: string) =>
+    (await c.execute(`SELECT version, name, checksum FROM ${ks}.schema_migrations`)).rows
+      .map((r) => ({ version: r.get("version"), name: r.get("name"), checksum: r.get("checksum") }))
+      .sort((x, y) => x.version - y.version);
+
+  after(async () => {
+    const c = clients[0];
+    if (c !== undefined) for (const ks of keyspaces) await drop(c, ks);
+    for (const c2 of clients) await c2.shutdown();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("applies every migration once and records it; a second run applies nothing", async () => {
+    const c = await client();
+    const ks = keyspace();
+    const files = await loadMigrations();
+    assert.ok(files.ok);
+    const first = await migrate(c, { keyspace: ks, replication });
+    assert.ok(first.ok, first.ok ? "" : first.error.message);
+    assert.deepEqual(
+      first.value.applied.map((a) => a.version),
+      files.value.map((m) => m.version),
+    );
+    assert.equal(first.value.version, files.value.at(-1)?.version);
+    const expected = files.value.map((m) => ({
+      version: m.version,
+      name: m.name,
+      checksum: m.checksum,
+    }));
+    assert.deepEqual(await records(c, ks), expected, "recorded with checksums, and no lock left");
+    const second = await migrate(c, { keyspace: ks, replication });
+    assert.ok(second.ok);
+    assert.deepEqual(second.value.applied, []);
+    assert.equal(second.value.version, first.value.version);
+    const tables = await c.execute(
+      "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
+      [ks],
+    );
+    const names = tables.rows.map((r) => r.get("table_name") as string);
+    for (const t of ["users", "users_by_name", "messages", "messages_by_id", "refresh_tokens"]) {
+      assert.ok(names.includes(t), `table ${t} exists`);
+    }
+  });
+
+  it("two processes migrating at once both succeed and apply each migration once", async () => {
+    const [a, b] = [await client(), await client()];
+    const ks = keyspace();
+    const [ra, rb] = await Promise.all([
+      migrate(a, { keyspace: ks, replication }),
+      migrate(b, { keyspace: ks, replication }),
+    ]);
+    assert.ok(ra.ok, ra.ok ? "" : ra.error.message);
+    assert.ok(rb.ok, rb.ok ? "" : rb.error.message);
+    const files = await loadMigrations();
+    assert.ok(files.ok);
+    const appliedVersions = [...ra.value.applied, ...rb.value.applied].map((m) => m.version);
+    assert.deepEqual(
+      appliedVersions.sort(),
+      files.value.map((m) => m.version),
+    );
+    assert.equal((await records(a, ks)).length, files.value.length);
+  });
+
+  it("a new migration is applied on top of those already applied", async () => {
+    const c = await client();
+    const ks = keyspace();
+    const text = await initial();
+    assert.ok(
+      (
+        await migrate(c, {
+          keyspace: ks,
+          replication,
+          migrationsDir: await folder({ "0001_initial.cql": text }),
+        })
+      ).ok,
+    );
+    const extra = "CREATE TABLE IF NOT EXISTS extra (id text PRIMARY KEY, note text);";
+    const dir = await folder({ "0001_initial.cql": text, "0002_extra.cql": extra });
+    const result = await migrate(c, { keyspace: ks, replication, migrationsDir: dir });
+    assert.ok(result.ok, result.ok ? "" : result.error.message);
+    assert.deepEqual(result.value.applied, [
+      { version: 2, name: "extra", checksum: checksumOf(extra) },
+    ]);
+    await c.execute(`INSERT INTO ${ks}.extra (id, note) VALUES ('a', 'b')`);
+  });
+
+  it("refuses to go on when an applied migration's file has changed", async () => {
+    const c = await client();
+    const ks = keyspace();
+    assert.ok((await migrate(c, { keyspace: ks, replication })).ok);
+    const changed = `${await initial()}\nCREATE TABLE IF NOT EXISTS sneaky (id text PRIMARY KEY);\n`;
+    const dir = await folder({ "0001_initial.cql": changed });
+    const result = await migrate(c, { keyspace: ks, replication, migrationsDir: dir });
+    assert.equal(result.ok, false);
+    assert.equal(result.ok ? "" : result.error.code, "MIGRATION_CHECKSUM_MISMATCH");
+    const sneaky = await c.execute(
+      "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'sneaky'",
+      [ks],
+    );
+    assert.equal(sneaky.rowLength, 0, "nothing of the changed file was applied");
+  });
+
+  it("waits for another process's lock, gives up with a clear error, and goes on once it is free", async () => {
+    const c = await client();
+    const ks = keyspace();
+    const text = await initial();
+    assert.ok(
+      (
+        await migrate(c, {
+          keyspace: ks,
+          replication,
+          migrationsDir: await folder({ "0001_initial.cql": text }),
+        })
+      ).ok,
+    );
+    await c.execute(
+      `INSERT INTO ${ks}.schema_migrations (version, name) VALUES (-1, 'lock:someone-else') USING TTL 60`,
+    );
+    const dir = await folder({
+      "0001_initial.cql": text,
+      "0002_extra.cql": "CREATE TABLE IF NOT EXISTS extra (id text PRIMARY KEY);",
+    });
+    const blocked = await migrate(c, {
+      keyspace: ks,
+      replication,
+      migrationsDir: dir,
+      lockWaitMs: 500,
+    });
+    assert.equal(blocked.ok ? "" : blocked.error.code, "MIGRATION_LOCK_TIMEOUT");
+    assert.deepEqual(
+      (await records(c, ks)).filter((r) => r.version >= 0).map((r) => r.version),
+      [1],
+    );
+    await c.execute(`DELETE FROM ${ks}.schema_migrations WHERE version = -1`);
+    const freed = await migrate(c, { keyspace: ks, replication, migrationsDir: dir });
+    assert.ok(freed.ok);
+    assert.deepEqual(
+      freed.value.applied.map((a) => a.version),
+      [2],
+    );
+  });
+
+  it("the CLI migrates from the environment and exits 0, and exits 1 on bad input", async () => {
+    const c = await client();
+    const ks = keyspace();
+    const cli = fileURLToPath(new URL("../../migrate.ts", import.meta.url));
+    const env = {
+      ...process.env,
+      CASSANDRA_CONTACT_POINTS: cassandraContactPoints().join(","),
+      CASSANDRA_LOCAL_DC: cassandraLocalDc(),
+      CASSANDRA_KEYSPACE: ks,
+      CASSANDRA_REPLICATION_FACTOR: "1",
+    };
+    const run = promisify(execFile);
+    await run(process.execPath, [cli], { env, timeout: 120_000 });
+    const files = await loadMigrations();
+    assert.ok(files.ok);
+    assert.equal((await records(c, ks)).length, files.value.length);
+    await assert.rejects(
+      run(process.execPath, [cli], {
+        env: { ...env, CASSANDRA_REPLICATION_FACTOR: "three" },
+        timeout: 60_000,
+      }),
+      (err: { code?: number; stderr?: string }) =>
+        err.code === 1 && /CASSANDRA_REPLICATION_FACTOR/.test(err.stderr ?? ""),
+    );
+  });
+});

@@ -1,0 +1,648 @@
+// Store on Cassandra: the tables of workloads/shared/schema/migrations, one per query (see
+// docs/decisions/0004-cassandra-data-model.md). Prepared statements, LOCAL_QUORUM reads and
+// writes, LOCAL_SERIAL for lightweight transactions, a timeout on every query, paging where a
+// list can be long. Same semantics as store.memory.ts, proven by store.contract.ts.
+import { Client, type ClientOptions, type QueryOptions, types } from "cassandra-driver";
+import type {
+  Member,
+  MemberRole,
+  MessageContent,
+  MsgType,
+  ReadPosition,
+  RefreshToken,
+  Room,
+  RoomKind,
+  RoomState,
+  StoredMessage,
+  User,
+} from "../domain.ts";
+import { validateKeyspace } from "../schema/migrate.ts";
+import { checkLimit, directMembers, directPair } from "./store.memory.ts";
+import type { HistoryQuery, Store } from "./store.ts";
+
+/** Messages per partition of `messages`: bucket = floor(seq / BUCKET_SIZE). */
+export const BUCKET_SIZE = 1000;
+export const bucketOf = (seq: number): number => Math.floor(seq / BUCKET_SIZE);
+
+/** The single partition of the channel listing. */
+const CHANNEL_SHARD = 0;
+const PAGE_SIZE = 500;
+/** point reads issued at once by roomStates and readPositions */
+const PARALLEL_READS = 32;
+
+export interface CassandraStoreOptions {
+  /** per-query timeout; default 5 000 ms */
+  readonly timeoutMs?: number;
+  /** timeout of a lightweight transaction (four round trips); default 10 000 ms */
+  readonly lwtTimeoutMs?: number;
+  /**
+   * How long a revoked refresh family stays revoked; must be at least the longest refresh-token
+   * lifetime (a longer-lived token is refused by saveRefreshToken). Default 90 days.
+   */
+  readonly revocationHorizonSeconds?: number;
+  /** close() shuts the client down; set by connect() */
+  readonly ownsClient?: boolean;
+  /** the clock for refresh-token expiry; default Date.now */
+  readonly now?: () => number;
+}
+
+export interface CassandraConnectOptions extends CassandraStoreOptions {
+  readonly contactPoints: readonly string[];
+  readonly localDataCenter: string;
+  readonly keyspace: string;
+  /** anything else for the driver (credentials, TLS, pooling) */
+  readonly clientOptions?: Omit<ClientOptions, "contactPoints" | "localDataCenter" | "keyspace">;
+}
+
+type Row = types.Row;
+type Params = readonly unknown[];
+
+const USER_COLS = "username, display_name, password_hash, created_at";
+const MESSAGE_COLS =
+  "id, sender_id, client_msg_id, msg_type, content_text, content_url, content_name, " +
+  "content_size, content_mime, created_at";
+
+export class CassandraStore implements Store {
+  readonly #client: Client;
+  readonly #ks: string;
+  readonly #timeoutMs: number;
+  readonly #lwtTimeoutMs: number;
+  readonly #horizonSeconds: number;
+  readonly #ownsClient: boolean;
+  readonly #now: () => number;
+
+  /** `client` must be connected; the store qualifies every table with `keyspace`. */
+  constructor(client: Client, keyspace: string, options: CassandraStoreOptions = {}) {
+    const ks = validateKeyspace(keyspace);
+    if (!ks.ok) throw new RangeError(ks.error.message);
+    this.#client = client;
+    this.#ks = ks.value;
+    this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#lwtTimeoutMs = options.lwtTimeoutMs ?? 10_000;
+    this.#horizonSeconds = options.revocationHorizonSeconds ?? 90 * 24 * 3600;
+    this.#ownsClient = options.ownsClient ?? false;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Connects a client of its own (shut down by close()) to an already migrated keyspace. */
+  static async connect(options: CassandraConnectOptions): Promise<CassandraStore> {
+    const client = new Client({
+      socketOptions: { connectTimeout: 10_000, readTimeout: 12_000 },
+      ...options.clientOptions,
+      contactPoints: [...options.contactPoints],
+      localDataCenter: options.localDataCenter,
+    });
+    await client.connect();
+    return new CassandraStore(client, options.keyspace, { ...options, ownsClient: true });
+  }
+
+  // ---- users ----
+
+  async createUser(user: User): Promise<boolean> {
+    const values = [user.username, user.displayName, user.passwordHash, user.createdAt];
+    // the row by id first: if the name turns out taken it is removed again, and if this process
+    // dies before the name is claimed, nobody ever learns the fresh id
+    await this.#write(`INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?)`, [
+      user.id,
+      ...values,
+    ]);
+    const claim = await this.#lwt(
+      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?) ` +
+        "IF NOT EXISTS",
+      [user.id, ...values],
+    );
+    if (claim.wasApplied()) return true;
+    const holder = claim.first()?.get("user_id");
+    // the same user again (a retry whose first attempt went through) is not a conflict
+    if (holder === user.id) return true;
+    await this.#write(`DELETE FROM ${this.#ks}.users WHERE id = ?`, [user.id]);
+    return false;
+  }
+
+  async getUser(id: string): Promise<User | undefined> {
+    const row = await this.#one(`SELECT ${USER_COLS} FROM ${this.#ks}.users WHERE id = ?`, [id]);
+    return row === undefined ? undefined : userFromRow(id, row);
+  }
+
+  async getUserByName(username: string): Promise<User | undefined> {
+    const row = await this.#one(
+      `SELECT user_id, ${USER_COLS} FROM ${this.#ks}.users_by_name WHERE username = ?`,
+      [username],
+    );
+    return row === undefined ? undefined : userFromRow(text(row, "user_id"), row);
+  }
+
+  // ---- refresh tokens ----
+
+  async saveRefreshToken(token: RefreshToken): Promise<void> {
+    const ttl = this.#secondsUntil(token.expiresAt);
+    if (ttl <= 0) return;
+    if (ttl > this.#horizonSeconds) {
+      throw new RangeError(
+        `refresh token lives ${ttl} s, longer than the store's revocation horizon ` +
+          `(${this.#horizonSeconds} s): raise revocationHorizonSeconds`,
+      );
+    }
+    await this.#write(
+      `INSERT INTO ${this.#ks}.refresh_tokens (id, user_id, family, expires_at, consumed) ` +
+        "VALUES (?, ?, ?, ?, false) USING TTL ?",
+      [token.id, token.userId, token.family, token.expiresAt, ttl],
+    );
+  }
+
+  async getRefreshToken(id: string): Promise<RefreshToken | undefined> {
+    const row = await this.#one(
+      `SELECT user_id, family, expires_at FROM ${this.#ks}.refresh_tokens WHERE id = ?`,
+      [id],
+    );
+    if (row === undefined) return undefined;
+    const token: RefreshToken = {
+      id,
+      userId: text(row, "user_id"),
+      family: text(row, "family"),
+      expiresAt: date(row, "expires_at"),
+    };
+    if (this.#secondsUntil(token.expiresAt) <= 0) return undefined;
+    const family = await this.#one(
+      `SELECT revoked FROM ${this.#ks}.refresh_token_families WHERE family = ?`,
+      [token.family],
+    );
+    return family?.get("revoked") === true ? undefined : token;
+  }
+
+  async consumeRefreshToken(id: string): Promise<boolean> {
+    const row = await this.#one(
+      `SELECT expires_at, consumed FROM ${this.#ks}.refresh_tokens WHERE id = ?`,
+      [id],
+    );
+    if (row === undefined || row.get("consumed") !== false) return false;
+    const ttl = this.#secondsUntil(date(row, "expires_at"));
+    if (ttl <= 0) return false;
+    // the flag expires with the token; `IF consumed = false` is false for a missing row, so
+    // this never creates one
+    const rs = await this.#lwt(
+      `UPDATE ${this.#ks}.refresh_tokens USING TTL ? SET consumed = true WHERE id = ? ` +
+        "IF consumed = false",
+      [ttl, id],
+    );
+    return rs.wasApplied();
+  }
+
+  async revokeRefreshFamily(family: string): Promise<void> {
+    await this.#write(
+      `UPDATE ${this.#ks}.refresh_token_families USING TTL ? SET revoked = true WHERE family = ?`,
+      [this.#horizonSeconds, family],
+    );
+  }
+
+  #secondsUntil(at: Date): number {
+    return Math.ceil((at.getTime() - this.#now()) / 1000);
+  }
+
+  // ---- rooms and members ----
+
+  async createRoom(room: Room, members: readonly Member[]): Promise<void> {
+    // members first, the room row last: a room that can be found has its members
+    for (let i = 0; i < members.length; i += 100) {
+      await this.#batch(
+        members.slice(i, i + 100).map((m) => ({
+          query: `INSERT INTO ${this.#ks}.members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)`,
+          params: [room.id, m.userId, m.role, m.joinedAt],
+        })),
+        false,
+      );
+    }
+    await forEachLimited(members, PARALLEL_READS, (m) =>
+      this.#write(`INSERT INTO ${this.#ks}.rooms_by_user (user_id, room_id) VALUES (?, ?)`, [
+        m.userId,
+        room.id,
+      ]),
+    );
+    const queries: { query: string; params: Params }[] = [
+      {
+        // timestamp 0: any message's state (written at timestamp seq >= 1) wins over it
+        query:
+          `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
+          "VALUES (?, 0, ?) USING TIMESTAMP 0",
+        params: [room.id, room.createdAt],
+      },
+      {
+        query: `INSERT INTO ${this.#ks}.rooms (id, kind, name, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+        params: [room.id, room.kind, room.name, room.createdBy, room.createdAt],
+      },
+    ];
+    if (room.kind === "channel") {
+      queries.push({
+        query:
+          `INSERT INTO ${this.#ks}.channels (shard, created_at, room_id, name, created_by) ` +
+          "VALUES (?, ?, ?, ?, ?)",
+        params: [CHANNEL_SHARD, room.createdAt, room.id, room.name, room.createdBy],
+      });
+    }
+    await this.#batch(queries, true);
+  }
+
+  async ensureDirectRoom(room: Room, a: string, b: string): Promise<Room> {
+    const claim = await this.#lwt(
+      `INSERT INTO ${this.#ks}.direct_rooms (pair, room_id, created_by, created_at) ` +
+        "VALUES (?, ?, ?, ?) IF NOT EXISTS",
+      [directPair(a, b), room.id, room.createdBy, room.createdAt],
+    );
+    if (claim.wasApplied()) {
+      await this.createRoom(room, directMembers(room, a, b));
+      return { ...room, createdAt: new Date(room.createdAt) };
+    }
+    const row = claim.first();
+    if (row === undefined) throw new Error("ensureDirectRoom: LWT returned no existing row");
+    const found = await this.getRoom(text(row, "room_id"));
+    if (found !== undefined) return found;
+    // the winner has not written its room yet, or died first: write it from the claim, with
+    // the very values the winner writes
+    const claimed: Room = {
+      id: text(row, "room_id"),
+      kind: "direct",
+      name: null,
+      createdBy: text(row, "created_by"),
+      createdAt: date(row, "created_at"),
+    };
+    await this.createRoom(claimed, directMembers(claimed, a, b));
+    return claimed;
+  }
+
+  async getRoom(id: string): Promise<Room | undefined> {
+    const row = await this.#one(
+      `SELECT kind, name, created_by, created_at FROM ${this.#ks}.rooms WHERE id = ?`,
+      [id],
+    );
+    if (row === undefined) return undefined;
+    return {
+      id,
+      kind: text(row, "kind") as RoomKind,
+      name: optText(row, "name") ?? null,
+      createdBy: text(row, "created_by"),
+      createdAt: date(row, "created_at"),
+    };
+  }
+
+  async listChannels(limit: number): Promise<Room[]> {
+    if (limit < 1) return [];
+    const rows = await this.#rows(
+      `SELECT room_id, name, created_by, created_at FROM ${this.#ks}.channels WHERE shard = ?`,
+      [CHANNEL_SHARD],
+      limit,
+    );
+    return rows.map((row) => ({
+      id: text(row, "room_id"),
+      kind: "channel",
+      name: optText(row, "name") ?? null,
+      createdBy: text(row, "created_by"),
+      createdAt: date(row, "created_at"),
+    }));
+  }
+
+  async addMember(roomId: string, userId: string, role: MemberRole, at: Date): Promise<boolean> {
+    const rs = await this.#lwt(
+      `INSERT INTO ${this.#ks}.members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) ` +
+        "IF NOT EXISTS",
+      [roomId, userId, role, at],
+    );
+    // also when not applied: the user is a member, and this repairs an add that died half-way
+    await this.#write(`INSERT INTO ${this.#ks}.rooms_by_user (user_id, room_id) VALUES (?, ?)`, [
+      userId,
+      roomId,
+    ]);
+    return rs.wasApplied();
+  }
+
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    const rs = await this.#lwt(
+      `DELETE FROM ${this.#ks}.members WHERE room_id = ? AND user_id = ? IF EXISTS`,
+      [roomId, userId],
+    );
+    await this.#write(`DELETE FROM ${this.#ks}.rooms_by_user WHERE user_id = ? AND room_id = ?`, [
+      userId,
+      roomId,
+    ]);
+    return rs.wasApplied();
+  }
+
+  async getMember(roomId: string, userId: string): Promise<Member | undefined> {
+    const row = await this.#one(
+      `SELECT role, joined_at FROM ${this.#ks}.members WHERE room_id = ? AND user_id = ?`,
+      [roomId, userId],
+    );
+    return row === undefined ? undefined : memberFromRow(roomId, userId, row);
+  }
+
+  async listMembers(roomId: string): Promise<Member[]> {
+    const rows = await this.#rows(
+      `SELECT user_id, role, joined_at FROM ${this.#ks}.members WHERE room_id = ?`,
+      [roomId],
+    );
+    return rows.map((row) => memberFromRow(roomId, text(row, "user_id"), row));
+  }
+
+  async roomsOfUser(userId: string): Promise<string[]> {
+    const rows = await this.#rows(
+      `SELECT room_id FROM ${this.#ks}.rooms_by_user WHERE user_id = ?`,
+      [userId],
+    );
+    return rows.map((row) => text(row, "room_id"));
+  }
+
+  // ---- messages ----
+
+  async getMessageById(id: string): Promise<StoredMessage | undefined> {
+    const row = await this.#one(
+      `SELECT room_id, seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages_by_id WHERE id = ?`,
+      [id],
+    );
+    return row === undefined ? undefined : messageFromRow(text(row, "room_id"), row);
+  }
+
+  async persistMessage(m: StoredMessage): Promise<void> {
+    const c = m.content;
+    const values = [
+      m.id,
+      m.senderId,
+      m.clientMsgId,
+      m.msgType,
+      c.text ?? null,
+      c.url ?? null,
+      c.name ?? null,
+      c.size ?? null,
+      c.mime ?? null,
+      m.createdAt,
+    ];
+    const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
+    await this.#batch(
+      [
+        {
+          query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
+          params: [m.roomId, bucketOf(m.seq), m.seq, ...values],
+        },
+        {
+          query: `INSERT INTO ${this.#ks}.messages_by_id (room_id, seq, ${MESSAGE_COLS}) VALUES (?, ?, ${marks})`,
+          params: [m.roomId, m.seq, ...values],
+        },
+        {
+          // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
+          query:
+            `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
+            "VALUES (?, ?, ?) USING TIMESTAMP ?",
+          params: [m.roomId, m.seq, m.createdAt, m.seq],
+        },
+      ],
+      true,
+    );
+  }
+
+  async roomStates(roomIds: readonly string[]): Promise<Map<string, RoomState>> {
+    const states = new Map<string, RoomState>();
+    await forEachLimited([...new Set(roomIds)], PARALLEL_READS, async (roomId) => {
+      states.set(roomId, await this.#roomState(roomId));
+    });
+    return states;
+  }
+
+  async #roomState(roomId: string): Promise<RoomState> {
+    const row = await this.#one(
+      `SELECT last_seq, last_activity FROM ${this.#ks}.room_state WHERE room_id = ?`,
+      [roomId],
+    );
+    return row === undefined
+      ? { roomId, lastSeq: 0, lastActivity: new Date(0) }
+      : { roomId, lastSeq: num(row, "last_seq"), lastActivity: date(row, "last_activity") };
+  }
+
+  async history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]> {
+    checkLimit(query.limit);
+    // room_state bounds the bucket walk, so any before/after visits only buckets that exist
+    const { lastSeq } = await this.#roomState(roomId);
+    const hi = Math.min(lastSeq, (query.before ?? Number.POSITIVE_INFINITY) - 1);
+    const page: StoredMessage[] = [];
+    if (query.after !== undefined) {
+      const lo = Math.max(1, query.after + 1);
+      for (let b = bucketOf(lo); lo <= hi && b <= bucketOf(hi) && page.length < query.limit; b++) {
+        const rows = await this.#rows(
+          `SELECT seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages ` +
+            "WHERE room_id = ? AND bucket = ? AND seq >= ? AND seq <= ? ORDER BY seq ASC LIMIT ?",
+          [roomId, b, lo, hi, query.limit - page.length],
+        );
+        for (const row of rows) page.push(messageFromRow(roomId, row));
+      }
+      return page;
+    }
+    for (let b = bucketOf(hi); b >= 0 && hi >= 1 && page.length < query.limit; b--) {
+      const rows = await this.#rows(
+        `SELECT seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages ` +
+          "WHERE room_id = ? AND bucket = ? AND seq <= ? LIMIT ?",
+        [roomId, b, hi, query.limit - page.length],
+      );
+      for (const row of rows) page.push(messageFromRow(roomId, row));
+    }
+    return page.reverse();
+  }
+
+  // ---- read positions ----
+
+  async advanceReadPosition(p: ReadPosition): Promise<ReadPosition> {
+    // timestamp = seq: the highest seq wins, without a read-before-write or an LWT
+    await this.#write(
+      `INSERT INTO ${this.#ks}.read_positions (room_id, user_id, seq, at) VALUES (?, ?, ?, ?) ` +
+        "USING TIMESTAMP ?",
+      [p.roomId, p.userId, p.seq, p.at, p.seq],
+    );
+    const held = await this.#readPosition(p.roomId, p.userId);
+    if (held === undefined)
+      throw new Error("advanceReadPosition: the position just written is missing");
+    return held;
+  }
+
+  async #readPosition(roomId: string, userId: string): Promise<ReadPosition | undefined> {
+    const row = await this.#one(
+      `SELECT seq, at FROM ${this.#ks}.read_positions WHERE room_id = ? AND user_id = ?`,
+      [roomId, userId],
+    );
+    return row === undefined ? undefined : positionFromRow(roomId, userId, row);
+  }
+
+  async readPositions(
+    userId: string,
+    roomIds: readonly string[],
+  ): Promise<Map<string, ReadPosition>> {
+    const found = new Map<string, ReadPosition>();
+    await forEachLimited([...new Set(roomIds)], PARALLEL_READS, async (roomId) => {
+      const p = await this.#readPosition(roomId, userId);
+      if (p !== undefined) found.set(roomId, p);
+    });
+    return found;
+  }
+
+  async roomReadPositions(roomId: string): Promise<ReadPosition[]> {
+    const rows = await this.#rows(
+      `SELECT user_id, seq, at FROM ${this.#ks}.read_positions WHERE room_id = ?`,
+      [roomId],
+    );
+    return rows.map((row) => positionFromRow(roomId, text(row, "user_id"), row));
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) await this.#client.shutdown();
+  }
+
+  // ---- queries ----
+
+  #options(extra: QueryOptions = {}): QueryOptions {
+    return {
+      prepare: true,
+      consistency: types.consistencies.localQuorum,
+      readTimeout: this.#timeoutMs,
+      isIdempotent: true,
+      ...extra,
+    };
+  }
+
+  #write(query: string, params: Params): Promise<types.ResultSet> {
+    return this.#client.execute(query, [...params], this.#options());
+  }
+
+  #lwt(query: string, params: Params): Promise<types.ResultSet> {
+    return this.#client.execute(
+      query,
+      [...params],
+      this.#options({
+        serialConsistency: types.consistencies.localSerial,
+        readTimeout: this.#lwtTimeoutMs,
+        isIdempotent: false,
+      }),
+    );
+  }
+
+  #batch(queries: { query: string; params: Params }[], logged: boolean): Promise<types.ResultSet> {
+    return this.#client.batch(
+      queries.map((q) => ({ query: q.query, params: [...q.params] })),
+      this.#options({ logged }),
+    );
+  }
+
+  async #one(query: string, params: Params): Promise<Row | undefined> {
+    const rs = await this.#client.execute(query, [...params], this.#options());
+    return rs.first() ?? undefined;
+  }
+
+  /** Every row, page by page (at most `max`); each page is one query with its own timeout. */
+  async #rows(query: string, params: Params, max = Number.POSITIVE_INFINITY): Promise<Row[]> {
+    const rows: Row[] = [];
+    let pageState: string | undefined;
+    do {
+      const rs = await this.#client.execute(
+        query,
+        [...params],
+        this.#options({
+          fetchSize: Math.min(PAGE_SIZE, max - rows.length),
+          ...(pageState === undefined ? {} : { pageState }),
+        }),
+      );
+      rows.push(...rs.rows);
+      pageState = rs.pageState ?? undefined;
+    } while (pageState !== undefined && rows.length < max);
+    return rows.slice(0, max);
+  }
+}
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first failure. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+// ---- rows → domain values ----
+
+function text(row: Row, column: string): string {
+  const v: unknown = row.get(column);
+  if (typeof v !== "string") throw new TypeError(`column ${column} is ${String(v)}, not text`);
+  return v;
+}
+
+function optText(row: Row, column: string): string | undefined {
+  const v: unknown = row.get(column);
+  return typeof v === "string" ? v : undefined;
+}
+
+function date(row: Row, column: string): Date {
+  const v: unknown = row.get(column);
+  if (!(v instanceof Date))
+    throw new TypeError(`column ${column} is ${String(v)}, not a timestamp`);
+  return v;
+}
+
+function optNum(row: Row, column: string): number | undefined {
+  const v: unknown = row.get(column);
+  if (v instanceof types.Long) return v.toNumber();
+  return typeof v === "number" ? v : undefined;
+}
+
+function num(row: Row, column: string): number {
+  const v = optNum(row, column);
+  if (v === undefined) throw new TypeError(`column ${column} is not a number`);
+  return v;
+}
+
+function userFromRow(id: string, row: Row): User {
+  return {
+    id,
+    username: text(row, "username"),
+    displayName: text(row, "display_name"),
+    passwordHash: text(row, "password_hash"),
+    createdAt: date(row, "created_at"),
+  };
+}
+
+function memberFromRow(roomId: string, userId: string, row: Row): Member {
+  return {
+    roomId,
+    userId,
+    role: text(row, "role") as MemberRole,
+    joinedAt: date(row, "joined_at"),
+  };
+}
+
+function positionFromRow(roomId: string, userId: string, row: Row): ReadPosition {
+  return { roomId, userId, seq: num(row, "seq"), at: date(row, "at") };
+}
+
+function messageFromRow(roomId: string, row: Row): StoredMessage {
+  const textValue = optText(row, "content_text");
+  const url = optText(row, "content_url");
+  const name = optText(row, "content_name");
+  const size = optNum(row, "content_size");
+  const mime = optText(row, "content_mime");
+  const content: MessageContent = {
+    ...(textValue === undefined ? {} : { text: textValue }),
+    ...(url === undefined ? {} : { url }),
+    ...(name === undefined ? {} : { name }),
+    ...(size === undefined ? {} : { size }),
+    ...(mime === undefined ? {} : { mime }),
+  };
+  return {
+    roomId,
+    seq: num(row, "seq"),
+    id: text(row, "id"),
+    senderId: text(row, "sender_id"),
+    clientMsgId: text(row, "client_msg_id"),
+    msgType: text(row, "msg_type") as MsgType,
+    content,
+    createdAt: date(row, "created_at"),
+  };
+}

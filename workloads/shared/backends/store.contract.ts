@@ -1,0 +1,480 @@
+// The Store contract: every documented behaviour of store.ts, run against each adapter
+// (store.memory.test.ts, store.cassandra.int.ts). One store per suite; every test uses fresh
+// ids, so tests never see each other's data.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { waitFor } from "../../../e2e/testkit/index.ts";
+import type { Member, RefreshToken, Room, RoomKind, StoredMessage, User } from "../domain.ts";
+import type { Store } from "./store.ts";
+
+export interface StoreUnderTest {
+  readonly store: Store;
+  cleanup(): Promise<void>;
+}
+
+const id = (): string => randomUUID();
+/** Whole milliseconds, as every adapter stores them. */
+const at = (offsetMs = 0): Date => new Date(Date.now() + offsetMs);
+
+function newUser(username = `user_${id()}`): User {
+  return {
+    id: id(),
+    username,
+    displayName: "Ada",
+    passwordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+    createdAt: at(),
+  };
+}
+
+function newRoom(kind: RoomKind, createdAt = at()): Room {
+  const named = kind === "group" || kind === "channel";
+  return { id: id(), kind, name: named ? `room ${id()}` : null, createdBy: id(), createdAt };
+}
+
+function newToken(family = id(), lifetimeMs = 3_600_000): RefreshToken {
+  return { id: id(), userId: id(), family, expiresAt: at(lifetimeMs) };
+}
+
+function newMessage(roomId: string, seq: number): StoredMessage {
+  return {
+    roomId,
+    seq,
+    id: id(),
+    senderId: "sender",
+    clientMsgId: `c${seq}`,
+    msgType: "text",
+    content: { text: `message ${seq}` },
+    createdAt: new Date(1_700_000_000_000 + seq * 1000),
+  };
+}
+
+const member = (roomId: string, userId: string, role: Member["role"] = "member"): Member => ({
+  roomId,
+  userId,
+  role,
+  joinedAt: at(),
+});
+
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/** Runs `fn` on every item, `limit` at a time. */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<unknown>,
+) {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+export function storeContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
+  describe(`Store contract: ${name}`, () => {
+    let subject: StoreUnderTest | undefined;
+    const store = (): Store => {
+      if (subject === undefined) throw new Error("the store was not made");
+      return subject.store;
+    };
+    before(async () => {
+      subject = await makeStore();
+    });
+    after(async () => {
+      await subject?.cleanup();
+    });
+
+    describe("users", () => {
+      it("a created user is found by id and by username", async () => {
+        const user = newUser();
+        assert.equal(await store().createUser(user), true);
+        assert.deepEqual(await store().getUser(user.id), user);
+        assert.deepEqual(await store().getUserByName(user.username), user);
+      });
+
+      it("a taken username is refused and nothing of the second user is written", async () => {
+        const first = newUser();
+        const second = { ...newUser(first.username), displayName: "Other" };
+        assert.equal(await store().createUser(first), true);
+        assert.equal(await store().createUser(second), false);
+        assert.equal(await store().getUser(second.id), undefined);
+        assert.deepEqual(await store().getUserByName(first.username), first);
+      });
+
+      it("creating the same user again (a retry) is not a conflict", async () => {
+        const user = newUser();
+        assert.equal(await store().createUser(user), true);
+        assert.equal(await store().createUser(user), true);
+        assert.deepEqual(await store().getUserByName(user.username), user);
+      });
+
+      it("of concurrent creations of one username exactly one succeeds", async () => {
+        const username = `race_${id()}`;
+        const users = range(1, 8).map(() => newUser(username));
+        const results = await Promise.all(users.map((u) => store().createUser(u)));
+        assert.equal(results.filter((r) => r).length, 1);
+        const winner = users[results.indexOf(true)];
+        assert.deepEqual(await store().getUserByName(username), winner);
+        for (const [i, u] of users.entries()) {
+          if (!results[i]) assert.equal(await store().getUser(u.id), undefined);
+        }
+      });
+
+      it("unknown ids and usernames resolve undefined", async () => {
+        assert.equal(await store().getUser(id()), undefined);
+        assert.equal(await store().getUserByName(`nobody_${id()}`), undefined);
+      });
+
+      it("callers cannot change stored values through the objects they pass or get", async () => {
+        const user = newUser();
+        const original = structuredClone(user);
+        await store().createUser(user);
+        (user as { displayName: string }).displayName = "changed after create";
+        const got = await store().getUser(user.id);
+        assert.ok(got !== undefined);
+        (got as { displayName: string }).displayName = "changed after get";
+        got.createdAt.setTime(0);
+        assert.deepEqual(await store().getUser(user.id), original);
+      });
+    });
+
+    describe("refresh tokens", () => {
+      it("a saved token is read back", async () => {
+        const token = newToken();
+        await store().saveRefreshToken(token);
+        assert.deepEqual(await store().getRefreshToken(token.id), token);
+        assert.equal(await store().getRefreshToken(id()), undefined);
+      });
+
+      it("a token is consumed exactly once, also by concurrent callers", async () => {
+        const token = newToken();
+        await store().saveRefreshToken(token);
+        const results = await Promise.all(
+          range(1, 10).map(() => store().consumeRefreshToken(token.id)),
+        );
+        assert.equal(results.filter((r) => r).length, 1);
+        assert.equal(await store().consumeRefreshToken(token.id), false);
+        assert.deepEqual(await store().getRefreshToken(token.id), token, "still readable");
+      });
+
+      it("an unknown token cannot be consumed", async () => {
+        assert.equal(await store().consumeRefreshToken(id()), false);
+      });
+
+      it("revoking a family hides every token of it and no other", async () => {
+        const family = id();
+        const a = newToken(family);
+        const b = newToken(family);
+        const other = newToken();
+        for (const t of [a, b, other]) await store().saveRefreshToken(t);
+        await store().revokeRefreshFamily(family);
+        assert.equal(await store().getRefreshToken(a.id), undefined);
+        assert.equal(await store().getRefreshToken(b.id), undefined);
+        assert.deepEqual(await store().getRefreshToken(other.id), other);
+        const later = newToken(family);
+        await store().saveRefreshToken(later);
+        assert.equal(await store().getRefreshToken(later.id), undefined, "a later token too");
+      });
+
+      it("a token is gone once it expires, and an expired one is not saved", async () => {
+        const token = newToken(id(), 1_500);
+        await store().saveRefreshToken(token);
+        assert.deepEqual(await store().getRefreshToken(token.id), token);
+        await waitFor(
+          "the token to expire",
+          async () => ((await store().getRefreshToken(token.id)) === undefined ? true : undefined),
+          { timeoutMs: 10_000, intervalMs: 200 },
+        );
+        assert.equal(await store().consumeRefreshToken(token.id), false);
+        const expired = newToken(id(), -1_000);
+        await store().saveRefreshToken(expired);
+        assert.equal(await store().getRefreshToken(expired.id), undefined);
+      });
+    });
+
+    describe("rooms and members", () => {
+      it("a created room is found with its members, and each member's rooms list it", async () => {
+        const room = newRoom("group");
+        const [u1, u2] = [id(), id()];
+        const members = [member(room.id, u1, "owner"), member(room.id, u2)];
+        await store().createRoom(room, members);
+        assert.deepEqual(await store().getRoom(room.id), room);
+        const sorted = [...members].sort((x, y) => (x.userId < y.userId ? -1 : 1));
+        assert.deepEqual(await store().listMembers(room.id), sorted);
+        assert.deepEqual(await store().getMember(room.id, u1), members[0]);
+        assert.deepEqual(await store().roomsOfUser(u1), [room.id]);
+        assert.equal(await store().getRoom(id()), undefined);
+        assert.deepEqual(await store().listMembers(id()), []);
+      });
+
+      it("adding and removing a member are idempotent and say whether they changed anything", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const user = id();
+        const joined = at();
+        assert.equal(await store().addMember(room.id, user, "member", joined), true);
+        assert.equal(await store().addMember(room.id, user, "owner", at(1000)), false);
+        assert.deepEqual(await store().getMember(room.id, user), {
+          roomId: room.id,
+          userId: user,
+          role: "member",
+          joinedAt: joined,
+        });
+        assert.deepEqual(await store().roomsOfUser(user), [room.id]);
+        assert.equal(await store().removeMember(room.id, user), true);
+        assert.equal(await store().removeMember(room.id, user), false);
+        assert.equal(await store().getMember(room.id, user), undefined);
+        assert.deepEqual(await store().roomsOfUser(user), []);
+        assert.deepEqual(await store().listMembers(room.id), []);
+      });
+
+      it("a user's rooms are all listed", async () => {
+        const user = id();
+        const rooms = range(1, 25).map(() => newRoom("group"));
+        for (const r of rooms) await store().createRoom(r, [member(r.id, user)]);
+        assert.deepEqual(await store().roomsOfUser(user), rooms.map((r) => r.id).sort());
+      });
+
+      it("ensureDirectRoom creates the one direct room of a pair, whichever way round", async () => {
+        const [a, b] = [id(), id()];
+        const first = newRoom("direct");
+        assert.deepEqual(await store().ensureDirectRoom(first, a, b), first);
+        assert.deepEqual(await store().ensureDirectRoom(newRoom("direct"), b, a), first);
+        assert.deepEqual(await store().getRoom(first.id), first);
+        const members = await store().listMembers(first.id);
+        assert.deepEqual(members.map((m) => m.userId).sort(), [a, b].sort());
+        assert.deepEqual(await store().roomsOfUser(a), [first.id]);
+        assert.deepEqual(await store().roomsOfUser(b), [first.id]);
+      });
+
+      it("concurrent ensureDirectRoom calls all resolve the same room", async () => {
+        const [a, b] = [id(), id()];
+        const candidates = range(1, 10).map(() => newRoom("direct"));
+        const rooms = await Promise.all(
+          candidates.map((r, i) => store().ensureDirectRoom(r, i % 2 ? a : b, i % 2 ? b : a)),
+        );
+        const winner = rooms[0];
+        assert.ok(winner !== undefined);
+        assert.ok(candidates.some((c) => c.id === winner.id));
+        for (const r of rooms) assert.deepEqual(r, winner);
+        assert.deepEqual(await store().getRoom(winner.id), winner);
+        assert.deepEqual(await store().roomsOfUser(a), [winner.id]);
+        assert.equal((await store().listMembers(winner.id)).length, 2);
+      });
+
+      it("listChannels lists channels only, newest first, at most `limit`", async () => {
+        const base = Date.now() + 86_400_000; // after every other room of the suite
+        const channels = range(0, 2).map((i) => newRoom("channel", new Date(base + i * 1000)));
+        for (const c of channels) await store().createRoom(c, []);
+        await store().createRoom(newRoom("group", new Date(base + 5000)), []);
+        const newest = [...channels].reverse();
+        assert.deepEqual(await store().listChannels(2), newest.slice(0, 2));
+        const all = await store().listChannels(100);
+        assert.deepEqual(all.slice(0, 3), newest);
+        assert.ok(all.every((r) => r.kind === "channel"));
+      });
+    });
+
+    describe("messages", () => {
+      it("a persisted message is found by id", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const text = newMessage(room.id, 1);
+        const file: StoredMessage = {
+          ...newMessage(room.id, 2),
+          msgType: "file",
+          content: {
+            url: "https://files.example/x.pdf",
+            name: "x.pdf",
+            size: 12345,
+            mime: "application/pdf",
+          },
+        };
+        await store().persistMessage(text);
+        await store().persistMessage(file);
+        assert.deepEqual(await store().getMessageById(text.id), text);
+        assert.deepEqual(await store().getMessageById(file.id), file);
+        assert.equal(await store().getMessageById(id()), undefined);
+      });
+
+      it("persisting a message again changes nothing", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const messages = range(1, 3).map((s) => newMessage(room.id, s));
+        for (const m of messages) await store().persistMessage(m);
+        await store().persistMessage(messages[2] as StoredMessage);
+        await store().persistMessage(messages[0] as StoredMessage);
+        assert.deepEqual(await store().history(room.id, { limit: 10 }), messages);
+        const state = (await store().roomStates([room.id])).get(room.id);
+        assert.deepEqual(state, {
+          roomId: room.id,
+          lastSeq: 3,
+          lastActivity: messages[2]?.createdAt,
+        });
+      });
+
+      it("roomStates gives every room's last seq and activity, 0 before the first message", async () => {
+        const quiet = newRoom("group");
+        const busy = newRoom("group");
+        await store().createRoom(quiet, []);
+        await store().createRoom(busy, []);
+        const messages = range(1, 3).map((s) => newMessage(busy.id, s));
+        for (const m of messages) await store().persistMessage(m);
+        const states = await store().roomStates([quiet.id, busy.id]);
+        assert.deepEqual(states.get(quiet.id), {
+          roomId: quiet.id,
+          lastSeq: 0,
+          lastActivity: quiet.createdAt,
+        });
+        assert.deepEqual(states.get(busy.id), {
+          roomId: busy.id,
+          lastSeq: 3,
+          lastActivity: messages[2]?.createdAt,
+        });
+        const unknown = id();
+        assert.equal((await store().roomStates([unknown])).get(unknown)?.lastSeq, 0);
+      });
+
+      it("a room's state never moves back when an older message is persisted again", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const messages = range(1, 5).map((s) => newMessage(room.id, s));
+        // out of order, as a replay after a crash delivers them
+        for (const s of [1, 2, 5, 3, 4, 2])
+          await store().persistMessage(messages[s - 1] as StoredMessage);
+        const state = (await store().roomStates([room.id])).get(room.id);
+        assert.equal(state?.lastSeq, 5);
+        assert.deepEqual(state?.lastActivity, messages[4]?.createdAt);
+      });
+
+      it("history of an empty or unknown room is empty, and limit must be 1..100", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        assert.deepEqual(await store().history(room.id, { limit: 10 }), []);
+        assert.deepEqual(await store().history(id(), { limit: 10, before: 50 }), []);
+        await assert.rejects(store().history(room.id, { limit: 0 }), RangeError);
+        await assert.rejects(store().history(room.id, { limit: 101 }), RangeError);
+      });
+
+      describe("history of a room of 2,050 messages (three buckets of 1,000 seqs)", () => {
+        const room = newRoom("channel", new Date(0));
+        const total = 2050;
+        const messages = range(1, total).map((s) => newMessage(room.id, s));
+        const seqs = async (q: { before?: number; after?: number; limit: number }) =>
+          (await store().history(room.id, q)).map((m) => m.seq);
+
+        before(async () => {
+          await store().createRoom(room, []);
+          await inParallel(messages, 50, (m) => store().persistMessage(m));
+        });
+
+        it("the newest page when neither before nor after is given", async () => {
+          assert.deepEqual(await seqs({ limit: 100 }), range(1951, 2050));
+          assert.deepEqual(await seqs({ limit: 1 }), [2050]);
+          assert.deepEqual(await store().history(room.id, { limit: 2 }), messages.slice(-2));
+        });
+
+        it("pages before a seq, across bucket boundaries", async () => {
+          assert.deepEqual(await seqs({ before: 1001, limit: 5 }), range(996, 1000));
+          assert.deepEqual(await seqs({ before: 1003, limit: 10 }), range(993, 1002));
+          assert.deepEqual(await seqs({ before: 2001, limit: 100 }), range(1901, 2000));
+          assert.deepEqual(await seqs({ before: 4, limit: 100 }), [1, 2, 3]);
+          assert.deepEqual(await seqs({ before: 1, limit: 100 }), []);
+          assert.deepEqual(await seqs({ before: 9999, limit: 3 }), [2048, 2049, 2050]);
+        });
+
+        it("pages after a seq, across bucket boundaries", async () => {
+          assert.deepEqual(await seqs({ after: 0, limit: 3 }), [1, 2, 3]);
+          assert.deepEqual(await seqs({ after: 995, limit: 10 }), range(996, 1005));
+          assert.deepEqual(await seqs({ after: 1950, limit: 100 }), range(1951, 2050));
+          assert.deepEqual(await seqs({ after: 2045, limit: 100 }), range(2046, 2050));
+          assert.deepEqual(await seqs({ after: 2050, limit: 100 }), []);
+        });
+
+        it("with both, the first `limit` after `after` that are before `before`", async () => {
+          assert.deepEqual(await seqs({ after: 990, before: 1003, limit: 100 }), range(991, 1002));
+          assert.deepEqual(await seqs({ after: 990, before: 1003, limit: 4 }), range(991, 994));
+        });
+
+        it("paging backwards from the newest visits every seq once, with no gap", async () => {
+          const seen: number[] = [];
+          let page = await seqs({ limit: 100 });
+          while (page.length > 0) {
+            seen.unshift(...page);
+            page = await seqs({ before: page[0] as number, limit: 100 });
+          }
+          assert.deepEqual(seen, range(1, total));
+        });
+
+        it("paging forwards from the start visits every seq once, with no gap", async () => {
+          const seen: number[] = [];
+          let page = await seqs({ after: 0, limit: 100 });
+          while (page.length > 0) {
+            seen.push(...page);
+            page = await seqs({ after: page.at(-1) as number, limit: 100 });
+          }
+          assert.deepEqual(seen, range(1, total));
+        });
+      });
+    });
+
+    describe("read positions", () => {
+      it("a read position moves forward and never back", async () => {
+        const [room, user] = [id(), id()];
+        const p = (seq: number, offsetMs = 0) => ({
+          roomId: room,
+          userId: user,
+          seq,
+          at: at(offsetMs),
+        });
+        const p5 = p(5);
+        assert.deepEqual(await store().advanceReadPosition(p5), p5);
+        const p9 = p(9, 10);
+        assert.deepEqual(await store().advanceReadPosition(p9), p9);
+        assert.deepEqual(await store().advanceReadPosition(p(3, 20)), p9);
+        assert.deepEqual((await store().readPositions(user, [room])).get(room), p9);
+      });
+
+      it("concurrent advances end at the highest, and none resolves below its own", async () => {
+        const [room, user] = [id(), id()];
+        const seqs = range(1, 30).sort(() => Math.random() - 0.5);
+        const held = await Promise.all(
+          seqs.map((seq) =>
+            store().advanceReadPosition({ roomId: room, userId: user, seq, at: at() }),
+          ),
+        );
+        for (const [i, h] of held.entries()) assert.ok(h.seq >= (seqs[i] as number));
+        assert.equal((await store().readPositions(user, [room])).get(room)?.seq, 30);
+      });
+
+      it("readPositions gives the user's positions in the rooms asked for that have one", async () => {
+        const user = id();
+        const [r1, r2, r3] = [id(), id(), id()];
+        const p1 = { roomId: r1, userId: user, seq: 4, at: at() };
+        const p2 = { roomId: r2, userId: user, seq: 7, at: at() };
+        await store().advanceReadPosition(p1);
+        await store().advanceReadPosition(p2);
+        await store().advanceReadPosition({ roomId: r3, userId: id(), seq: 1, at: at() });
+        const found = await store().readPositions(user, [r1, r2, r3]);
+        assert.deepEqual(
+          found,
+          new Map([
+            [r1, p1],
+            [r2, p2],
+          ]),
+        );
+      });
+
+      it("roomReadPositions lists every member's position in the room", async () => {
+        const room = id();
+        const positions = range(1, 3).map((seq) => ({ roomId: room, userId: id(), seq, at: at() }));
+        for (const p of positions) await store().advanceReadPosition(p);
+        const sorted = positions.sort((x, y) => (x.userId < y.userId ? -1 : 1));
+        assert.deepEqual(await store().roomReadPositions(room), sorted);
+        assert.deepEqual(await store().roomReadPositions(id()), []);
+      });
+    });
+  });
+}

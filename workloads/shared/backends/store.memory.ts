@@ -1,0 +1,311 @@
+// Store in memory, for the embedded default (`npm start`) and unit tests. Same semantics as
+// store.cassandra.ts, proven by store.contract.ts. Values are copied in and out, so callers
+// never share an object with the store.
+import type {
+  Member,
+  MemberRole,
+  ReadPosition,
+  RefreshToken,
+  Room,
+  RoomState,
+  StoredMessage,
+  User,
+} from "../domain.ts";
+import type { HistoryQuery, Store } from "./store.ts";
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+interface RoomLog {
+  readonly messages: Map<number, StoredMessage>;
+  lastSeq: number;
+  lastActivity: Date;
+}
+
+interface TokenEntry {
+  readonly token: RefreshToken;
+  consumed: boolean;
+}
+
+export interface MemoryStoreOptions {
+  /** the clock for refresh-token expiry; default Date.now */
+  readonly now?: () => number;
+}
+
+export class MemoryStore implements Store {
+  readonly #now: () => number;
+  readonly #users = new Map<string, User>();
+  readonly #userIdByName = new Map<string, string>();
+  readonly #tokens = new Map<string, TokenEntry>();
+  readonly #revokedFamilies = new Set<string>();
+  readonly #rooms = new Map<string, Room>();
+  readonly #directRooms = new Map<string, string>();
+  /** room id → user id → member */
+  readonly #members = new Map<string, Map<string, Member>>();
+  readonly #roomsByUser = new Map<string, Set<string>>();
+  readonly #logs = new Map<string, RoomLog>();
+  readonly #messagesById = new Map<string, StoredMessage>();
+  /** room id → user id → position */
+  readonly #positions = new Map<string, Map<string, ReadPosition>>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async createUser(user: User): Promise<boolean> {
+    const holder = this.#userIdByName.get(user.username);
+    // the same user again (a retry whose first attempt went through) is not a conflict
+    if (holder !== undefined) return holder === user.id;
+    this.#users.set(user.id, copy(user));
+    this.#userIdByName.set(user.username, user.id);
+    return true;
+  }
+
+  async getUser(id: string): Promise<User | undefined> {
+    const user = this.#users.get(id);
+    return user === undefined ? undefined : copy(user);
+  }
+
+  async getUserByName(username: string): Promise<User | undefined> {
+    const id = this.#userIdByName.get(username);
+    return id === undefined ? undefined : this.getUser(id);
+  }
+
+  async saveRefreshToken(token: RefreshToken): Promise<void> {
+    if (token.expiresAt.getTime() <= this.#now()) return;
+    this.#tokens.set(token.id, { token: copy(token), consumed: false });
+  }
+
+  #liveToken(id: string): TokenEntry | undefined {
+    const entry = this.#tokens.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.token.expiresAt.getTime() <= this.#now()) {
+      this.#tokens.delete(id);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async getRefreshToken(id: string): Promise<RefreshToken | undefined> {
+    const entry = this.#liveToken(id);
+    if (entry === undefined || this.#revokedFamilies.has(entry.token.family)) return undefined;
+    return copy(entry.token);
+  }
+
+  async consumeRefreshToken(id: string): Promise<boolean> {
+    const entry = this.#liveToken(id);
+    if (entry === undefined || entry.consumed) return false;
+    entry.consumed = true;
+    return true;
+  }
+
+  async revokeRefreshFamily(family: string): Promise<void> {
+    this.#revokedFamilies.add(family);
+  }
+
+  async createRoom(room: Room, members: readonly Member[]): Promise<void> {
+    for (const m of members) this.#putMember(m);
+    this.#rooms.set(room.id, copy(room));
+  }
+
+  async ensureDirectRoom(room: Room, a: string, b: string): Promise<Room> {
+    const pair = directPair(a, b);
+    const existing = this.#directRooms.get(pair);
+    if (existing !== undefined) {
+      const found = this.#rooms.get(existing);
+      if (found !== undefined) return copy(found);
+    }
+    this.#directRooms.set(pair, room.id);
+    await this.createRoom(room, directMembers(room, a, b));
+    return copy(room);
+  }
+
+  async getRoom(id: string): Promise<Room | undefined> {
+    const room = this.#rooms.get(id);
+    return room === undefined ? undefined : copy(room);
+  }
+
+  async listChannels(limit: number): Promise<Room[]> {
+    return [...this.#rooms.values()]
+      .filter((r) => r.kind === "channel")
+      .sort(newestFirst)
+      .slice(0, Math.max(0, limit))
+      .map(copy);
+  }
+
+  #putMember(member: Member): void {
+    let members = this.#members.get(member.roomId);
+    if (members === undefined) {
+      members = new Map();
+      this.#members.set(member.roomId, members);
+    }
+    members.set(member.userId, copy(member));
+    let rooms = this.#roomsByUser.get(member.userId);
+    if (rooms === undefined) {
+      rooms = new Set();
+      this.#roomsByUser.set(member.userId, rooms);
+    }
+    rooms.add(member.roomId);
+  }
+
+  async addMember(roomId: string, userId: string, role: MemberRole, at: Date): Promise<boolean> {
+    if (this.#members.get(roomId)?.has(userId) === true) return false;
+    this.#putMember({ roomId, userId, role, joinedAt: at });
+    return true;
+  }
+
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    const removed = this.#members.get(roomId)?.delete(userId) === true;
+    this.#roomsByUser.get(userId)?.delete(roomId);
+    return removed;
+  }
+
+  async getMember(roomId: string, userId: string): Promise<Member | undefined> {
+    const member = this.#members.get(roomId)?.get(userId);
+    return member === undefined ? undefined : copy(member);
+  }
+
+  async listMembers(roomId: string): Promise<Member[]> {
+    return [...(this.#members.get(roomId)?.values() ?? [])]
+      .sort((x, y) => compare(x.userId, y.userId))
+      .map(copy);
+  }
+
+  async roomsOfUser(userId: string): Promise<string[]> {
+    return [...(this.#roomsByUser.get(userId) ?? [])].sort(compare);
+  }
+
+  async getMessageById(id: string): Promise<StoredMessage | undefined> {
+    const message = this.#messagesById.get(id);
+    return message === undefined ? undefined : copy(message);
+  }
+
+  async persistMessage(message: StoredMessage): Promise<void> {
+    const log = this.#log(message.roomId);
+    const stored = copy(message);
+    log.messages.set(message.seq, stored);
+    this.#messagesById.set(message.id, stored);
+    // the highest seq wins, as Cassandra's room_state does with USING TIMESTAMP <seq>
+    if (
+      message.seq > log.lastSeq ||
+      (message.seq === log.lastSeq && message.createdAt > log.lastActivity)
+    ) {
+      log.lastSeq = message.seq;
+      log.lastActivity = new Date(message.createdAt);
+    }
+  }
+
+  #log(roomId: string): RoomLog {
+    let log = this.#logs.get(roomId);
+    if (log === undefined) {
+      log = {
+        messages: new Map(),
+        lastSeq: 0,
+        lastActivity: new Date(this.#rooms.get(roomId)?.createdAt ?? 0),
+      };
+      this.#logs.set(roomId, log);
+    }
+    return log;
+  }
+
+  async roomStates(roomIds: readonly string[]): Promise<Map<string, RoomState>> {
+    const states = new Map<string, RoomState>();
+    for (const roomId of roomIds) {
+      const log = this.#logs.get(roomId);
+      const created = this.#rooms.get(roomId)?.createdAt;
+      states.set(roomId, {
+        roomId,
+        lastSeq: log?.lastSeq ?? 0,
+        lastActivity: new Date(log?.lastActivity ?? created ?? 0),
+      });
+    }
+    return states;
+  }
+
+  async history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]> {
+    checkLimit(query.limit);
+    const log = this.#logs.get(roomId);
+    if (log === undefined) return [];
+    const page: StoredMessage[] = [];
+    if (query.after !== undefined) {
+      const end = Math.min(log.lastSeq, (query.before ?? Number.POSITIVE_INFINITY) - 1);
+      for (let seq = query.after + 1; seq <= end && page.length < query.limit; seq++) {
+        const m = log.messages.get(seq);
+        if (m !== undefined) page.push(copy(m));
+      }
+      return page;
+    }
+    const start = Math.min(log.lastSeq, (query.before ?? Number.POSITIVE_INFINITY) - 1);
+    for (let seq = start; seq >= 1 && page.length < query.limit; seq--) {
+      const m = log.messages.get(seq);
+      if (m !== undefined) page.push(copy(m));
+    }
+    return page.reverse();
+  }
+
+  async advanceReadPosition(position: ReadPosition): Promise<ReadPosition> {
+    let positions = this.#positions.get(position.roomId);
+    if (positions === undefined) {
+      positions = new Map();
+      this.#positions.set(position.roomId, positions);
+    }
+    const held = positions.get(position.userId);
+    // the highest seq wins, as Cassandra's read_positions does with USING TIMESTAMP <seq>
+    if (
+      held === undefined ||
+      position.seq > held.seq ||
+      (position.seq === held.seq && position.at > held.at)
+    ) {
+      positions.set(position.userId, copy(position));
+      return copy(position);
+    }
+    return copy(held);
+  }
+
+  async readPositions(
+    userId: string,
+    roomIds: readonly string[],
+  ): Promise<Map<string, ReadPosition>> {
+    const found = new Map<string, ReadPosition>();
+    for (const roomId of roomIds) {
+      const p = this.#positions.get(roomId)?.get(userId);
+      if (p !== undefined) found.set(roomId, copy(p));
+    }
+    return found;
+  }
+
+  async roomReadPositions(roomId: string): Promise<ReadPosition[]> {
+    return [...(this.#positions.get(roomId)?.values() ?? [])]
+      .sort((x, y) => compare(x.userId, y.userId))
+      .map(copy);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The key of the one direct room of two users: their ids sorted, joined by ":". */
+export function directPair(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+/** The members a new direct room starts with. */
+export function directMembers(room: Room, a: string, b: string): Member[] {
+  return [...new Set([a, b])].map((userId) => ({
+    roomId: room.id,
+    userId,
+    role: "member",
+    joinedAt: room.createdAt,
+  }));
+}
+
+/** Throws on a limit outside 1..100: the edges parse it before it gets here. */
+export function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    throw new RangeError(`history limit must be an integer from 1 to 100, got ${limit}`);
+  }
+}
+
+const compare = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+
+/** Channel discovery order: newest first, then by id. */
+export const newestFirst = (x: Room, y: Room): number =>
+  y.createdAt.getTime() - x.createdAt.getTime() || compare(x.id, y.id);

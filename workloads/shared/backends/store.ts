@@ -1,0 +1,87 @@
+// Store: the durable record of users, rooms, members, messages, read positions and refresh
+// tokens. Cassandra in production (store.cassandra.ts), memory for the embedded default and
+// unit tests (store.memory.ts); both pass store.contract.ts.
+import type {
+  Member,
+  MemberRole,
+  ReadPosition,
+  RefreshToken,
+  Room,
+  RoomState,
+  StoredMessage,
+  User,
+} from "../domain.ts";
+
+export interface HistoryQuery {
+  /** only messages with seq < before */
+  readonly before?: number;
+  /** only messages with seq > after */
+  readonly after?: number;
+  /** 1..100 */
+  readonly limit: number;
+}
+
+export interface Store {
+  /**
+   * Creates the user; resolves false (and writes nothing) when the username is taken by another
+   * user id. Creating the same user (same id) again resolves true, so a retry is safe.
+   */
+  createUser(user: User): Promise<boolean>;
+  getUser(id: string): Promise<User | undefined>;
+  getUserByName(username: string): Promise<User | undefined>;
+
+  saveRefreshToken(token: RefreshToken): Promise<void>;
+  getRefreshToken(id: string): Promise<RefreshToken | undefined>;
+  /**
+   * Marks a refresh token used, exactly once: resolves true for the first caller and false for
+   * every later one (a reuse), also across processes.
+   */
+  consumeRefreshToken(id: string): Promise<boolean>;
+  /** Revokes every token of the family: later getRefreshToken of any of them is undefined. */
+  revokeRefreshFamily(family: string): Promise<void>;
+
+  /** Creates a room with its first members. */
+  createRoom(room: Room, members: readonly Member[]): Promise<void>;
+  /**
+   * The one direct room between two users: creates it if absent, atomically, so two
+   * concurrent first messages end in the same room. Resolves the room that exists.
+   */
+  ensureDirectRoom(room: Room, a: string, b: string): Promise<Room>;
+  getRoom(id: string): Promise<Room | undefined>;
+  /** Public channels, for discovery: newest first, at most `limit`. */
+  listChannels(limit: number): Promise<Room[]>;
+
+  /** Adds the member; resolves false if they already were one. */
+  addMember(roomId: string, userId: string, role: MemberRole, at: Date): Promise<boolean>;
+  /** Removes the member; resolves false if they were not one. */
+  removeMember(roomId: string, userId: string): Promise<boolean>;
+  getMember(roomId: string, userId: string): Promise<Member | undefined>;
+  listMembers(roomId: string): Promise<Member[]>;
+  /** Room ids the user is a member of. */
+  roomsOfUser(userId: string): Promise<string[]>;
+
+  /** The stored message with this id, wherever it is. */
+  getMessageById(id: string): Promise<StoredMessage | undefined>;
+  /**
+   * Persists a message idempotently: writing the same message (same id and seq) again changes
+   * nothing. Also advances the room's state (last seq, last activity).
+   */
+  persistMessage(message: StoredMessage): Promise<void>;
+  /**
+   * Last seq and activity of each room asked for; rooms with no message have lastSeq 0 and their
+   * creation time as last activity (the epoch for an unknown room).
+   */
+  roomStates(roomIds: readonly string[]): Promise<Map<string, RoomState>>;
+  /**
+   * A page of a room's history, in ascending seq order: the `limit` messages right before
+   * `before`, or right after `after`, or the newest `limit` when neither is given.
+   */
+  history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]>;
+
+  /** Moves the user's read position forward; never backwards. Resolves the position now held. */
+  advanceReadPosition(position: ReadPosition): Promise<ReadPosition>;
+  readPositions(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadPosition>>;
+  roomReadPositions(roomId: string): Promise<ReadPosition[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+// The chat domain as the core sees it: plain, already-validated values.
+// Wire formats (REST bodies, WebSocket frames, bus events) are parsed into these at the edges.
+
+export type RoomKind = "direct" | "group" | "channel" | "match";
+export type MemberRole = "owner" | "member";
+export type MsgType = "text" | "image" | "file" | "system";
+
+export interface User {
+  readonly id: string;
+  readonly username: string;
+  readonly displayName: string;
+  readonly passwordHash: string;
+  readonly createdAt: Date;
+}
+
+export interface Room {
+  readonly id: string;
+  readonly kind: RoomKind;
+  /** Display name; null for direct and match rooms. */
+  readonly name: string | null;
+  readonly createdBy: string;
+  readonly createdAt: Date;
+}
+
+export interface Member {
+  readonly roomId: string;
+  readonly userId: string;
+  readonly role: MemberRole;
+  readonly joinedAt: Date;
+}
+
+export interface MessageContent {
+  readonly text?: string;
+  /** image and file messages: where the object lives, its name, size and media type */
+  readonly url?: string;
+  readonly name?: string;
+  readonly size?: number;
+  readonly mime?: string;
+}
+
+/** A message as stored: `seq` is the room's gap-free sequence, starting at 1. */
+export interface StoredMessage {
+  readonly roomId: string;
+  readonly seq: number;
+  readonly id: string;
+  readonly senderId: string;
+  readonly clientMsgId: string;
+  readonly msgType: MsgType;
+  readonly content: MessageContent;
+  readonly createdAt: Date;
+}
+
+export interface ReadPosition {
+  readonly roomId: string;
+  readonly userId: string;
+  readonly seq: number;
+  readonly at: Date;
+}
+
+/** Where a room stands: its last sequence and activity. */
+export interface RoomState {
+  readonly roomId: string;
+  readonly lastSeq: number;
+  readonly lastActivity: Date;
+}
+
+export interface RefreshToken {
+  /** the token's id (jti); the token string the client holds is signed and carries it */
+  readonly id: string;
+  readonly userId: string;
+  /** every token rotated from one login shares a family; reuse revokes the family */
+  readonly family: string;
+  readonly expiresAt: Date;
+}

@@ -1,0 +1,108 @@
+// What travels between the workloads, apart from client frames:
+// - BusEvent: gateway → Kafka → forwarder (key = room id, so a room's events keep one order);
+// - Delivery: forwarder (or gateway) → the gateway pods that hold the receivers.
+import type { MessageContent, MsgType } from "./domain.ts";
+
+export const MESSAGES_TOPIC_SUFFIX = "messages";
+
+export type BusEvent =
+  | {
+      readonly kind: "message";
+      /** deterministic from (sender, client_msg_id): a retry carries the same id */
+      readonly id: string;
+      readonly roomId: string;
+      readonly senderId: string;
+      readonly clientMsgId: string;
+      readonly msgType: MsgType;
+      readonly content: MessageContent;
+      readonly sentAt: string;
+    }
+  | {
+      readonly kind: "seen";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly seq: number;
+    }
+  | {
+      readonly kind: "member";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly change: "joined" | "left";
+      /** the WebSocket request id of the member's own frame, echoed to them */
+      readonly requestId?: string;
+    };
+
+export interface DeliveredMessage {
+  readonly roomId: string;
+  readonly seq: number;
+  readonly id: string;
+  readonly senderId: string;
+  readonly clientMsgId: string;
+  readonly msgType: MsgType;
+  readonly content: MessageContent;
+  readonly createdAt: string;
+}
+
+/** One payload on a gateway's delivery channel. */
+export type Delivery =
+  | { readonly kind: "message"; readonly message: DeliveredMessage; readonly traceparent?: string }
+  | {
+      readonly kind: "seen";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly seq: number;
+    }
+  | {
+      readonly kind: "member";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly change: "joined" | "left";
+      /** for joined: the room's last seq before the join; the member receives what follows */
+      readonly fromSeq?: number;
+      readonly requestId?: string;
+    }
+  | {
+      readonly kind: "typing";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly state: "start" | "stop";
+    }
+  | {
+      readonly kind: "presence";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly online: boolean;
+    };
+
+export const encode = (v: BusEvent | Delivery): string => JSON.stringify(v);
+
+/** Events come from our own workloads, but a bad record must never stop a consumer. */
+export function decodeBusEvent(value: string): BusEvent | undefined {
+  try {
+    const v = JSON.parse(value) as { kind?: unknown; roomId?: unknown };
+    if (typeof v !== "object" || v === null || typeof v.roomId !== "string") return undefined;
+    if (v.kind === "message" || v.kind === "seen" || v.kind === "member") return v as BusEvent;
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+export function decodeDelivery(value: string): Delivery | undefined {
+  try {
+    const v = JSON.parse(value) as { kind?: unknown };
+    if (typeof v !== "object" || v === null) return undefined;
+    switch (v.kind) {
+      case "message":
+      case "seen":
+      case "member":
+      case "typing":
+      case "presence":
+        return v as Delivery;
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,203 @@
+// The WebSocket protocol: one TypeBox schema per frame. These schemas are the source of truth:
+// the TypeScript types below, the JSON Schema in docs/protocol.schema.json and the AsyncAPI
+// document are derived from them (see protocol-docs.ts).
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+
+const Id = Type.String({ minLength: 1, maxLength: 64, description: "client request id, echoed" });
+const Uuid = Type.String({
+  pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+  description: "a lowercase UUID",
+});
+const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const ClientMsgId = Type.String({ minLength: 1, maxLength: 64 });
+const MsgType = Type.Union([
+  Type.Literal("text"),
+  Type.Literal("image"),
+  Type.Literal("file"),
+  Type.Literal("system"),
+]);
+export const Content = Type.Object(
+  {
+    text: Type.Optional(Type.String({ maxLength: 4000 })),
+    url: Type.Optional(Type.String({ maxLength: 2048, format: "uri" })),
+    name: Type.Optional(Type.String({ maxLength: 255 })),
+    size: Type.Optional(Type.Integer({ minimum: 0 })),
+    mime: Type.Optional(Type.String({ maxLength: 127 })),
+  },
+  { additionalProperties: false },
+);
+
+const frame = <T extends string, P extends Record<string, TSchema>>(
+  type: T,
+  props: P,
+  description: string,
+) =>
+  Type.Object(
+    { type: Type.Literal(type), ...props },
+    { additionalProperties: false, description, $id: type },
+  );
+
+// ---- client → server ----
+
+export const HelloFrame = frame(
+  "hello",
+  {
+    id: Type.Optional(Id),
+    resume: Type.Optional(
+      Type.Record(Uuid, Seq, { description: "last seq seen per room; what follows is replayed" }),
+    ),
+  },
+  "Opens the session; with resume, replays each room's messages after the given seq before live ones.",
+);
+export const JoinFrame = frame(
+  "join",
+  { id: Type.Optional(Id), room_id: Uuid },
+  "Join a group or channel.",
+);
+export const LeaveFrame = frame("leave", { id: Type.Optional(Id), room_id: Uuid }, "Leave a room.");
+export const MessageFrame = frame(
+  "message",
+  {
+    id: Type.Optional(Id),
+    room_id: Type.Optional(Uuid),
+    to_user_id: Type.Optional(Uuid),
+    client_msg_id: ClientMsgId,
+    msg_type: MsgType,
+    content: Content,
+  },
+  "Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them.",
+);
+export const TypingFrame = frame(
+  "typing",
+  { room_id: Uuid, state: Type.Union([Type.Literal("start"), Type.Literal("stop")]) },
+  "Typing indicator; ephemeral, never stored.",
+);
+export const SeenFrame = frame(
+  "seen",
+  { id: Type.Optional(Id), room_id: Uuid, seq: Seq },
+  "Marks the room read up to seq; stored and broadcast to the room.",
+);
+export const PresenceFrame = frame(
+  "presence",
+  { id: Type.Optional(Id), room_id: Uuid },
+  "Asks who in the room is online.",
+);
+export const PingFrame = frame("ping", { id: Type.Optional(Id) }, "Application-level ping.");
+
+export const ClientFrameSchemas = [
+  HelloFrame,
+  JoinFrame,
+  LeaveFrame,
+  MessageFrame,
+  TypingFrame,
+  SeenFrame,
+  PresenceFrame,
+  PingFrame,
+] as const;
+export type ClientFrame = Static<(typeof ClientFrameSchemas)[number]>;
+export type ClientFrameType = ClientFrame["type"];
+
+// ---- server → client ----
+
+const MessageBody = {
+  room_id: Uuid,
+  seq: Seq,
+  message_id: Uuid,
+  sender_id: Uuid,
+  client_msg_id: ClientMsgId,
+  msg_type: MsgType,
+  content: Content,
+  created_at: Type.String({ format: "date-time" }),
+};
+
+export const WelcomeFrame = frame(
+  "welcome",
+  {
+    id: Type.Optional(Id),
+    user_id: Uuid,
+    session_id: Type.String(),
+    heartbeat_ms: Type.Integer(),
+    max_frame_bytes: Type.Integer(),
+    rooms: Type.Array(
+      Type.Object({ room_id: Uuid, last_seq: Seq }, { additionalProperties: false }),
+    ),
+  },
+  "Session opened; lists the rooms the connection receives and their last seq.",
+);
+export const AckFrame = frame(
+  "ack",
+  {
+    id: Type.Optional(Id),
+    room_id: Uuid,
+    client_msg_id: ClientMsgId,
+    message_id: Uuid,
+    seq: Seq,
+    created_at: Type.String({ format: "date-time" }),
+  },
+  "The message is durable and sequenced. A retry with the same client_msg_id gets the same ack.",
+);
+export const ServerMessageFrame = frame(
+  "message",
+  MessageBody,
+  "A message in a room, in seq order.",
+);
+export const UserJoinedFrame = frame(
+  "user_joined",
+  { id: Type.Optional(Id), room_id: Uuid, user_id: Uuid },
+  "A user joined the room.",
+);
+export const UserLeftFrame = frame(
+  "user_left",
+  { id: Type.Optional(Id), room_id: Uuid, user_id: Uuid },
+  "A user left the room.",
+);
+export const ServerTypingFrame = frame(
+  "typing",
+  {
+    room_id: Uuid,
+    user_id: Uuid,
+    state: Type.Union([Type.Literal("start"), Type.Literal("stop")]),
+  },
+  "Someone is typing.",
+);
+export const ServerSeenFrame = frame(
+  "seen",
+  { id: Type.Optional(Id), room_id: Uuid, user_id: Uuid, seq: Seq },
+  "A member read the room up to seq.",
+);
+export const ServerPresenceFrame = frame(
+  "presence",
+  {
+    id: Type.Optional(Id),
+    room_id: Uuid,
+    online: Type.Array(Uuid),
+    offline: Type.Optional(Type.Array(Uuid)),
+  },
+  "An answer to presence lists every member online; a change lists who came online or went offline.",
+);
+export const ErrorFrame = frame(
+  "error",
+  {
+    id: Type.Optional(Id),
+    code: Type.String(),
+    message: Type.String(),
+    retry_after_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  "A request failed; id names it when the request carried one.",
+);
+export const PongFrame = frame("pong", { id: Type.Optional(Id) }, "Answer to ping.");
+
+export const ServerFrameSchemas = [
+  WelcomeFrame,
+  AckFrame,
+  ServerMessageFrame,
+  UserJoinedFrame,
+  UserLeftFrame,
+  ServerTypingFrame,
+  ServerSeenFrame,
+  ServerPresenceFrame,
+  ErrorFrame,
+  PongFrame,
+] as const;
+export type ServerFrame = Static<(typeof ServerFrameSchemas)[number]>;
+export type ServerMessage = Static<typeof ServerMessageFrame>;

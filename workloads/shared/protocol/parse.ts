@@ -1,0 +1,57 @@
+// Parses one WebSocket text frame into a typed ClientFrame, or says exactly what is wrong.
+import { FormatRegistry } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { ChatError } from "../errors.ts";
+import { type ClientFrame, ClientFrameSchemas } from "./frames.ts";
+
+if (!FormatRegistry.Has("uri")) {
+  FormatRegistry.Set("uri", (v) => /^https?:\/\//.test(v) && URL.canParse(v));
+}
+if (!FormatRegistry.Has("date-time")) {
+  FormatRegistry.Set("date-time", (v) => !Number.isNaN(Date.parse(v)));
+}
+
+const checkers = new Map(
+  ClientFrameSchemas.map((s) => [s.properties.type.const as string, TypeCompiler.Compile(s)]),
+);
+
+export type ParseResult =
+  | { readonly ok: true; readonly frame: ClientFrame }
+  | { readonly ok: false; readonly error: ChatError; readonly id: string | undefined };
+
+export function parseClientFrame(data: string): ParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return fail("frame is not valid JSON", undefined);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return fail("frame must be a JSON object", undefined);
+  }
+  const obj = raw as Record<string, unknown>;
+  const id = typeof obj.id === "string" && obj.id.length <= 64 ? obj.id : undefined;
+  const type = obj.type;
+  if (typeof type !== "string") return fail("frame has no string 'type'", id);
+  const checker = checkers.get(type);
+  if (checker === undefined) return fail(`unknown frame type '${type.slice(0, 32)}'`, id);
+  if (!checker.Check(raw)) {
+    const first = checker.Errors(raw).First();
+    const where = first?.path === "" || first === undefined ? "frame" : first.path;
+    return fail(`${type}: ${where} ${first?.message ?? "is invalid"}`, id);
+  }
+  const frame = raw as ClientFrame;
+  if (
+    frame.type === "message" &&
+    (frame.room_id === undefined) === (frame.to_user_id === undefined)
+  ) {
+    return fail("message: give exactly one of room_id and to_user_id", id);
+  }
+  return { ok: true, frame };
+}
+
+const fail = (message: string, id: string | undefined): ParseResult => ({
+  ok: false,
+  error: new ChatError("INVALID_FRAME", message),
+  id,
+});

@@ -1,0 +1,111 @@
+// Prometheus metrics of the workloads. Every name is defined here, once, so dashboards, docs
+// and code agree. One registry per process (the embedded default shares it between workloads).
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  return {
+    registry,
+    connections: new Gauge({
+      name: "switchboard_gateway_connections",
+      help: "Open WebSocket connections on this gateway",
+      registers: r,
+    }),
+    connectionsTotal: new Counter({
+      name: "switchboard_gateway_connections_total",
+      help: "WebSocket connections accepted",
+      registers: r,
+    }),
+    disconnects: new Counter({
+      name: "switchboard_gateway_disconnects_total",
+      help: "WebSocket connections closed, by reason",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    framesIn: new Counter({
+      name: "switchboard_gateway_frames_in_total",
+      help: "Client frames received, by type",
+      labelNames: ["type"] as const,
+      registers: r,
+    }),
+    messagesIn: new Counter({
+      name: "switchboard_gateway_messages_in_total",
+      help: "Chat messages accepted from clients and produced to the bus",
+      registers: r,
+    }),
+    messagesOut: new Counter({
+      name: "switchboard_gateway_messages_out_total",
+      help: "Chat message frames written to client sockets",
+      registers: r,
+    }),
+    deliveryLatency: new Histogram({
+      name: "switchboard_delivery_latency_seconds",
+      help: "From the gateway receiving a message to a gateway writing it to a receiver's socket",
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    errors: new Counter({
+      name: "switchboard_errors_total",
+      help: "Errors answered to clients, by code",
+      labelNames: ["code"] as const,
+      registers: r,
+    }),
+    busProduce: new Histogram({
+      name: "switchboard_bus_produce_seconds",
+      help: "Time for the bus to acknowledge a produce (acks = all)",
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    busConsumed: new Counter({
+      name: "switchboard_forwarder_events_total",
+      help: "Bus events handled by the forwarder, by kind and outcome",
+      labelNames: ["kind", "outcome"] as const,
+      registers: r,
+    }),
+    batchSeconds: new Histogram({
+      name: "switchboard_forwarder_batch_seconds",
+      help: "Time to persist and route one consumed batch",
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    storeSeconds: new Histogram({
+      name: "switchboard_store_seconds",
+      help: "Store operation latency, by operation",
+      labelNames: ["op"] as const,
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    registrySeconds: new Histogram({
+      name: "switchboard_registry_seconds",
+      help: "Registry operation latency, by operation",
+      labelNames: ["op"] as const,
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    deliveriesRouted: new Counter({
+      name: "switchboard_forwarder_deliveries_total",
+      help: "Payloads sent to gateway pods by the forwarder",
+      registers: r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Times an async operation into a histogram. */
+export async function timed<T>(
+  h: Histogram<string>,
+  labels: Record<string, string>,
+  op: () => Promise<T>,
+): Promise<T> {
+  const end = h.startTimer(labels);
+  try {
+    return await op();
+  } finally {
+    end();
+  }
+}
