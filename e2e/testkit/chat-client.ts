@@ -149,13 +149,20 @@ export class ChatSocket {
     const prefix = opts.prefix ?? "m";
     const window = opts.window ?? 32;
     const acked = () => this.frames.filter((f) => f.type === "ack" && f.room_id === roomId).length;
+    const errors = () => this.frames.filter((f) => f.type === "error");
     const base = acked();
+    const baseErrors = errors().length;
     for (let i = 0; i < count; i++) {
       await opts.between?.(i);
       if (i - (acked() - base) >= window) {
         await waitFor(
           "room in the send window",
-          () => (i - (acked() - base) < window ? true : undefined),
+          () => {
+            const refused = errors()[baseErrors];
+            if (refused !== undefined)
+              throw new Error(`a message was refused: ${JSON.stringify(refused)}`);
+            return i - (acked() - base) < window ? true : undefined;
+          },
           {
             timeoutMs: 90_000,
             intervalMs: 2,

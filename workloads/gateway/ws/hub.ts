@@ -363,12 +363,19 @@ export class Hub {
   }
 
   async #onMember(d: Extract<DeliveryPayload, { kind: "member" }>): Promise<void> {
-    if (d.change === "joined") {
-      await this.subscribeUser(d.userId, d.roomId, d.fromSeq ?? 0);
-      this.#toRoom(d.roomId, { type: "user_joined", room_id: d.roomId, user_id: d.userId });
-    } else {
-      this.#toRoom(d.roomId, { type: "user_left", room_id: d.roomId, user_id: d.userId });
-      for (const conn of this.#byUser.get(d.userId) ?? []) this.#removeFromRoom(conn, d.roomId);
+    const type = d.change === "joined" ? ("user_joined" as const) : ("user_left" as const);
+    if (d.change === "joined") await this.subscribeUser(d.userId, d.roomId, d.fromSeq ?? 0);
+    this.#toRoom(d.roomId, { type, room_id: d.roomId, user_id: d.userId }, d.userId);
+    // the member's own sockets get the frame with the id of the request that caused it
+    const own = {
+      type,
+      ...(d.requestId === undefined ? {} : { id: d.requestId }),
+      room_id: d.roomId,
+      user_id: d.userId,
+    };
+    for (const conn of this.#byUser.get(d.userId) ?? []) {
+      if (conn.rooms.has(d.roomId)) conn.send(own);
+      if (d.change === "left") this.#removeFromRoom(conn, d.roomId);
     }
   }
 

@@ -1,0 +1,62 @@
+// One trace follows a message gateway → bus → forwarder → gateway.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { ChatSocket, Rest, waitFor } from "../../e2e/testkit/index.ts";
+import { SpanNames, startTracing } from "../shared/telemetry/tracing.ts";
+import { type InProcessCluster, startCluster } from "./cluster.ts";
+
+describe("tracing", () => {
+  const exporter = new InMemorySpanExporter();
+  let stopTracing: () => Promise<void>;
+  let cluster: InProcessCluster;
+
+  before(async () => {
+    stopTracing = startTracing({
+      serviceName: "test",
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    });
+    cluster = await startCluster({ gateways: 2 });
+  });
+
+  after(async () => {
+    await cluster.stop();
+    await stopTracing();
+  });
+
+  it("links the send, forward and deliver spans of one message into one trace", async () => {
+    const rest = new Rest(cluster.urls[0] as string);
+    const [a, b] = await Promise.all([rest.register("tracer"), rest.register("traced")]);
+    const sb = await ChatSocket.open(cluster.urls[1] as string, b.accessToken);
+    const sa = await ChatSocket.open(cluster.urls[0] as string, a.accessToken);
+    try {
+      const ack = await sa.request({
+        type: "message",
+        to_user_id: b.userId,
+        client_msg_id: "t1",
+        msg_type: "text",
+        content: { text: "x" },
+      });
+      await sb.waitFor((f) => f.type === "message" && f.message_id === ack.message_id);
+      const spans = await waitFor("the three spans", () => {
+        const mine = exporter
+          .getFinishedSpans()
+          .filter((s) => s.attributes["switchboard.message_id"] === ack.message_id);
+        const byName = (n: string) => mine.filter((s) => s.name === n);
+        const send = byName(SpanNames.send)[0];
+        const forward = byName(SpanNames.forward)[0];
+        const delivers = byName(SpanNames.deliver);
+        return send && forward && delivers.length >= 2 ? { send, forward, delivers } : undefined;
+      });
+      const traceId = spans.send.spanContext().traceId;
+      assert.equal(spans.forward.spanContext().traceId, traceId);
+      assert.equal(spans.forward.parentSpanContext?.spanId, spans.send.spanContext().spanId);
+      for (const d of spans.delivers) {
+        assert.equal(d.spanContext().traceId, traceId);
+        assert.equal(d.parentSpanContext?.spanId, spans.forward.spanContext().spanId);
+      }
+    } finally {
+      await Promise.all([sa.close(), sb.close()]);
+    }
+  });
+});
