@@ -148,6 +148,10 @@ export class Forwarder {
           seq: pos.seq,
         });
       }
+      case "matched": {
+        this.#o.metrics.busConsumed.inc({ kind: "matched", outcome: "routed" });
+        return this.#route(await this.#o.registry.gatewaysForUser(event.userId), event);
+      }
       case "member": {
         // the room's gateways tell their sockets; the user's gateways (re)subscribe their sockets
         const [room, user] = await Promise.all([

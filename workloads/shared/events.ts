@@ -30,7 +30,20 @@ export type BusEvent =
       readonly change: "joined" | "left";
       /** the WebSocket request id of the member's own frame, echoed to them */
       readonly requestId?: string;
+    }
+  | {
+      readonly kind: "matched";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly ticketId: string;
+      readonly partner: PublicProfile;
     };
+
+export interface PublicProfile {
+  readonly id: string;
+  readonly username: string;
+  readonly displayName: string;
+}
 
 export interface DeliveredMessage {
   readonly roomId: string;
@@ -72,6 +85,13 @@ export type Delivery =
       readonly roomId: string;
       readonly userId: string;
       readonly online: boolean;
+    }
+  | {
+      readonly kind: "matched";
+      readonly roomId: string;
+      readonly userId: string;
+      readonly ticketId: string;
+      readonly partner: PublicProfile;
     };
 
 export const encode = (v: BusEvent | Delivery): string => JSON.stringify(v);
@@ -81,7 +101,9 @@ export function decodeBusEvent(value: string): BusEvent | undefined {
   try {
     const v = JSON.parse(value) as { kind?: unknown; roomId?: unknown };
     if (typeof v !== "object" || v === null || typeof v.roomId !== "string") return undefined;
-    if (v.kind === "message" || v.kind === "seen" || v.kind === "member") return v as BusEvent;
+    if (v.kind === "message" || v.kind === "seen" || v.kind === "member" || v.kind === "matched") {
+      return v as BusEvent;
+    }
   } catch {
     return undefined;
   }
@@ -98,6 +120,7 @@ export function decodeDelivery(value: string): Delivery | undefined {
       case "member":
       case "typing":
       case "presence":
+      case "matched":
         return v as Delivery;
       default:
         return undefined;

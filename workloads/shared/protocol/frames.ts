@@ -83,6 +83,26 @@ export const PresenceFrame = frame(
   "Asks who in the room is online.",
 );
 export const PingFrame = frame("ping", { id: Type.Optional(Id) }, "Application-level ping.");
+const Tag = Type.String({ minLength: 1, maxLength: 32, pattern: "^[^,]+$" });
+export const MatchFrame = frame(
+  "match",
+  {
+    id: Type.Optional(Id),
+    request_id: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "idempotency key: a retry returns the same ticket",
+    }),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 10, uniqueItems: true })),
+    language: Type.Optional(Type.String({ minLength: 2, maxLength: 16 })),
+  },
+  "Asks to be matched with a random stranger (by shared tag or language first, anyone after a wait).",
+);
+export const MatchCancelFrame = frame(
+  "match_cancel",
+  { id: Type.Optional(Id), ticket_id: Type.Optional(Uuid) },
+  "Cancels the pending match ticket (this one, or whichever is pending).",
+);
 
 export const ClientFrameSchemas = [
   HelloFrame,
@@ -93,6 +113,8 @@ export const ClientFrameSchemas = [
   SeenFrame,
   PresenceFrame,
   PingFrame,
+  MatchFrame,
+  MatchCancelFrame,
 ] as const;
 export type ClientFrame = Static<(typeof ClientFrameSchemas)[number]>;
 export type ClientFrameType = ClientFrame["type"];
@@ -186,6 +208,33 @@ export const ErrorFrame = frame(
   "A request failed; id names it when the request carried one.",
 );
 export const PongFrame = frame("pong", { id: Type.Optional(Id) }, "Answer to ping.");
+export const MatchTicketFrame = frame(
+  "match_ticket",
+  {
+    id: Type.Optional(Id),
+    ticket_id: Uuid,
+    request_id: Type.String(),
+    state: Type.Union([
+      Type.Literal("pending"),
+      Type.Literal("matched"),
+      Type.Literal("cancelled"),
+    ]),
+    room_id: Type.Optional(Uuid),
+  },
+  "Answer to match and match_cancel: the ticket and its state.",
+);
+export const MatchedFrame = frame(
+  "matched",
+  {
+    ticket_id: Uuid,
+    room_id: Uuid,
+    partner: Type.Object(
+      { id: Uuid, username: Type.String(), display_name: Type.String() },
+      { additionalProperties: false },
+    ),
+  },
+  "You were matched: the match room (already joined) and your partner's public profile.",
+);
 
 export const ServerFrameSchemas = [
   WelcomeFrame,
@@ -198,6 +247,8 @@ export const ServerFrameSchemas = [
   ServerPresenceFrame,
   ErrorFrame,
   PongFrame,
+  MatchTicketFrame,
+  MatchedFrame,
 ] as const;
 export type ServerFrame = Static<(typeof ServerFrameSchemas)[number]>;
 export type ServerMessage = Static<typeof ServerMessageFrame>;
