@@ -83,6 +83,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
 
   app.server.on("upgrade", (req, socket, head) => sockets.handleUpgrade(req, socket, head));
   await hub.start();
+  sockets.start();
 
   return {
     app,

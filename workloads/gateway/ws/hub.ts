@@ -59,22 +59,12 @@ export class Hub {
     this.#ctx = ctx;
   }
 
-  get connectionCount(): number {
-    let n = 0;
-    for (const s of this.#byUser.values()) n += s.size;
-    return n;
-  }
-
-  connections(): Connection[] {
-    return [...this.#byUser.values()].flatMap((s) => [...s]);
-  }
-
   async start(): Promise<void> {
     this.#stopListening = await this.#ctx.delivery.listen(this.#ctx.gatewayId, (p) =>
       this.#onDelivery(p),
     );
     const { heartbeatMs, registryTtlMs } = this.#ctx.limits;
-    this.#timers.push(setInterval(() => this.#sweepSockets(), heartbeatMs).unref());
+    this.#timers.push(setInterval(() => this.#expirePendingAcks(), heartbeatMs).unref());
     this.#timers.push(
       setInterval(
         () => {
@@ -394,15 +384,7 @@ export class Hub {
     }
   }
 
-  #sweepSockets(): void {
-    for (const conn of this.connections()) {
-      if (!conn.alive) {
-        conn.close("IDLE_TIMEOUT", "no pong in time");
-        continue;
-      }
-      conn.alive = false;
-      conn.ping();
-    }
+  #expirePendingAcks(): void {
     const expired = Date.now() - PENDING_ACK_TTL_MS;
     for (const [id, p] of this.#pendingAcks) {
       if (p.at < expired) {

@@ -18,6 +18,9 @@ export class SocketServer {
   readonly #deps: HandlerDeps;
   readonly #tokens: Tokens;
   readonly #wss: WebSocketServer;
+  /** every accepted socket, from the upgrade on (the hub knows a socket only after its hello) */
+  readonly #conns = new Set<Connection>();
+  #sweep: NodeJS.Timeout | undefined;
   #accepting = true;
 
   constructor(deps: HandlerDeps, tokens: Tokens) {
@@ -58,11 +61,33 @@ export class SocketServer {
     );
   }
 
+  /**
+   * Starts the heartbeat: every heartbeatMs each socket is pinged, and one that showed no life
+   * (no pong, no frame) since the last sweep is closed with IDLE_TIMEOUT. One shared timer, not
+   * one per socket.
+   */
+  start(): void {
+    this.#sweep ??= setInterval(() => this.#sweepSockets(), this.#deps.ctx.limits.heartbeatMs);
+    this.#sweep.unref();
+  }
+
   /** Stops accepting sockets and closes every open one with the resumable SHUTDOWN code. */
   drain(): void {
     this.#accepting = false;
-    for (const conn of this.#deps.hub.connections())
-      conn.close("SHUTDOWN", "gateway shutting down; resume");
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    for (const conn of this.#conns) conn.close("SHUTDOWN", "gateway shutting down; resume");
+  }
+
+  #sweepSockets(): void {
+    for (const conn of this.#conns) {
+      if (!conn.alive) {
+        conn.close("IDLE_TIMEOUT", "no pong in time");
+        continue;
+      }
+      conn.alive = false;
+      conn.ping();
+    }
   }
 
   #accept(ws: WebSocket, claims: { userId: string; username: string }): void {
@@ -70,6 +95,7 @@ export class SocketServer {
     const conn = new Connection(ws, claims, ctx.limits.maxBufferedBytes, (reason) => {
       ctx.metrics.disconnects.inc({ reason });
     });
+    this.#conns.add(conn);
     ctx.metrics.connections.inc();
     ctx.metrics.connectionsTotal.inc();
     let queue: Promise<void> = Promise.resolve();
@@ -113,6 +139,7 @@ export class SocketServer {
         conn.closed = true;
         ctx.metrics.disconnects.inc({ reason: code === 1009 ? "FRAME_TOO_LARGE" : "CLIENT" });
       }
+      this.#conns.delete(conn);
       ctx.metrics.connections.dec();
       hub.close(conn);
     });
