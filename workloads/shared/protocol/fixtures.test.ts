@@ -103,3 +103,48 @@ describe("recorded frames: invalid client frames", () => {
     });
   }
 });
+
+describe("recorded frames, mutated", () => {
+  /** the parser's one rule the schema does not state: a message has exactly one destination */
+  const destinationRule = (v: unknown) => {
+    const m = v as { type?: unknown; room_id?: unknown; to_user_id?: unknown };
+    return m.type === "message" && (m.room_id === undefined) === (m.to_user_id === undefined);
+  };
+  const agree = (label: string, value: unknown) => {
+    const parsed = parseClientFrame(JSON.stringify(value));
+    if (!parsed.ok) assert.equal(parsed.error.code, "INVALID_FRAME", label);
+    const bySchema = validator.client(value) && !destinationRule(value);
+    assert.equal(parsed.ok, bySchema, `${label}: parser ${parsed.ok}, schema ${bySchema}`);
+  };
+
+  it("truncated at any byte, a recorded frame is refused as INVALID_FRAME or parses; nothing throws", () => {
+    for (const f of validClientFrames()) {
+      for (let i = 0; i < f.text.length; i++) {
+        const parsed = parseClientFrame(f.text.slice(0, i));
+        if (!parsed.ok) assert.equal(parsed.error.code, "INVALID_FRAME", `${f.name} cut at ${i}`);
+      }
+    }
+  });
+
+  it("without any one field, the parser and the schema agree on each recorded frame", () => {
+    for (const f of validClientFrames()) {
+      const frame = JSON.parse(f.text) as Record<string, unknown>;
+      for (const key of Object.keys(frame)) {
+        const { [key]: _dropped, ...rest } = frame;
+        agree(`${f.name} without ${key}`, rest);
+      }
+    }
+  });
+
+  it("with any one field replaced by a value of another kind, the parser and the schema agree", () => {
+    const wrong: unknown[] = [null, 0, -1, 1.5, "", "x", [], {}, true];
+    for (const f of validClientFrames()) {
+      const frame = JSON.parse(f.text) as Record<string, unknown>;
+      for (const key of Object.keys(frame)) {
+        for (const value of wrong)
+          agree(`${f.name} with ${key}=${JSON.stringify(value)}`, { ...frame, [key]: value });
+      }
+      agree(`${f.name} with an extra field`, { ...frame, extra: 1 });
+    }
+  });
+});
