@@ -4,20 +4,11 @@
 import { randomBytes } from "node:crypto";
 import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway, type Gateway } from "../gateway/app.ts";
+import { DEFAULT_LIMITS } from "../gateway/config.ts";
 import type { GatewayLimits } from "../gateway/core/context.ts";
 import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
 import { createLogger, type Logger } from "../shared/telemetry/log.ts";
 import { createMetrics, type Metrics } from "../shared/telemetry/metrics.ts";
-
-export const defaultLimits: GatewayLimits = {
-  maxFrameBytes: 16 * 1024,
-  maxBufferedBytes: 1024 * 1024,
-  heartbeatMs: 30_000,
-  registryTtlMs: 30_000,
-  userRate: { capacity: 50, refillPerSecond: 20 },
-  anonymousRate: { capacity: 20, refillPerSecond: 5 },
-  maxRoomMembers: 10_000,
-};
 
 export interface ClusterOptions {
   readonly gateways?: number;
@@ -62,7 +53,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
         ...backends,
         gatewayId: `gw-${i}-${randomBytes(3).toString("hex")}`,
         topic,
-        limits: { ...defaultLimits, ...o.limits },
+        limits: { ...DEFAULT_LIMITS, ...o.limits },
         log,
         metrics,
       },

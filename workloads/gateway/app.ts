@@ -14,6 +14,7 @@ import { installErrorHandler } from "./rest/http.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { Hub } from "./ws/hub.ts";
+import { asyncApiDocument } from "./ws/protocol-docs.ts";
 import { SocketServer, WS_PATH } from "./ws/server.ts";
 
 export interface GatewayOptions {
@@ -70,6 +71,11 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   roomRoutes(app, ctx, tokens, rooms, messages);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  // built once from the frame schemas, like docs/asyncapi.json (nothing read from disk)
+  const asyncApi = JSON.stringify(asyncApiDocument());
+  app.get("/asyncapi.json", { schema: { hide: true } }, async (_req, reply) =>
+    reply.type("application/json; charset=utf-8").send(asyncApi),
+  );
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_req, reply) =>
     ready ? { status: "ready" } : reply.status(503).send({ status: "not ready" }),

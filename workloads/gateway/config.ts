@@ -18,6 +18,30 @@ export interface GatewaySettings {
   readonly drainTimeoutMs: number;
 }
 
+/** The limits when the environment sets none; the embedded default and docs/protocol.md use them. */
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxFrameBytes: 16 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  heartbeatMs: 30_000,
+  registryTtlMs: 30_000,
+  userRate: { capacity: 50, refillPerSecond: 20 },
+  anonymousRate: { capacity: 20, refillPerSecond: 5 },
+  maxRoomMembers: 10_000,
+};
+
+/** The environment variable that sets each limit. */
+export const LIMIT_ENV = {
+  maxFrameBytes: "WS_MAX_FRAME_BYTES",
+  maxBufferedBytes: "WS_MAX_BUFFERED_BYTES",
+  heartbeatMs: "WS_HEARTBEAT_MS",
+  registryTtlMs: "REGISTRY_TTL_MS",
+  userRateCapacity: "RATE_LIMIT_BURST",
+  userRateRefill: "RATE_LIMIT_PER_SECOND",
+  anonymousRateCapacity: "ANON_RATE_LIMIT_BURST",
+  anonymousRateRefill: "ANON_RATE_LIMIT_PER_SECOND",
+  maxRoomMembers: "MAX_ROOM_MEMBERS",
+} as const;
+
 /**
  * `embedded` allows a generated JWT secret (tokens then die with the process); a deployed
  * gateway must be given JWT_SECRET, which every gateway pod shares.
@@ -26,6 +50,7 @@ export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean })
   const secret = opts.embedded
     ? (env.optional("JWT_SECRET") ?? randomBytes(32).toString("base64url"))
     : env.secret("JWT_SECRET", 32);
+  const d = DEFAULT_LIMITS;
   return {
     port: env.int("PORT", 8080, { min: 0, max: 65535 }),
     host: env.string("HOST", opts.embedded ? "127.0.0.1" : "0.0.0.0"),
@@ -48,19 +73,30 @@ export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean })
       parallelism: 1,
     },
     limits: {
-      maxFrameBytes: env.int("WS_MAX_FRAME_BYTES", 16 * 1024, { min: 1024, max: 1024 * 1024 }),
-      maxBufferedBytes: env.int("WS_MAX_BUFFERED_BYTES", 1024 * 1024, { min: 16 * 1024 }),
-      heartbeatMs: env.int("WS_HEARTBEAT_MS", 30_000, { min: 100 }),
-      registryTtlMs: env.int("REGISTRY_TTL_MS", 30_000, { min: 1000 }),
+      maxFrameBytes: env.int(LIMIT_ENV.maxFrameBytes, d.maxFrameBytes, {
+        min: 1024,
+        max: 1024 * 1024,
+      }),
+      maxBufferedBytes: env.int(LIMIT_ENV.maxBufferedBytes, d.maxBufferedBytes, {
+        min: 16 * 1024,
+      }),
+      heartbeatMs: env.int(LIMIT_ENV.heartbeatMs, d.heartbeatMs, { min: 100 }),
+      registryTtlMs: env.int(LIMIT_ENV.registryTtlMs, d.registryTtlMs, { min: 1000 }),
       userRate: {
-        capacity: env.int("RATE_LIMIT_BURST", 50, { min: 1 }),
-        refillPerSecond: env.number("RATE_LIMIT_PER_SECOND", 20, { min: 0.001 }),
+        capacity: env.int(LIMIT_ENV.userRateCapacity, d.userRate.capacity, { min: 1 }),
+        refillPerSecond: env.number(LIMIT_ENV.userRateRefill, d.userRate.refillPerSecond, {
+          min: 0.001,
+        }),
       },
       anonymousRate: {
-        capacity: env.int("ANON_RATE_LIMIT_BURST", 20, { min: 1 }),
-        refillPerSecond: env.number("ANON_RATE_LIMIT_PER_SECOND", 5, { min: 0.001 }),
+        capacity: env.int(LIMIT_ENV.anonymousRateCapacity, d.anonymousRate.capacity, { min: 1 }),
+        refillPerSecond: env.number(
+          LIMIT_ENV.anonymousRateRefill,
+          d.anonymousRate.refillPerSecond,
+          { min: 0.001 },
+        ),
       },
-      maxRoomMembers: env.int("MAX_ROOM_MEMBERS", 10_000, { min: 2 }),
+      maxRoomMembers: env.int(LIMIT_ENV.maxRoomMembers, d.maxRoomMembers, { min: 2 }),
     },
     drainTimeoutMs: env.int("DRAIN_TIMEOUT_MS", 10_000, { min: 0 }),
   };

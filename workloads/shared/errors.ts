@@ -1,25 +1,98 @@
-// Every error a client can see: a stable code, the HTTP status it maps to, and whether a
-// retry can succeed. Codes are never reused once retired.
+// Every error a client can see: a stable code, the HTTP status it maps to, whether a retry can
+// succeed, and what it means (published in docs/protocol.md). Codes are never reused once retired.
 
 export const ErrorCodes = {
-  BAD_REQUEST: { status: 400, retriable: false },
-  INVALID_FRAME: { status: 400, retriable: false },
-  FRAME_TOO_LARGE: { status: 413, retriable: false },
-  UNAUTHENTICATED: { status: 401, retriable: false },
-  TOKEN_EXPIRED: { status: 401, retriable: false },
-  INVALID_CREDENTIALS: { status: 401, retriable: false },
-  REFRESH_TOKEN_REUSED: { status: 401, retriable: false },
-  FORBIDDEN: { status: 403, retriable: false },
-  NOT_A_MEMBER: { status: 403, retriable: false },
-  NOT_FOUND: { status: 404, retriable: false },
-  ROOM_NOT_FOUND: { status: 404, retriable: false },
-  USER_NOT_FOUND: { status: 404, retriable: false },
-  USERNAME_TAKEN: { status: 409, retriable: false },
-  ALREADY_MEMBER: { status: 409, retriable: false },
-  RATE_LIMITED: { status: 429, retriable: true },
-  UNAVAILABLE: { status: 503, retriable: true },
-  INTERNAL: { status: 500, retriable: true },
-} as const satisfies Record<string, { status: number; retriable: boolean }>;
+  BAD_REQUEST: {
+    status: 400,
+    retriable: false,
+    description:
+      "The request is well-formed but not acceptable (wrong state, e.g. a frame before hello; content the message type needs is missing).",
+  },
+  INVALID_FRAME: {
+    status: 400,
+    retriable: false,
+    description:
+      "A WebSocket frame is not JSON, not an object, of unknown type, or does not match its frame's schema.",
+  },
+  FRAME_TOO_LARGE: {
+    status: 413,
+    retriable: false,
+    description:
+      "A REST body exceeded the size limit (on the WebSocket, an oversized frame closes the socket with 1009).",
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    retriable: false,
+    description: "No valid access token was sent.",
+  },
+  TOKEN_EXPIRED: {
+    status: 401,
+    retriable: false,
+    description: "The access or refresh token has expired: refresh, or log in again.",
+  },
+  INVALID_CREDENTIALS: {
+    status: 401,
+    retriable: false,
+    description: "Wrong username or password.",
+  },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    retriable: false,
+    description: "A refresh token was used twice: the session is revoked; log in again.",
+  },
+  FORBIDDEN: {
+    status: 403,
+    retriable: false,
+    description:
+      "The action is not allowed (e.g. joining a group uninvited, leaving a direct room, sending a system message).",
+  },
+  NOT_A_MEMBER: {
+    status: 403,
+    retriable: false,
+    description: "Only members read or write this room.",
+  },
+  NOT_FOUND: {
+    status: 404,
+    retriable: false,
+    description: "No such route or resource.",
+  },
+  ROOM_NOT_FOUND: {
+    status: 404,
+    retriable: false,
+    description: "No such room.",
+  },
+  USER_NOT_FOUND: {
+    status: 404,
+    retriable: false,
+    description: "No such user.",
+  },
+  USERNAME_TAKEN: {
+    status: 409,
+    retriable: false,
+    description: "The username is registered already.",
+  },
+  ALREADY_MEMBER: {
+    status: 409,
+    retriable: false,
+    description: "The user is a member of the room already.",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    retriable: true,
+    description:
+      "The user's (or, before login, the address's) token bucket is empty: retry after retry_after_ms.",
+  },
+  UNAVAILABLE: {
+    status: 503,
+    retriable: true,
+    description: "A backend did not answer in time: retry (a message with the same client_msg_id).",
+  },
+  INTERNAL: {
+    status: 500,
+    retriable: true,
+    description: "An unexpected server error; retrying may succeed.",
+  },
+} as const satisfies Record<string, { status: number; retriable: boolean; description: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
 

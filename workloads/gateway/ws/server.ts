@@ -12,7 +12,7 @@ import { dispatch, type HandlerDeps } from "./handlers.ts";
 
 export const WS_PATH = "/v1/ws";
 /** frames waiting behind the one being handled, per socket, before the socket is refused more */
-const MAX_QUEUED_FRAMES = 64;
+export const MAX_QUEUED_FRAMES = 64;
 
 export class SocketServer {
   readonly #deps: HandlerDeps;

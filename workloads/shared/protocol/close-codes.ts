@@ -1,20 +1,45 @@
-// WebSocket close codes, in one place. Clients reconnect (and resume) on the codes marked so.
+// WebSocket close codes, in one place (published in docs/protocol.md and the AsyncAPI document).
+// Clients reconnect (and resume) on the codes marked so.
 
 export const CloseCodes = {
-  /** normal close asked by the client */
-  NORMAL: { code: 1000, reconnect: false },
-  /** the gateway is shutting down: reconnect (to any gateway) and resume */
-  SHUTDOWN: { code: 4001, reconnect: true },
-  /** the client did not answer pings in time */
-  IDLE_TIMEOUT: { code: 4002, reconnect: true },
-  /** the client read too slowly: its unsent frames exceeded the limit */
-  SLOW_CONSUMER: { code: 4003, reconnect: true },
-  /** the access token expired or was invalid mid-session: refresh, then reconnect */
-  AUTH_EXPIRED: { code: 4004, reconnect: true },
-  /** a frame exceeded the maximum size */
-  FRAME_TOO_LARGE: { code: 1009, reconnect: false },
-  /** the user was logged out or the session revoked */
-  SESSION_REVOKED: { code: 4005, reconnect: false },
-} as const;
+  NORMAL: { code: 1000, reconnect: false, description: "Normal close asked by the client." },
+  INVALID_TEXT: {
+    code: 1007,
+    reconnect: false,
+    description: "A text frame was not valid UTF-8 (closed by the WebSocket layer).",
+  },
+  FRAME_TOO_LARGE: {
+    code: 1009,
+    reconnect: false,
+    description: "A frame exceeded the maximum size (welcome.max_frame_bytes).",
+  },
+  SHUTDOWN: {
+    code: 4001,
+    reconnect: true,
+    description:
+      "The gateway is shutting down (or lost its view of a room): reconnect to any gateway and resume.",
+  },
+  IDLE_TIMEOUT: {
+    code: 4002,
+    reconnect: true,
+    description: "The client did not answer the server's ping in time.",
+  },
+  SLOW_CONSUMER: {
+    code: 4003,
+    reconnect: true,
+    description: "The client read too slowly: its unsent frames exceeded the buffer limit.",
+  },
+  AUTH_EXPIRED: {
+    code: 4004,
+    reconnect: true,
+    description:
+      "The access token expired or became invalid mid-session: refresh it, then reconnect.",
+  },
+  SESSION_REVOKED: {
+    code: 4005,
+    reconnect: false,
+    description: "The user logged out or the session was revoked: log in again.",
+  },
+} as const satisfies Record<string, { code: number; reconnect: boolean; description: string }>;
 
 export type CloseReason = keyof typeof CloseCodes;

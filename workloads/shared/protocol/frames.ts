@@ -1,15 +1,25 @@
 // The WebSocket protocol: one TypeBox schema per frame. These schemas are the source of truth:
-// the TypeScript types below, the JSON Schema in docs/protocol.schema.json and the AsyncAPI
-// document are derived from them (see protocol-docs.ts).
+// the TypeScript types below, the JSON Schema in docs/protocol.schema.json, the AsyncAPI
+// document and the frame tables of docs/protocol.md are derived from them
+// (workloads/gateway/ws/protocol-docs.ts, written by hack/gen-protocol.ts).
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { type ErrorCode, ErrorCodes } from "../errors.ts";
 
 const Id = Type.String({ minLength: 1, maxLength: 64, description: "client request id, echoed" });
+/** a lowercase UUID */
 const Uuid = Type.String({
   pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-  description: "a lowercase UUID",
 });
-const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-const ClientMsgId = Type.String({ minLength: 1, maxLength: 64 });
+const Seq = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "per-room sequence number: 1, 2, 3, ... without gaps",
+});
+const ClientMsgId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: "the sender's idempotency key: a retry with the same one creates no new message",
+});
 const MsgType = Type.Union([
   Type.Literal("text"),
   Type.Literal("image"),
@@ -44,7 +54,10 @@ export const HelloFrame = frame(
   {
     id: Type.Optional(Id),
     resume: Type.Optional(
-      Type.Record(Uuid, Seq, { description: "last seq seen per room; what follows is replayed" }),
+      Type.Record(Uuid, Seq, {
+        additionalProperties: false,
+        description: "room id → last seq the client has; what follows is replayed",
+      }),
     ),
   },
   "Opens the session; with resume, replays each room's messages after the given seq before live ones.",
@@ -137,11 +150,15 @@ export const WelcomeFrame = frame(
   {
     id: Type.Optional(Id),
     user_id: Uuid,
-    session_id: Type.String(),
-    heartbeat_ms: Type.Integer(),
-    max_frame_bytes: Type.Integer(),
+    session_id: Type.String({ description: "the gateway process serving this socket" }),
+    heartbeat_ms: Type.Integer({
+      description:
+        "the server pings this often; a socket silent from one ping to the next is closed",
+    }),
+    max_frame_bytes: Type.Integer({ description: "larger frames close the socket with 1009" }),
     rooms: Type.Array(
       Type.Object({ room_id: Uuid, last_seq: Seq }, { additionalProperties: false }),
+      { description: "every room of the user, with its current last seq" },
     ),
   },
   "Session opened; lists the rooms the connection receives and their last seq.",
@@ -192,8 +209,8 @@ export const ServerPresenceFrame = frame(
   {
     id: Type.Optional(Id),
     room_id: Uuid,
-    online: Type.Array(Uuid),
-    offline: Type.Optional(Type.Array(Uuid)),
+    online: Type.Array(Uuid, { description: "user ids online" }),
+    offline: Type.Optional(Type.Array(Uuid, { description: "user ids that went offline" })),
   },
   "An answer to presence lists every member online; a change lists who came online or went offline.",
 );
@@ -201,9 +218,14 @@ export const ErrorFrame = frame(
   "error",
   {
     id: Type.Optional(Id),
-    code: Type.String(),
-    message: Type.String(),
-    retry_after_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    code: Type.Union(
+      (Object.keys(ErrorCodes) as ErrorCode[]).map((c) => Type.Literal(c)),
+      { description: "a stable error code (see the error code table)" },
+    ),
+    message: Type.String({ description: "for people; may change between versions" }),
+    retry_after_ms: Type.Optional(
+      Type.Integer({ minimum: 0, description: "with RATE_LIMITED: wait this long, then retry" }),
+    ),
   },
   "A request failed; id names it when the request carried one.",
 );

@@ -30,7 +30,9 @@ export function parseClientFrame(data: string): ParseResult {
     return fail("frame must be a JSON object", undefined);
   }
   const obj = raw as Record<string, unknown>;
-  const id = typeof obj.id === "string" && obj.id.length <= 64 ? obj.id : undefined;
+  // echoed on the error only when it is a valid id, so the error frame itself stays valid
+  const id =
+    typeof obj.id === "string" && obj.id.length >= 1 && obj.id.length <= 64 ? obj.id : undefined;
   const type = obj.type;
   if (typeof type !== "string") return fail("frame has no string 'type'", id);
   const checker = checkers.get(type);

@@ -1,0 +1,40 @@
+// Writes the protocol documents from workloads/shared/protocol (frames, close codes) and
+// workloads/shared/errors.ts: docs/protocol.schema.json, docs/asyncapi.json and the generated
+// sections of docs/protocol.md (the prose between them is kept).
+// Usage: node hack/gen-protocol.ts [--check]  (--check exits 1 when a file differs)
+import { readFile, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import {
+  ASYNCAPI_FILE,
+  asyncApiDocument,
+  json,
+  PROTOCOL_DOC_FILE,
+  PROTOCOL_SCHEMA_FILE,
+  protocolJsonSchema,
+  renderProtocolDoc,
+} from "../workloads/gateway/ws/protocol-docs.ts";
+
+if (process.argv.includes("--help")) {
+  console.error("usage: node hack/gen-protocol.ts [--check]");
+  process.exit(0);
+}
+const repo = fileURLToPath(new URL("../", import.meta.url));
+const check = process.argv.includes("--check");
+const read = (file: string) => readFile(repo + file, "utf8").catch(() => "");
+const targets: [string, string][] = [
+  [PROTOCOL_SCHEMA_FILE, json(protocolJsonSchema())],
+  [ASYNCAPI_FILE, json(asyncApiDocument())],
+  [PROTOCOL_DOC_FILE, renderProtocolDoc(await read(PROTOCOL_DOC_FILE))],
+];
+let stale = 0;
+for (const [target, want] of targets) {
+  if ((await read(target)) === want) continue;
+  if (check) {
+    console.error(`${target} is stale: run node hack/gen-protocol.ts`);
+    stale++;
+  } else {
+    await writeFile(repo + target, want);
+    console.error(`wrote ${target}`);
+  }
+}
+process.exitCode = stale === 0 ? 0 : 1;
