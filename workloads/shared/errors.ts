@@ -16,6 +16,8 @@ export const ErrorCodes = {
   USER_NOT_FOUND: { status: 404, retriable: false },
   USERNAME_TAKEN: { status: 409, retriable: false },
   ALREADY_MEMBER: { status: 409, retriable: false },
+  MATCH_TICKET_NOT_FOUND: { status: 404, retriable: false },
+  MATCH_ALREADY_MATCHED: { status: 409, retriable: false },
   RATE_LIMITED: { status: 429, retriable: true },
   UNAVAILABLE: { status: 503, retriable: true },
   INTERNAL: { status: 500, retriable: true },

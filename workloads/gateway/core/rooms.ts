@@ -140,14 +140,20 @@ export class Rooms {
     await this.requireMember(userId, roomId);
     const events: BusEvent[] = [];
     if (room.kind === "match") {
-      // leaving a match ends it for both
-      for (const m of await this.#ctx.store.listMembers(roomId)) {
+      // leaving a match ends it for both: the leaver first, then the partner, each removal told
+      // to both of them wherever they are
+      const members = (await this.#ctx.store.listMembers(roomId)).sort(
+        (x, y) => Number(y.userId === userId) - Number(x.userId === userId),
+      );
+      const notify = members.map((m) => m.userId);
+      for (const m of members) {
         if (await this.#ctx.store.removeMember(roomId, m.userId)) {
           events.push({
             kind: "member",
             roomId,
             userId: m.userId,
             change: "left",
+            notify,
             ...(m.userId === userId && requestId ? { requestId } : {}),
           });
         }

@@ -61,6 +61,7 @@ export class SocketServer {
   /** Stops accepting sockets and closes every open one with the resumable SHUTDOWN code. */
   drain(): void {
     this.#accepting = false;
+    this.#deps.hub.drain();
     for (const conn of this.#deps.hub.connections())
       conn.close("SHUTDOWN", "gateway shutting down; resume");
   }
