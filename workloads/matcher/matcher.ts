@@ -4,16 +4,25 @@
 // gateways). Any number of replicas run the same loop: pairing is one atomic step in the queue,
 // and a pair is handed over under a lease, so a replica that dies mid-way leaves its pairs to
 // another once the lease expires. A repeated handover writes the same room again and announces
-// it again (clients de-duplicate `matched` by ticket id), unless the room already ended.
+// it again (clients de-duplicate `matched` by ticket id), unless the room already ended. A new
+// match ends the users' earlier match rooms, so nobody has two partners at once.
 import { context, SpanKind } from "@opentelemetry/api";
 import type { Bus } from "../shared/backends/bus.ts";
 import type { MatchPair, MatchQueue } from "../shared/backends/match-queue.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { Member, Room } from "../shared/domain.ts";
 import { type BusEvent, encode, type PublicProfile } from "../shared/events.ts";
+import { endMatchRoom } from "../shared/match-room.ts";
 import type { Logger } from "../shared/telemetry/log.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
 import { inSpan, SpanNames, traceHeaders } from "../shared/telemetry/tracing.ts";
+
+/**
+ * new: room created and both told; repeated: a handover done before (by a replica that died
+ * before completing) done again; ended: someone left since, nothing to tell; superseded: one
+ * of them was matched anew meanwhile, so this match ended at once.
+ */
+type HandoverOutcome = "new" | "repeated" | "ended" | "superseded";
 
 export interface MatcherSettings {
   /** names this replica in outbox leases */
@@ -168,8 +177,23 @@ export class Matcher {
         context.active(),
         { "switchboard.room_id": pair.id },
         async () => {
-          const outcome = await this.#ensureRoom(pair);
-          if (outcome !== "ended") await this.#announce(pair);
+          let outcome: HandoverOutcome = await this.#ensureRoom(pair);
+          if (outcome !== "ended") {
+            const { older, newer } = await this.#otherMatches(pair);
+            const events: BusEvent[] = [];
+            if (newer) {
+              // one of them was matched again meanwhile (this handover lagged): the newer wins
+              events.push(...(await endMatchRoom(this.#o.store, pair.id, pair.a.userId)));
+              outcome = "superseded";
+            } else {
+              // a new match ends the users' earlier ones: never two partners at once
+              for (const { roomId, userId } of older) {
+                events.push(...(await endMatchRoom(this.#o.store, roomId, userId)));
+              }
+              events.push(...(await this.#announcements(pair)));
+            }
+            await this.#publish(events);
+          }
           await queue.completePair(pair);
           metrics.matchHandovers.inc({ outcome });
         },
@@ -208,23 +232,49 @@ export class Matcher {
     return "new";
   }
 
-  async #announce(pair: MatchPair): Promise<void> {
-    const { store, bus, topic } = this.#o;
+  /** The users' other match rooms: older ones (to end) and whether a newer one exists. */
+  async #otherMatches(
+    pair: MatchPair,
+  ): Promise<{ older: { roomId: string; userId: string }[]; newer: boolean }> {
+    const { store } = this.#o;
+    const older: { roomId: string; userId: string }[] = [];
+    let newer = false;
+    for (const userId of [pair.a.userId, pair.b.userId]) {
+      const ids = (await store.roomsOfUser(userId)).filter((id) => id !== pair.id);
+      const rooms = await Promise.all(ids.map((id) => store.getRoom(id)));
+      for (const r of rooms) {
+        if (r?.kind !== "match") continue;
+        const at = r.createdAt.getTime();
+        if (at < pair.at || (at === pair.at && r.id < pair.id))
+          older.push({ roomId: r.id, userId });
+        else newer = true;
+      }
+    }
+    return { older, newer };
+  }
+
+  async #announcements(pair: MatchPair): Promise<BusEvent[]> {
+    const { store } = this.#o;
     const [a, b] = await Promise.all([
       profile(store, pair.a.userId),
       profile(store, pair.b.userId),
     ]);
     const roomId = pair.id;
-    const events: BusEvent[] = [
+    return [
       { kind: "member", roomId, userId: a.id, change: "joined" },
       { kind: "member", roomId, userId: b.id, change: "joined" },
       { kind: "matched", roomId, userId: a.id, ticketId: pair.a.ticketId, partner: b },
       { kind: "matched", roomId, userId: b.id, ticketId: pair.b.ticketId, partner: a },
     ];
+  }
+
+  /** Each event keyed by its room, so it keeps its order with the room's other events. */
+  async #publish(events: readonly BusEvent[]): Promise<void> {
+    if (events.length === 0) return;
     const headers = traceHeaders();
-    await bus.publish(
-      topic,
-      events.map((e) => ({ key: roomId, value: encode(e), headers })),
+    await this.#o.bus.publish(
+      this.#o.topic,
+      events.map((e) => ({ key: e.roomId, value: encode(e), headers })),
     );
   }
 }

@@ -7,6 +7,7 @@ import type { Member, Room, RoomKind } from "../../shared/domain.ts";
 import { ChatError } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { newId } from "../../shared/ids.ts";
+import { endMatchRoom } from "../../shared/match-room.ts";
 import { traceHeaders } from "../../shared/telemetry/tracing.ts";
 import type { GatewayContext } from "./context.ts";
 
@@ -140,24 +141,8 @@ export class Rooms {
     await this.requireMember(userId, roomId);
     const events: BusEvent[] = [];
     if (room.kind === "match") {
-      // leaving a match ends it for both: the leaver first, then the partner, each removal told
-      // to both of them wherever they are
-      const members = (await this.#ctx.store.listMembers(roomId)).sort(
-        (x, y) => Number(y.userId === userId) - Number(x.userId === userId),
-      );
-      const notify = members.map((m) => m.userId);
-      for (const m of members) {
-        if (await this.#ctx.store.removeMember(roomId, m.userId)) {
-          events.push({
-            kind: "member",
-            roomId,
-            userId: m.userId,
-            change: "left",
-            notify,
-            ...(m.userId === userId && requestId ? { requestId } : {}),
-          });
-        }
-      }
+      // leaving a match ends it for both
+      events.push(...(await endMatchRoom(this.#ctx.store, roomId, userId, requestId)));
     } else if (await this.#ctx.store.removeMember(roomId, userId)) {
       events.push({
         kind: "member",

@@ -111,7 +111,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     matchHandovers: new Counter({
       name: "switchboard_match_handovers_total",
-      help: "Pairs handed over (room created, both told), by outcome: new, repeated (after a lease expired), ended (left before the handover repeated)",
+      help: "Pairs handed over, by outcome: new (room created, both told), repeated (again, after a lease expired), ended (left before the repeat), superseded (one of them was matched anew meanwhile)",
       labelNames: ["outcome"] as const,
       registers: r,
     }),
