@@ -15,7 +15,7 @@ import { type BusEvent, encode, type PublicProfile } from "../shared/events.ts";
 import { endMatchRoom } from "../shared/match-room.ts";
 import type { Logger } from "../shared/telemetry/log.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
-import { inSpan, SpanNames, traceHeaders } from "../shared/telemetry/tracing.ts";
+import { inSpan, SpanNames, traceHeaders, tracer } from "../shared/telemetry/tracing.ts";
 
 /**
  * new: room created and both told; repeated: a handover done before (by a replica that died
@@ -117,28 +117,30 @@ export class Matcher {
   async #pair(): Promise<number> {
     const { metrics, queue, settings } = this.#o;
     const end = metrics.matchStepSeconds.startTimer({ step: "pair" });
+    const startTime = new Date();
     try {
-      return await inSpan(
-        SpanNames.matchPair,
-        SpanKind.INTERNAL,
-        context.active(),
-        {},
-        async (span) => {
-          const pairs = await queue.pair({
-            now: this.#now(),
-            fallbackWaitMs: settings.fallbackWaitMs,
-            maxScan: settings.scanLimit,
-          });
-          span.setAttribute("switchboard.pairs", pairs.length);
-          for (const p of pairs) {
-            metrics.matches.inc();
-            metrics.matchWait.observe(Math.max(0, p.at - p.a.enqueuedAt) / 1000);
-            metrics.matchWait.observe(Math.max(0, p.at - p.b.enqueuedAt) / 1000);
-          }
-          metrics.matchQueueLength.set(await queue.queueLength());
-          return pairs.length;
-        },
-      );
+      const pairs = await queue.pair({
+        now: this.#now(),
+        fallbackWaitMs: settings.fallbackWaitMs,
+        maxScan: settings.scanLimit,
+      });
+      for (const p of pairs) {
+        metrics.matches.inc();
+        metrics.matchWait.observe(Math.max(0, p.at - p.a.enqueuedAt) / 1000);
+        metrics.matchWait.observe(Math.max(0, p.at - p.b.enqueuedAt) / 1000);
+      }
+      // a span for each step that paired someone (an idle queue would fill traces with nothing)
+      if (pairs.length > 0) {
+        tracer()
+          .startSpan(SpanNames.matchPair, {
+            kind: SpanKind.INTERNAL,
+            startTime,
+            attributes: { "switchboard.pairs": pairs.length },
+          })
+          .end();
+      }
+      metrics.matchQueueLength.set(await queue.queueLength());
+      return pairs.length;
     } catch (err) {
       metrics.matchErrors.inc({ step: "pair" });
       throw err;

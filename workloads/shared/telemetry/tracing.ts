@@ -25,8 +25,6 @@ export const SpanNames = {
   send: "switchboard.message.send",
   forward: "switchboard.message.forward",
   deliver: "switchboard.message.deliver",
-  /** gateway: a match request or cancel */
-  matchRequest: "switchboard.match.request",
   /** matcher: one atomic pairing step over the queue */
   matchPair: "switchboard.match.pair",
   /** matcher: one pair handed over (room created, both told); its context rides the bus */
