@@ -9,7 +9,7 @@ export const matcherDefaults: Omit<MatcherSettings, "workerId"> = {
   fallbackWaitMs: 10_000,
   pairIntervalMs: 100,
   leaseMs: 15_000,
-  scanLimit: 500,
+  scanLimit: 200,
   handoverConcurrency: 16,
 };
 

@@ -118,6 +118,20 @@ export function matchQueueContract(name: string, make: () => Promise<MatchQueueF
       await q.cancelUser(c);
     });
 
+    it("looks again after a cancel frees a place in the scan window", async () => {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      await q.enqueue(req(a, "w", { tags: ["window-x"] }), 35_000);
+      const tb = await q.enqueue(req(b, "w", { tags: ["window-y"] }), 35_001);
+      await q.enqueue(req(c, "w", { tags: ["window-x"] }), 35_002);
+      const narrow = { now: 35_010, fallbackWaitMs: 5_000, maxScan: 2 };
+      assert.deepEqual(await q.pair(narrow), [], "c is beyond the window");
+      assert.deepEqual(await q.pair(narrow), [], "and still is");
+      await q.cancel(b, tb.id);
+      const [p] = await q.pair(narrow);
+      assert.deepEqual([p?.a.userId, p?.b.userId], [a, c]);
+      await drain(q);
+    });
+
     it("cannot cancel a matched ticket", async () => {
       const [a, b] = [randomUUID(), randomUUID()];
       const ta = await q.enqueue(req(a), 40_000);

@@ -2,7 +2,9 @@
 // atomic against each other and across matcher and gateway replicas. Keys (under the cluster's
 // namespace): mq:queue (sorted set of pending ticket ids by enqueue time), mq:t:<id> (ticket
 // hash), mq:req:<user>:<request> (request id → ticket), mq:user:<user> (the pending ticket),
-// mq:outbox (list of pairs to hand over), mq:lease:<pair> (who is handing a pair over).
+// mq:outbox (list of pairs to hand over), mq:lease:<pair> (who is handing a pair over),
+// mq:version (bumped by every enqueue and cancel) and mq:idle (the version a fruitless pairing
+// step saw, and until when nothing can pair without a change: later steps return at once).
 // The scripts touch keys they derive from data, which a single Redis (or a primary with
 // replicas) allows; Redis Cluster would need hash tags on every key (docs/decisions/0007).
 import { createHash, randomUUID } from "node:crypto";
@@ -43,6 +45,7 @@ redis.call('EXPIRE', tk, ttl)
 redis.call('SET', reqKey, tid, 'EX', ttl)
 redis.call('SET', userKey, tid, 'EX', ttl)
 redis.call('ZADD', ns .. 'mq:queue', ARGV[7], tid)
+redis.call('INCR', ns .. 'mq:version')
 return tid
 `;
 
@@ -58,6 +61,7 @@ local owner, state = unpack(redis.call('HMGET', tk, 'user', 'state'))
 if owner ~= user or state ~= 'pending' then return false end
 redis.call('HSET', tk, 'state', 'cancelled')
 redis.call('ZREM', ns .. 'mq:queue', tid)
+redis.call('INCR', ns .. 'mq:version')
 if redis.call('GET', userKey) == tid then redis.call('DEL', userKey) end
 return tid
 `;
@@ -68,6 +72,9 @@ const PAIR = `
 local ns, now, fallback, maxScan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local queue = ns .. 'mq:queue'
 local ttl = tonumber(ARGV[5])
+local version = redis.call('GET', ns .. 'mq:version') or '0'
+local idle = redis.call('HMGET', ns .. 'mq:idle', 'version', 'until')
+if idle[1] == version and now < tonumber(idle[2]) then return {} end
 local ids = redis.call('ZRANGE', queue, 0, maxScan - 1)
 local t = {}
 for _, id in ipairs(ids) do
@@ -114,6 +121,14 @@ for i = 1, #t do
       end
     end
   end
+end
+if #out == 0 then
+  -- nothing can pair until a ticket comes or goes, or the two oldest have waited the fallback
+  local later = 9e15
+  if #t >= 2 then later = t[2].at + fallback end
+  redis.call('HSET', ns .. 'mq:idle', 'version', version, 'until', string.format('%d', later))
+else
+  redis.call('DEL', ns .. 'mq:idle')
 end
 return out
 `;
