@@ -1,6 +1,6 @@
 // Switchboard on the real stack, for integration tests and benchmarks: a fresh ChatCluster
-// namespace (keyspace, topic, Redis prefix), its schema migrated, and gateway and forwarder
-// processes started against it. Everything is removed again by stop().
+// namespace (keyspace, topic, Redis prefix), its schema migrated, and gateway, forwarder and
+// (when asked) matcher processes started against it. Everything is removed again by stop().
 import { randomBytes } from "node:crypto";
 import { Client } from "cassandra-driver";
 import { Redis } from "ioredis";
@@ -13,6 +13,8 @@ import { cassandraContactPoints, cassandraLocalDc, kafkaBrokers, redisUrl } from
 export interface ChatStackOptions {
   readonly gateways?: number;
   readonly forwarders?: number;
+  /** matcher processes (default none) */
+  readonly matchers?: number;
   readonly partitions?: number;
   /** extra environment for every workload */
   readonly env?: Record<string, string>;
@@ -23,6 +25,7 @@ export class ChatStack {
   readonly env: Record<string, string>;
   readonly gateways: Workload[] = [];
   readonly forwarders: Workload[] = [];
+  readonly matchers: Workload[] = [];
   #seq = 0;
 
   private constructor(cluster: string, env: Record<string, string>) {
@@ -81,6 +84,7 @@ export class ChatStack {
     await Promise.all([
       ...Array.from({ length: o.forwarders ?? 2 }, () => stack.startForwarder()),
       ...Array.from({ length: o.gateways ?? 2 }, () => stack.startGateway()),
+      ...Array.from({ length: o.matchers ?? 0 }, () => stack.startMatcher()),
     ]);
     return stack;
   }
@@ -106,9 +110,22 @@ export class ChatStack {
     return w;
   }
 
+  async startMatcher(env: Record<string, string> = {}): Promise<Workload> {
+    const n = this.#seq++;
+    const w = await Workload.start(`matcher-${n}`, "workloads/matcher/main.ts", {
+      ...this.env,
+      MATCHER_ID: `${this.cluster}-matcher-${n}`,
+      ...env,
+    });
+    this.matchers.push(w);
+    return w;
+  }
+
   /** Stops every process and removes the keyspace, topic and Redis keys of this cluster. */
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.gateways, ...this.forwarders].map((w) => w.stop()));
+    await Promise.allSettled(
+      [...this.gateways, ...this.forwarders, ...this.matchers].map((w) => w.stop()),
+    );
     const cassandra = new Client({
       contactPoints: cassandraContactPoints(),
       localDataCenter: cassandraLocalDc(),

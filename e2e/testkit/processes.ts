@@ -83,9 +83,19 @@ export class Workload {
   async stop(timeoutMs = 30_000): Promise<void> {
     if (this.exited) return;
     const gone = once(this.child, "exit");
+    this.child.kill("SIGCONT");
     this.child.kill("SIGTERM");
     await waitFor(`${this.name} to exit`, () => (this.exited ? true : undefined), { timeoutMs });
     await gone;
+  }
+
+  /** SIGSTOP: the process freezes, holding its connections (a stalled pod); resume() thaws it. */
+  pause(): void {
+    if (!this.exited) this.child.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    if (!this.exited) this.child.kill("SIGCONT");
   }
 
   /** SIGKILL: a crash, no shutdown path runs. */

@@ -1,11 +1,13 @@
-// An in-process Switchboard: N gateways and M forwarders sharing one set of backends. The
-// embedded default runs one of each on the memory backends; unit tests run several to prove
-// cross-gateway routing without any server.
+// An in-process Switchboard: N gateways, M forwarders and K matchers sharing one set of
+// backends. The embedded default runs one of each on the memory backends; unit tests run several
+// to prove cross-gateway routing without any server.
 import { randomBytes } from "node:crypto";
 import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway, type Gateway } from "../gateway/app.ts";
 import { DEFAULT_LIMITS } from "../gateway/config.ts";
 import type { GatewayLimits } from "../gateway/core/context.ts";
+import { matcherDefaults } from "../matcher/config.ts";
+import { Matcher, type MatcherSettings } from "../matcher/matcher.ts";
 import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
 import { createLogger, type Logger } from "../shared/telemetry/log.ts";
 import { createMetrics, type Metrics } from "../shared/telemetry/metrics.ts";
@@ -13,6 +15,8 @@ import { createMetrics, type Metrics } from "../shared/telemetry/metrics.ts";
 export interface ClusterOptions {
   readonly gateways?: number;
   readonly forwarders?: number;
+  readonly matchers?: number;
+  readonly matcher?: Partial<Omit<MatcherSettings, "workerId">>;
   readonly backends?: Backends;
   readonly limits?: Partial<GatewayLimits>;
   readonly log?: Logger;
@@ -26,6 +30,7 @@ export interface InProcessCluster {
   readonly backends: Backends;
   readonly gateways: Gateway[];
   readonly forwarders: Forwarder[];
+  readonly matchers: Matcher[];
   readonly urls: string[];
   stop(): Promise<void>;
 }
@@ -44,6 +49,20 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
     const f = new Forwarder({ ...backends, topic, groupId: `${topic}.forwarder`, log, metrics });
     await f.start();
     forwarders.push(f);
+  }
+  const matchers: Matcher[] = [];
+  for (let i = 0; i < (o.matchers ?? 1); i++) {
+    const m = new Matcher({
+      queue: backends.matchQueue,
+      store: backends.store,
+      bus: backends.bus,
+      topic,
+      settings: { ...matcherDefaults, ...o.matcher, workerId: `matcher-${i}` },
+      log,
+      metrics,
+    });
+    m.start();
+    matchers.push(m);
   }
   const gateways: Gateway[] = [];
   const urls: string[] = [];
@@ -69,9 +88,11 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
     backends,
     gateways,
     forwarders,
+    matchers,
     urls,
     async stop() {
       for (const g of gateways) await g.stop();
+      for (const m of matchers) await m.stop();
       for (const f of forwarders) await f.stop();
       if (o.backends === undefined) await backends.close();
     },

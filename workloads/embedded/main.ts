@@ -1,9 +1,11 @@
-// The embedded default (`npm start`): gateway and forwarder in one process, on in-memory
+// The embedded default (`npm start`): gateway, forwarder and matcher in one process, on in-memory
 // backends, on one port. Nothing to install; nothing survives a restart.
 
 import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway } from "../gateway/app.ts";
 import { readGatewaySettings } from "../gateway/config.ts";
+import { readMatcherSettings } from "../matcher/config.ts";
+import { Matcher } from "../matcher/matcher.ts";
 import { memoryBackends } from "../shared/backends/connect.ts";
 import { EnvReader } from "../shared/config.ts";
 import { onShutdownSignal } from "../shared/process.ts";
@@ -13,6 +15,7 @@ import { startTracing } from "../shared/telemetry/tracing.ts";
 
 const env = new EnvReader(process.env);
 const settings = readGatewaySettings(env, { embedded: true });
+const matcherSettings = readMatcherSettings(env);
 const otlpEndpoint = env.optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 env.done();
 
@@ -29,6 +32,16 @@ const forwarder = new Forwarder({
   metrics,
 });
 await forwarder.start();
+const matcher = new Matcher({
+  queue: backends.matchQueue,
+  store: backends.store,
+  bus: backends.bus,
+  topic,
+  settings: matcherSettings,
+  log: log.child({ component: "matcher" }),
+  metrics,
+});
+matcher.start();
 const gateway = await createGateway(
   {
     ...backends,
@@ -42,6 +55,7 @@ const gateway = await createGateway(
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   await gateway.stop();
+  await matcher.stop();
   await forwarder.stop();
   await backends.close();
   await stopTracing();

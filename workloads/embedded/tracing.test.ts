@@ -59,4 +59,37 @@ describe("tracing", () => {
       await Promise.all([sa.close(), sb.close()]);
     }
   });
+
+  it("traces a match: the pairing step, the handover, and the routing of both matched events under it", async () => {
+    const rest = new Rest(cluster.urls[0] as string);
+    const [a, b] = await Promise.all([rest.register("seeker1"), rest.register("seeker2")]);
+    const sa = await ChatSocket.open(cluster.urls[0] as string, a.accessToken);
+    const sb = await ChatSocket.open(cluster.urls[1] as string, b.accessToken);
+    try {
+      sa.send({ type: "match", request_id: "t", tags: ["tracing"] });
+      sb.send({ type: "match", request_id: "t", tags: ["tracing"] });
+      const m = await sa.waitFor((f) => f.type === "matched", "matched");
+      await sb.waitFor((f) => f.type === "matched", "matched");
+      const spans = await waitFor("the match spans", () => {
+        const done = exporter.getFinishedSpans();
+        const handover = done.find(
+          (s) =>
+            s.name === SpanNames.matchHandover && s.attributes["switchboard.room_id"] === m.room_id,
+        );
+        const routes = done.filter(
+          (s) =>
+            s.name === SpanNames.matchRoute && s.attributes["switchboard.room_id"] === m.room_id,
+        );
+        const pair = done.find((s) => s.name === SpanNames.matchPair);
+        return handover && pair && routes.length === 2 ? { handover, routes, pair } : undefined;
+      });
+      assert.ok(Number(spans.pair.attributes["switchboard.pairs"]) >= 1);
+      for (const r of spans.routes) {
+        assert.equal(r.spanContext().traceId, spans.handover.spanContext().traceId);
+        assert.equal(r.parentSpanContext?.spanId, spans.handover.spanContext().spanId);
+      }
+    } finally {
+      await Promise.all([sa.close(), sb.close()]);
+    }
+  });
 });

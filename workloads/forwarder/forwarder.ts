@@ -148,24 +148,34 @@ export class Forwarder {
           seq: pos.seq,
         });
       }
-      case "matched": {
-        this.#o.metrics.busConsumed.inc({ kind: "matched", outcome: "routed" });
-        return this.#route(await this.#o.registry.gatewaysForUser(event.userId), event);
-      }
+      case "matched":
+        return inSpan(
+          SpanNames.matchRoute,
+          SpanKind.CONSUMER,
+          contextFrom(headers),
+          { "switchboard.room_id": event.roomId, "switchboard.user_id": event.userId },
+          async () => {
+            this.#o.metrics.busConsumed.inc({ kind: "matched", outcome: "routed" });
+            return this.#route(await this.#o.registry.gatewaysForUser(event.userId), event);
+          },
+        );
       case "member": {
         // the room's gateways tell their sockets; the user's gateways (re)subscribe their sockets
-        const [room, user] = await Promise.all([
+        const [room, ...users] = await Promise.all([
           this.#gatewaysForRoom(event.roomId),
-          this.#o.registry.gatewaysForUser(event.userId),
+          ...[event.userId, ...(event.notify ?? [])].map((u) =>
+            this.#o.registry.gatewaysForUser(u),
+          ),
         ]);
         this.#o.metrics.busConsumed.inc({ kind: "member", outcome: "routed" });
-        return this.#route([...new Set([...room, ...user])], {
+        return this.#route([...new Set([...(room ?? []), ...users.flat()])], {
           kind: "member",
           roomId: event.roomId,
           userId: event.userId,
           change: event.change,
           ...(event.change === "joined" ? { fromSeq: await this.#currentSeq(event.roomId) } : {}),
           ...(event.requestId ? { requestId: event.requestId } : {}),
+          ...(event.notify ? { notify: event.notify } : {}),
         });
       }
     }

@@ -7,10 +7,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { KdfParams } from "./auth/passwords.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
+import { Matching } from "./core/matching.ts";
 import { Messages } from "./core/messages.ts";
 import { Rooms } from "./core/rooms.ts";
 import { authRoutes } from "./rest/auth-routes.ts";
 import { installErrorHandler } from "./rest/http.ts";
+import { matchRoutes } from "./rest/match-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { Hub } from "./ws/hub.ts";
@@ -31,6 +33,7 @@ export interface Gateway {
   readonly hub: Hub;
   readonly rooms: Rooms;
   readonly messages: Messages;
+  readonly matching: Matching;
   listen(port: number, host: string): Promise<string>;
   /** stop accepting, close sockets with the resumable SHUTDOWN code, finish requests in flight */
   stop(): Promise<void>;
@@ -47,8 +50,12 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   const tokens = new Tokens(opts.tokens, ctx.store);
   const rooms = new Rooms(ctx);
   const messages = new Messages(ctx);
-  const hub = new Hub(ctx);
-  const sockets = new SocketServer({ ctx, hub, rooms, messages, sessionId: randomUUID() }, tokens);
+  const matching = new Matching(ctx);
+  const hub = new Hub(ctx, matching);
+  const sockets = new SocketServer(
+    { ctx, hub, rooms, messages, matching, sessionId: randomUUID() },
+    tokens,
+  );
   let ready = false;
 
   app.addSchema(ErrorBody);
@@ -69,6 +76,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   installErrorHandler(app, ctx);
   authRoutes(app, ctx, tokens, opts.kdf);
   roomRoutes(app, ctx, tokens, rooms, messages);
+  matchRoutes(app, ctx, tokens, matching);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   // built once from the frame schemas, like docs/asyncapi.json (nothing read from disk)
@@ -96,6 +104,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
     hub,
     rooms,
     messages,
+    matching,
     async listen(port, host) {
       const address = await app.listen({ port, host });
       ready = true;

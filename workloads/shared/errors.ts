@@ -76,6 +76,17 @@ export const ErrorCodes = {
     retriable: false,
     description: "The user is a member of the room already.",
   },
+  MATCH_TICKET_NOT_FOUND: {
+    status: 404,
+    retriable: false,
+    description: "No such match ticket, or it is not yours.",
+  },
+  MATCH_ALREADY_MATCHED: {
+    status: 409,
+    retriable: false,
+    description:
+      "The match ticket is matched already and cannot be cancelled: leave the match room instead.",
+  },
   RATE_LIMITED: {
     status: 429,
     retriable: true,

@@ -30,6 +30,11 @@ export type BusEvent =
       readonly change: "joined" | "left";
       /** the WebSocket request id of the member's own frame, echoed to them */
       readonly requestId?: string;
+      /**
+       * users told wherever they are, subscribed to the room or not yet (the end of a match
+       * reaches the partner even while their socket is still joining the room)
+       */
+      readonly notify?: readonly string[];
     }
   | {
       readonly kind: "matched";
@@ -73,6 +78,7 @@ export type Delivery =
       /** for joined: the room's last seq before the join; the member receives what follows */
       readonly fromSeq?: number;
       readonly requestId?: string;
+      readonly notify?: readonly string[];
     }
   | {
       readonly kind: "typing";

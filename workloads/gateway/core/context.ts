@@ -1,6 +1,7 @@
 // What the gateway's core works with: the backends, its own identity and its limits.
 import type { Bus } from "../../shared/backends/bus.ts";
 import type { Delivery } from "../../shared/backends/delivery.ts";
+import type { MatchQueue } from "../../shared/backends/match-queue.ts";
 import type { BucketSpec, RateLimiter } from "../../shared/backends/rate-limiter.ts";
 import type { Registry } from "../../shared/backends/registry.ts";
 import type { Store } from "../../shared/backends/store.ts";
@@ -13,6 +14,7 @@ export interface Backends {
   readonly registry: Registry;
   readonly delivery: Delivery;
   readonly limiter: RateLimiter;
+  readonly matchQueue: MatchQueue;
 }
 
 export interface GatewayLimits {

@@ -7,6 +7,7 @@ import type { Member, Room, RoomKind } from "../../shared/domain.ts";
 import { ChatError } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { newId } from "../../shared/ids.ts";
+import { endMatchRoom } from "../../shared/match-room.ts";
 import { traceHeaders } from "../../shared/telemetry/tracing.ts";
 import type { GatewayContext } from "./context.ts";
 
@@ -141,17 +142,7 @@ export class Rooms {
     const events: BusEvent[] = [];
     if (room.kind === "match") {
       // leaving a match ends it for both
-      for (const m of await this.#ctx.store.listMembers(roomId)) {
-        if (await this.#ctx.store.removeMember(roomId, m.userId)) {
-          events.push({
-            kind: "member",
-            roomId,
-            userId: m.userId,
-            change: "left",
-            ...(m.userId === userId && requestId ? { requestId } : {}),
-          });
-        }
-      }
+      events.push(...(await endMatchRoom(this.#ctx.store, roomId, userId, requestId)));
     } else if (await this.#ctx.store.removeMember(roomId, userId)) {
       events.push({
         kind: "member",

@@ -129,6 +129,66 @@ export const ReadBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Tag = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  pattern: "^[^,]+$",
+  description: "an interest; compared case-insensitively",
+});
+export const MatchBody = Type.Object(
+  {
+    request_id: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "idempotency key chosen by the client: a retry with it returns the same ticket",
+    }),
+    tags: Type.Optional(
+      Type.Array(Tag, {
+        maxItems: 10,
+        uniqueItems: true,
+        description: "interests; a partner shares at least one (none: anyone)",
+      }),
+    ),
+    language: Type.Optional(
+      Type.String({
+        minLength: 2,
+        maxLength: 16,
+        description: "a language tag such as en or pt-br; a partner speaks it (none: anyone)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const TicketParams = Type.Object({ ticket_id: Uuid });
+export const TicketBody = Type.Object(
+  {
+    id: Uuid,
+    request_id: Type.String(),
+    state: Type.Union(
+      [Type.Literal("pending"), Type.Literal("matched"), Type.Literal("cancelled")],
+      {
+        description:
+          "pending: waiting; matched: room_id and partner are set; cancelled: by the user, or they disconnected",
+      },
+    ),
+    tags: Type.Array(Type.String()),
+    language: Type.Union([Type.String(), Type.Null()]),
+    requested_at: Type.String({ format: "date-time" }),
+    room_id: Type.Optional(Type.String({ format: "uuid", description: "the match room" })),
+    matched_at: Type.Optional(Type.String({ format: "date-time" })),
+    partner: Type.Optional(
+      Type.Object(
+        { id: Uuid, username: Type.String(), display_name: Type.String() },
+        {
+          description: "the partner's public profile",
+        },
+      ),
+    ),
+  },
+  { $id: "MatchTicket" },
+);
+
+export type MatchBodyT = Static<typeof MatchBody>;
 export type RegisterBodyT = Static<typeof RegisterBody>;
 export type LoginBodyT = Static<typeof LoginBody>;
 export type RefreshBodyT = Static<typeof RefreshBody>;

@@ -1,9 +1,12 @@
 // One function per client frame type. Each gets a parsed, typed frame; errors thrown here are
 // ChatErrors that the socket server turns into error frames carrying the request id.
+
+import type { MatchTicket } from "../../shared/backends/match-queue.ts";
 import { ChatError } from "../../shared/errors.ts";
 import { messageId } from "../../shared/ids.ts";
 import type { ClientFrame } from "../../shared/protocol/frames.ts";
 import type { GatewayContext } from "../core/context.ts";
+import type { Matching } from "../core/matching.ts";
 import type { Messages } from "../core/messages.ts";
 import type { Rooms } from "../core/rooms.ts";
 import type { Connection } from "./connection.ts";
@@ -14,6 +17,7 @@ export interface HandlerDeps {
   readonly hub: Hub;
   readonly rooms: Rooms;
   readonly messages: Messages;
+  readonly matching: Matching;
   readonly sessionId: string;
 }
 
@@ -128,6 +132,42 @@ export async function onPresence(
   conn.send({ type: "presence", ...idOf(f.id), room_id: f.room_id, online: [...online].sort() });
 }
 
+function sendTicket(conn: Connection, id: string | undefined, t: MatchTicket): void {
+  conn.send({
+    type: "match_ticket",
+    ...idOf(id),
+    ticket_id: t.id,
+    request_id: t.requestId,
+    state: t.state,
+    ...(t.roomId === undefined ? {} : { room_id: t.roomId }),
+  });
+}
+
+export async function onMatch(
+  d: HandlerDeps,
+  conn: Connection,
+  f: FrameOf<"match">,
+): Promise<void> {
+  const ticket = await d.matching.request(conn.userId, {
+    requestId: f.request_id,
+    tags: f.tags,
+    language: f.language,
+  });
+  sendTicket(conn, f.id, ticket);
+}
+
+export async function onMatchCancel(
+  d: HandlerDeps,
+  conn: Connection,
+  f: FrameOf<"match_cancel">,
+): Promise<void> {
+  const ticket =
+    f.ticket_id === undefined
+      ? await d.matching.cancelPending(conn.userId)
+      : await d.matching.cancel(conn.userId, f.ticket_id);
+  sendTicket(conn, f.id, ticket);
+}
+
 export async function dispatch(d: HandlerDeps, conn: Connection, f: ClientFrame): Promise<void> {
   switch (f.type) {
     case "hello":
@@ -151,5 +191,9 @@ export async function dispatch(d: HandlerDeps, conn: Connection, f: ClientFrame)
       return onSeen(d, conn, f);
     case "presence":
       return onPresence(d, conn, f);
+    case "match":
+      return onMatch(d, conn, f);
+    case "match_cancel":
+      return onMatchCancel(d, conn, f);
   }
 }

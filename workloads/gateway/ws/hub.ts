@@ -11,6 +11,7 @@ import {
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import { contextFrom, inSpan, SpanNames } from "../../shared/telemetry/tracing.ts";
 import type { GatewayContext } from "../core/context.ts";
+import type { Matching } from "../core/matching.ts";
 import type { Connection } from "./connection.ts";
 import { RoomCursor } from "./cursor.ts";
 
@@ -48,6 +49,9 @@ interface PendingAck {
 
 export class Hub {
   readonly #ctx: GatewayContext;
+  readonly #matching: Matching;
+  /** set while the gateway drains: its sockets move to other gateways, nobody left */
+  #draining = false;
   readonly #byUser = new Map<string, Set<Connection>>();
   readonly #byRoom = new Map<string, Set<Connection>>();
   readonly #pendingAcks = new Map<string, PendingAck>();
@@ -55,8 +59,14 @@ export class Hub {
   #stopListening: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
 
-  constructor(ctx: GatewayContext) {
+  constructor(ctx: GatewayContext, matching: Matching) {
     this.#ctx = ctx;
+    this.#matching = matching;
+  }
+
+  /** The gateway is shutting down: closing sockets now says nothing about their users leaving. */
+  drain(): void {
+    this.#draining = true;
   }
 
   async start(): Promise<void> {
@@ -146,7 +156,10 @@ export class Hub {
     if (emptied.length > 0)
       tasks.push(this.#ctx.registry.unsubscribeRooms(this.#ctx.gatewayId, emptied));
     if (lastOfUser) {
-      tasks.push(this.#ctx.registry.markOffline(this.#ctx.gatewayId, conn.userId));
+      const offline = this.#ctx.registry.markOffline(this.#ctx.gatewayId, conn.userId);
+      tasks.push(
+        this.#draining ? offline : offline.then(() => this.#matching.disconnected(conn.userId)),
+      );
       this.#announcePresence(conn.userId, [...conn.rooms.keys()], false);
     }
     Promise.all(tasks).catch((err: unknown) =>
@@ -312,6 +325,20 @@ export class Hub {
           this.#ctx.log.warn({ err }, "member change failed"),
         );
         return;
+      case "matched": {
+        const frame = JSON.stringify({
+          type: "matched",
+          ticket_id: d.ticketId,
+          room_id: d.roomId,
+          partner: {
+            id: d.partner.id,
+            username: d.partner.username,
+            display_name: d.partner.displayName,
+          },
+        } satisfies ServerFrame);
+        for (const conn of this.#byUser.get(d.userId) ?? []) conn.sendRaw(frame);
+        return;
+      }
     }
   }
 
@@ -355,7 +382,13 @@ export class Hub {
   async #onMember(d: Extract<DeliveryPayload, { kind: "member" }>): Promise<void> {
     const type = d.change === "joined" ? ("user_joined" as const) : ("user_left" as const);
     if (d.change === "joined") await this.subscribeUser(d.userId, d.roomId, d.fromSeq ?? 0);
-    this.#toRoom(d.roomId, { type, room_id: d.roomId, user_id: d.userId }, d.userId);
+    const told = this.#toRoom(d.roomId, { type, room_id: d.roomId, user_id: d.userId }, d.userId);
+    for (const u of d.notify ?? []) {
+      if (u === d.userId) continue;
+      for (const conn of this.#byUser.get(u) ?? []) {
+        if (!told.has(conn)) conn.send({ type, room_id: d.roomId, user_id: d.userId });
+      }
+    }
     // the member's own sockets get the frame with the id of the request that caused it
     const own = {
       type,
@@ -369,11 +402,13 @@ export class Hub {
     }
   }
 
-  #toRoom(roomId: string, frame: ServerFrame, exceptUser?: string): void {
+  /** Sends the frame to the room's local sockets (but the user's); returns the room's sockets. */
+  #toRoom(roomId: string, frame: ServerFrame, exceptUser?: string): ReadonlySet<Connection> {
     const conns = this.#byRoom.get(roomId);
-    if (conns === undefined) return;
+    if (conns === undefined) return new Set();
     const data = JSON.stringify(frame);
     for (const conn of conns) if (conn.userId !== exceptUser) conn.sendRaw(data);
+    return conns;
   }
 
   #announcePresence(userId: string, roomIds: readonly string[], online: boolean): void {

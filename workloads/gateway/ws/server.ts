@@ -74,6 +74,7 @@ export class SocketServer {
   /** Stops accepting sockets and closes every open one with the resumable SHUTDOWN code. */
   drain(): void {
     this.#accepting = false;
+    this.#deps.hub.drain();
     clearInterval(this.#sweep);
     this.#sweep = undefined;
     for (const conn of this.#conns) conn.close("SHUTDOWN", "gateway shutting down; resume");

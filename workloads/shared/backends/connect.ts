@@ -7,6 +7,9 @@ import type { Bus } from "./bus.ts";
 import { MemoryDelivery } from "./delivery.memory.ts";
 import { RedisDelivery } from "./delivery.redis.ts";
 import type { Delivery } from "./delivery.ts";
+import { MemoryMatchQueue } from "./match-queue.memory.ts";
+import { RedisMatchQueue } from "./match-queue.redis.ts";
+import type { MatchQueue } from "./match-queue.ts";
 import { MemoryRateLimiter } from "./rate-limiter.memory.ts";
 import { RedisRateLimiter } from "./rate-limiter.redis.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
@@ -23,6 +26,7 @@ export interface Backends {
   readonly registry: Registry;
   readonly delivery: Delivery;
   readonly limiter: RateLimiter;
+  readonly matchQueue: MatchQueue;
   close(): Promise<void>;
 }
 
@@ -33,6 +37,7 @@ export function memoryBackends(): Backends {
     registry: new MemoryRegistry(),
     delivery: new MemoryDelivery(),
     limiter: new MemoryRateLimiter(),
+    matchQueue: new MemoryMatchQueue(),
   };
   return { ...b, close: () => closeAll(b) };
 }
@@ -79,6 +84,10 @@ export async function connectBackends(
       namespace,
       connectionName: `${service}-limiter`,
     }),
+    matchQueue: RedisMatchQueue.connect(s.redisUrl, {
+      namespace,
+      connectionName: `${service}-match-queue`,
+    }),
   };
   return { ...b, close: () => closeAll(b) };
 }
@@ -89,6 +98,7 @@ async function closeAll(b: Omit<Backends, "close">): Promise<void> {
     b.delivery.close(),
     b.registry.close(),
     b.limiter.close(),
+    b.matchQueue.close(),
     b.store.close(),
   ]);
   const failed = results.find((r) => r.status === "rejected");

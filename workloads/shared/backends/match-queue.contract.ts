@@ -76,7 +76,7 @@ export function matchQueueContract(name: string, make: () => Promise<MatchQueueF
       await drain(q);
     });
 
-    it("pairs by shared tag or language first, and anyone after the fallback wait", async () => {
+    it("pairs by shared tag or language first, and two who both waited out the fallback", async () => {
       const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
       await q.enqueue(req(a, "x", { tags: ["chess"] }), 20_000);
       await q.enqueue(req(b, "x", { tags: ["golf"] }), 20_001);
@@ -88,8 +88,13 @@ export function matchQueueContract(name: string, make: () => Promise<MatchQueueF
       const [d] = [randomUUID()];
       await q.enqueue(req(d, "x", { tags: ["tennis"], language: "fr" }), 20_030);
       assert.deepEqual(await q.pair(opts(20_040)), [], "golf and tennis do not match yet");
-      const late = await q.pair(opts(20_001 + 5_000));
-      assert.deepEqual([late[0]?.a.userId, late[0]?.b.userId], [b, d], "after the wait, anyone");
+      assert.deepEqual(
+        await q.pair(opts(20_001 + 5_000)),
+        [],
+        "b waited out the fallback, but d has not: d still gets the chance of a tennis partner",
+      );
+      const late = await q.pair(opts(20_030 + 5_000));
+      assert.deepEqual([late[0]?.a.userId, late[0]?.b.userId], [b, d], "both waited: anyone");
       await drain(q);
     });
 
@@ -100,7 +105,9 @@ export function matchQueueContract(name: string, make: () => Promise<MatchQueueF
       await q.enqueue(req(c), 30_002);
       assert.equal(await q.cancel(a, ta.id), true);
       assert.equal(await q.cancel(a, ta.id), false, "only once");
-      assert.equal(await q.cancelUser(b), true);
+      const tb = await q.enqueue(req(b, "again"), 30_003);
+      assert.equal(await q.cancelUser(b), tb.id);
+      assert.equal(await q.cancelUser(b), undefined, "nothing left to cancel");
       assert.deepEqual(await q.pair(opts(30_010)), []);
       assert.equal((await q.getTicket(ta.id))?.state, "cancelled");
       assert.equal(
@@ -109,6 +116,20 @@ export function matchQueueContract(name: string, make: () => Promise<MatchQueueF
         "not someone else's",
       );
       await q.cancelUser(c);
+    });
+
+    it("looks again after a cancel frees a place in the scan window", async () => {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      await q.enqueue(req(a, "w", { tags: ["window-x"] }), 35_000);
+      const tb = await q.enqueue(req(b, "w", { tags: ["window-y"] }), 35_001);
+      await q.enqueue(req(c, "w", { tags: ["window-x"] }), 35_002);
+      const narrow = { now: 35_010, fallbackWaitMs: 5_000, maxScan: 2 };
+      assert.deepEqual(await q.pair(narrow), [], "c is beyond the window");
+      assert.deepEqual(await q.pair(narrow), [], "and still is");
+      await q.cancel(b, tb.id);
+      const [p] = await q.pair(narrow);
+      assert.deepEqual([p?.a.userId, p?.b.userId], [a, c]);
+      await drain(q);
     });
 
     it("cannot cancel a matched ticket", async () => {

@@ -1,11 +1,11 @@
 // MatchQueue in memory: the same semantics as the Redis adapter, for the embedded default.
 import { randomUUID } from "node:crypto";
 import {
-  compatible,
   type MatchPair,
   type MatchQueue,
   type MatchRequest,
   type MatchTicket,
+  mayPair,
   type PairOptions,
 } from "./match-queue.ts";
 
@@ -60,9 +60,9 @@ export class MemoryMatchQueue implements MatchQueue {
     return true;
   }
 
-  async cancelUser(userId: string): Promise<boolean> {
+  async cancelUser(userId: string): Promise<string | undefined> {
     const id = this.#pendingOfUser.get(userId);
-    return id === undefined ? false : this.cancel(userId, id);
+    return id !== undefined && (await this.cancel(userId, id)) ? id : undefined;
   }
 
   async pair(o: PairOptions): Promise<MatchPair[]> {
@@ -75,9 +75,7 @@ export class MemoryMatchQueue implements MatchQueue {
       for (let j = i + 1; j < scan.length; j++) {
         const u = scan[j] as MatchTicket;
         if (used.has(j) || u.userId === t.userId) continue;
-        const anyone =
-          o.now - t.enqueuedAt >= o.fallbackWaitMs || o.now - u.enqueuedAt >= o.fallbackWaitMs;
-        if (!anyone && !compatible(t, u)) continue;
+        if (!mayPair(t, u, o)) continue;
         used.add(i);
         used.add(j);
         const id = randomUUID();

@@ -2,7 +2,9 @@
 // atomic against each other and across matcher and gateway replicas. Keys (under the cluster's
 // namespace): mq:queue (sorted set of pending ticket ids by enqueue time), mq:t:<id> (ticket
 // hash), mq:req:<user>:<request> (request id → ticket), mq:user:<user> (the pending ticket),
-// mq:outbox (list of pairs to hand over), mq:lease:<pair> (who is handing a pair over).
+// mq:outbox (list of pairs to hand over), mq:lease:<pair> (who is handing a pair over),
+// mq:version (bumped by every enqueue and cancel) and mq:idle (the version a fruitless pairing
+// step saw, and until when nothing can pair without a change: later steps return at once).
 // The scripts touch keys they derive from data, which a single Redis (or a primary with
 // replicas) allows; Redis Cluster would need hash tags on every key (docs/decisions/0007).
 import { createHash, randomUUID } from "node:crypto";
@@ -30,10 +32,10 @@ local ns, user, req, tid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl = tonumber(ARGV[8])
 local reqKey = ns .. 'mq:req:' .. user .. ':' .. req
 local known = redis.call('GET', reqKey)
-if known then return known end
+if known and redis.call('EXISTS', ns .. 'mq:t:' .. known) == 1 then return known end
 local userKey = ns .. 'mq:user:' .. user
 local pending = redis.call('GET', userKey)
-if pending then
+if pending and redis.call('EXISTS', ns .. 'mq:t:' .. pending) == 1 then
   redis.call('SET', reqKey, pending, 'EX', ttl)
   return pending
 end
@@ -43,6 +45,7 @@ redis.call('EXPIRE', tk, ttl)
 redis.call('SET', reqKey, tid, 'EX', ttl)
 redis.call('SET', userKey, tid, 'EX', ttl)
 redis.call('ZADD', ns .. 'mq:queue', ARGV[7], tid)
+redis.call('INCR', ns .. 'mq:version')
 return tid
 `;
 
@@ -51,21 +54,27 @@ local ns, user, tid = ARGV[1], ARGV[2], ARGV[3]
 local userKey = ns .. 'mq:user:' .. user
 if tid == '' then
   tid = redis.call('GET', userKey)
-  if not tid then return 0 end
+  if not tid then return false end
 end
 local tk = ns .. 'mq:t:' .. tid
 local owner, state = unpack(redis.call('HMGET', tk, 'user', 'state'))
-if owner ~= user or state ~= 'pending' then return 0 end
+if owner ~= user or state ~= 'pending' then return false end
 redis.call('HSET', tk, 'state', 'cancelled')
 redis.call('ZREM', ns .. 'mq:queue', tid)
+redis.call('INCR', ns .. 'mq:version')
 if redis.call('GET', userKey) == tid then redis.call('DEL', userKey) end
-return 1
+return tid
 `;
 
-// ARGV: ns, now, fallbackMs, maxScan, pair ids...
+// ARGV: ns, now, fallbackMs, maxScan, ticket ttl, pair ids... Two tickets pair when they are
+// compatible (shared tag or language, or one side did not ask) or both waited out the fallback.
 const PAIR = `
 local ns, now, fallback, maxScan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local queue = ns .. 'mq:queue'
+local ttl = tonumber(ARGV[5])
+local version = redis.call('GET', ns .. 'mq:version') or '0'
+local idle = redis.call('HMGET', ns .. 'mq:idle', 'version', 'until')
+if idle[1] == version and now < tonumber(idle[2]) then return {} end
 local ids = redis.call('ZRANGE', queue, 0, maxScan - 1)
 local t = {}
 for _, id in ipairs(ids) do
@@ -84,20 +93,22 @@ local function compatible(x, y)
   for tag in pairs(x.tags) do if y.tags[tag] then return true end end
   return false
 end
-local used, out, nextId = {}, {}, 5
+local function waited(x) return now - x.at >= fallback end
+local used, out, nextId = {}, {}, 6
 for i = 1, #t do
   if not used[i] and ARGV[nextId] then
     local x = t[i]
     for j = i + 1, #t do
       local y = t[j]
       if not used[j] and y.user ~= x.user and
-         (now - x.at >= fallback or now - y.at >= fallback or compatible(x, y)) then
+         ((waited(x) and waited(y)) or compatible(x, y)) then
         used[i], used[j] = true, true
         local pid = ARGV[nextId]
         nextId = nextId + 1
         for _, pair in ipairs({ { x, y }, { y, x } }) do
           local a, b = pair[1], pair[2]
           redis.call('HSET', ns .. 'mq:t:' .. a.id, 'state', 'matched', 'room', pid, 'partner', b.user, 'matchedAt', now)
+          redis.call('EXPIRE', ns .. 'mq:t:' .. a.id, ttl)
           redis.call('ZREM', queue, a.id)
           local userKey = ns .. 'mq:user:' .. a.user
           if redis.call('GET', userKey) == a.id then redis.call('DEL', userKey) end
@@ -110,6 +121,14 @@ for i = 1, #t do
       end
     end
   end
+end
+if #out == 0 then
+  -- nothing can pair until a ticket comes or goes, or the two oldest have waited the fallback
+  local later = 9e15
+  if #t >= 2 then later = t[2].at + fallback end
+  redis.call('HSET', ns .. 'mq:idle', 'version', version, 'until', string.format('%d', later))
+else
+  redis.call('DEL', ns .. 'mq:idle')
 end
 return out
 `;
@@ -190,11 +209,12 @@ export class RedisMatchQueue implements MatchQueue {
   }
 
   async cancel(userId: string, ticketId: string): Promise<boolean> {
-    return (await this.#run("CANCEL", [this.#ns, userId, ticketId])) === 1;
+    return (await this.#run("CANCEL", [this.#ns, userId, ticketId])) !== null;
   }
 
-  async cancelUser(userId: string): Promise<boolean> {
-    return (await this.#run("CANCEL", [this.#ns, userId, ""])) === 1;
+  async cancelUser(userId: string): Promise<string | undefined> {
+    const id = (await this.#run("CANCEL", [this.#ns, userId, ""])) as string | null;
+    return id ?? undefined;
   }
 
   async pair(o: PairOptions): Promise<MatchPair[]> {
@@ -207,6 +227,7 @@ export class RedisMatchQueue implements MatchQueue {
       String(o.now),
       String(o.fallbackWaitMs),
       String(o.maxScan),
+      String(TICKET_TTL_SECONDS),
       ...ids,
     ])) as string[];
     return out.map((p) => JSON.parse(p) as MatchPair);

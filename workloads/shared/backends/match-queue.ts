@@ -38,7 +38,7 @@ export interface MatchPair {
 
 export interface PairOptions {
   readonly now: number;
-  /** a ticket waiting this long pairs with anyone */
+  /** two tickets that have both waited this long pair whatever their tags and languages */
   readonly fallbackWaitMs: number;
   /** how many of the oldest tickets one pairing step looks at */
   readonly maxScan: number;
@@ -50,8 +50,8 @@ export interface MatchQueue {
   getTicket(ticketId: string): Promise<MatchTicket | undefined>;
   /** Cancels the user's pending ticket; false if it is not pending (or not theirs). */
   cancel(userId: string, ticketId: string): Promise<boolean>;
-  /** Cancels whatever pending ticket the user has (they disconnected). */
-  cancelUser(userId: string): Promise<boolean>;
+  /** Cancels whatever pending ticket the user has (they disconnected); its id, if there was one. */
+  cancelUser(userId: string): Promise<string | undefined>;
   /** Pairs waiting tickets, oldest first, in one atomic step. */
   pair(options: PairOptions): Promise<MatchPair[]>;
   /** Takes a pair from the outbox under a lease; undefined when none is free. */
@@ -70,4 +70,15 @@ export function compatible(
   if (x.language !== null && y.language !== null && x.language !== y.language) return false;
   if (x.tags.length === 0 || y.tags.length === 0) return true;
   return x.tags.some((t) => y.tags.includes(t));
+}
+
+/** Whether two waiting tickets may pair now: compatible, or both waited out the fallback. */
+export function mayPair(
+  x: { tags: readonly string[]; language: string | null; enqueuedAt: number },
+  y: { tags: readonly string[]; language: string | null; enqueuedAt: number },
+  o: { now: number; fallbackWaitMs: number },
+): boolean {
+  const bothWaited =
+    o.now - x.enqueuedAt >= o.fallbackWaitMs && o.now - y.enqueuedAt >= o.fallbackWaitMs;
+  return bothWaited || compatible(x, y);
 }

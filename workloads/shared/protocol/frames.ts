@@ -6,10 +6,11 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { type ErrorCode, ErrorCodes } from "../errors.ts";
 
 const Id = Type.String({ minLength: 1, maxLength: 64, description: "client request id, echoed" });
+const UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+/** a lowercase UUID, described */
+const uuid = (description: string) => Type.String({ pattern: UUID_PATTERN, description });
 /** a lowercase UUID */
-const Uuid = Type.String({
-  pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-});
+const Uuid = Type.String({ pattern: UUID_PATTERN });
 const Seq = Type.Integer({
   minimum: 0,
   maximum: Number.MAX_SAFE_INTEGER,
@@ -96,25 +97,52 @@ export const PresenceFrame = frame(
   "Asks who in the room is online.",
 );
 export const PingFrame = frame("ping", { id: Type.Optional(Id) }, "Application-level ping.");
-const Tag = Type.String({ minLength: 1, maxLength: 32, pattern: "^[^,]+$" });
+const Tag = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  pattern: "^[^,]+$",
+  description: "an interest, such as chess; compared case-insensitively; no commas",
+});
+const TicketId = uuid("the match ticket: one per match request, the same for every retry of it");
+const RequestId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description:
+    "idempotency key chosen by the client for one match request: every retry with it, on any gateway and over REST too, returns the same ticket",
+});
 export const MatchFrame = frame(
   "match",
   {
     id: Type.Optional(Id),
-    request_id: Type.String({
-      minLength: 1,
-      maxLength: 64,
-      description: "idempotency key: a retry returns the same ticket",
-    }),
-    tags: Type.Optional(Type.Array(Tag, { maxItems: 10, uniqueItems: true })),
-    language: Type.Optional(Type.String({ minLength: 2, maxLength: 16 })),
+    request_id: RequestId,
+    tags: Type.Optional(
+      Type.Array(Tag, {
+        maxItems: 10,
+        uniqueItems: true,
+        description:
+          "interests: the partner shares at least one, unless both have waited the fallback time (then anyone); none: anyone",
+      }),
+    ),
+    language: Type.Optional(
+      Type.String({
+        minLength: 2,
+        maxLength: 16,
+        description:
+          "a language tag such as en or pt-br (case-insensitive): the partner asked for the same or for none, unless both have waited the fallback time",
+      }),
+    ),
   },
-  "Asks to be matched with a random stranger (by shared tag or language first, anyone after a wait).",
+  "Asks to be matched with a random stranger, first come first served. Answered by match_ticket (state pending, or the ticket's current state on a retry); the match itself arrives as matched. A user holds at most one pending ticket: while one is pending, any match request returns it. The ticket is dropped when the user's last socket on the cluster closes (another tab keeps it). A new match ends the user's current match room.",
 );
 export const MatchCancelFrame = frame(
   "match_cancel",
-  { id: Type.Optional(Id), ticket_id: Type.Optional(Uuid) },
-  "Cancels the pending match ticket (this one, or whichever is pending).",
+  {
+    id: Type.Optional(Id),
+    ticket_id: Type.Optional(
+      uuid("the ticket to cancel; without it, whichever ticket of the user is pending"),
+    ),
+  },
+  "Cancels a pending match ticket; answered by match_ticket with state cancelled (again: no change). Errors: MATCH_TICKET_NOT_FOUND (no such ticket of yours, or none pending), MATCH_ALREADY_MATCHED (too late: leave the match room to end the match).",
 );
 
 export const ClientFrameSchemas = [
@@ -188,7 +216,7 @@ export const UserJoinedFrame = frame(
 export const UserLeftFrame = frame(
   "user_left",
   { id: Type.Optional(Id), room_id: Uuid, user_id: Uuid },
-  "A user left the room.",
+  "A user left the room. In a match room the match ended: both members are removed (each socket receives user_left for both) and the room takes no more messages.",
 );
 export const ServerTypingFrame = frame(
   "typing",
@@ -234,28 +262,36 @@ export const MatchTicketFrame = frame(
   "match_ticket",
   {
     id: Type.Optional(Id),
-    ticket_id: Uuid,
-    request_id: Type.String(),
-    state: Type.Union([
-      Type.Literal("pending"),
-      Type.Literal("matched"),
-      Type.Literal("cancelled"),
-    ]),
-    room_id: Type.Optional(Uuid),
+    ticket_id: TicketId,
+    request_id: Type.String({ description: "the request that created the ticket" }),
+    state: Type.Union(
+      [Type.Literal("pending"), Type.Literal("matched"), Type.Literal("cancelled")],
+      {
+        description:
+          "pending: waiting for a partner; matched: paired, room_id is set (a matched frame follows or came before); cancelled: by the user, or their last socket closed",
+      },
+    ),
+    room_id: Type.Optional(uuid("when matched: the match room")),
   },
   "Answer to match and match_cancel: the ticket and its state.",
 );
 export const MatchedFrame = frame(
   "matched",
   {
-    ticket_id: Uuid,
-    room_id: Uuid,
+    ticket_id: TicketId,
+    room_id: uuid(
+      "the match room (kind match), with both as its only members; the socket is subscribed to it",
+    ),
     partner: Type.Object(
-      { id: Uuid, username: Type.String(), display_name: Type.String() },
-      { additionalProperties: false },
+      {
+        id: uuid("the partner's user id"),
+        username: Type.String({ description: "the partner's username" }),
+        display_name: Type.String({ description: "the partner's display name" }),
+      },
+      { additionalProperties: false, description: "the partner's public profile" },
     ),
   },
-  "You were matched: the match room (already joined) and your partner's public profile.",
+  "You were matched: sent to every socket of the user. Delivery is at most once per socket (a gateway restart can lose it) and may repeat after a matcher crash: de-duplicate by ticket_id, and on reconnect read the ticket (GET /v1/match/{ticket_id}) or the rooms in welcome. The match ends for both when either leaves the room: each then receives user_left for both members.",
 );
 
 export const ServerFrameSchemas = [

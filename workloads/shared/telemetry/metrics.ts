@@ -2,6 +2,7 @@
 // and code agree. One registry per process (the embedded default shares it between workloads).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+const waitBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
@@ -84,6 +85,47 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Registry operation latency, by operation",
       labelNames: ["op"] as const,
       buckets: latencyBuckets,
+      registers: r,
+    }),
+    matchRequests: new Counter({
+      name: "switchboard_match_requests_total",
+      help: "Match requests and cancels answered by the gateway, by operation and outcome",
+      labelNames: ["op", "outcome"] as const,
+      registers: r,
+    }),
+    matchQueueLength: new Gauge({
+      name: "switchboard_match_queue_length",
+      help: "Pending match tickets, as the matcher last saw the queue",
+      registers: r,
+    }),
+    matchWait: new Histogram({
+      name: "switchboard_match_wait_seconds",
+      help: "From a ticket's request to its pairing",
+      buckets: waitBuckets,
+      registers: r,
+    }),
+    matches: new Counter({
+      name: "switchboard_matches_total",
+      help: "Pairs formed by the matcher's pairing step (rate = matches per second)",
+      registers: r,
+    }),
+    matchHandovers: new Counter({
+      name: "switchboard_match_handovers_total",
+      help: "Pairs handed over, by outcome: new (room created, both told), repeated (again, after a lease expired), ended (left before the repeat), superseded (one of them was matched anew meanwhile)",
+      labelNames: ["outcome"] as const,
+      registers: r,
+    }),
+    matchStepSeconds: new Histogram({
+      name: "switchboard_match_step_seconds",
+      help: "Time of one matcher step, by step (pair, handover)",
+      labelNames: ["step"] as const,
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    matchErrors: new Counter({
+      name: "switchboard_match_errors_total",
+      help: "Matcher steps that failed (and are retried), by step",
+      labelNames: ["step"] as const,
       registers: r,
     }),
     deliveriesRouted: new Counter({

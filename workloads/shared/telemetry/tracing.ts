@@ -25,6 +25,12 @@ export const SpanNames = {
   send: "switchboard.message.send",
   forward: "switchboard.message.forward",
   deliver: "switchboard.message.deliver",
+  /** matcher: one atomic pairing step over the queue */
+  matchPair: "switchboard.match.pair",
+  /** matcher: one pair handed over (room created, both told); its context rides the bus */
+  matchHandover: "switchboard.match.handover",
+  /** forwarder: a matched event routed to the user's gateways */
+  matchRoute: "switchboard.match.route",
 } as const;
 
 export interface TracingOptions {
