@@ -10,6 +10,7 @@ import { type LatencySummary, summarize } from "./lib/histogram.ts";
 import { cpuMeter, load, procSample, round3, stackPids } from "./lib/machine.ts";
 import { createRooms, registerUsers } from "./lib/population.ts";
 import { monoUs, profilesIn, summarizeProfile } from "./lib/profile.ts";
+import { pathStages, scrape, stageMeans } from "./lib/prom.ts";
 import { beginRun, resultsDir, table, writeResults } from "./lib/results.ts";
 import { Generator } from "./loadgen/generator.ts";
 
@@ -83,6 +84,7 @@ for (const w of [...stack.gateways, ...stack.forwarders]) {
   roles.set(pid, w.name);
 }
 const gwUrls = stack.gateways.map((g) => g.url);
+const allUrls = [...gwUrls, ...stack.forwarders.map((f) => f.url)];
 const wsUrls = gwUrls.map((u) => `${u.replace(/^http/, "ws")}/v1/ws`);
 
 let gen: Generator | undefined;
@@ -121,10 +123,12 @@ try {
     for (let rep = 1; rep <= repeat; rep++) {
       const loadBefore = load();
       const meter = cpuMeter(pids);
+      const m0 = await scrape(allUrls);
       const fromUs = monoUs();
       const r = await gen.step(stepNo++, rate, durationMs);
       const toUs = monoUs();
       const cpu = meter();
+      const stages = stageMeans(m0, await scrape(allUrls), pathStages);
       if (rate === Math.max(...steps) && rep === 1) topWindow = { fromUs, toUs };
       const windowS = Math.max(durationMs, r.activeMs) / 1000;
       const gwCpu = stack.gateways.reduce((s, g) => s + (cpu[g.name] ?? 0), 0);
@@ -149,6 +153,7 @@ try {
         latencyMs: summarize(r.all),
         crossGatewayLatencyMs: summarize(r.cross),
         ackLatencyMs: summarize(r.ack),
+        stages,
         loadBefore,
         loadAfter: load(),
         cpuSec: cpu,
@@ -243,6 +248,16 @@ const cpuTable = table(
     r.generatorUsPerDelivery,
   ]),
 );
+const stageNames = Object.keys(pathStages);
+const stageTable = table(
+  ["target msg/s", "#", ...stageNames.map((n) => `${n} (mean ms)`), "batches"],
+  rows.map((r: any) => [
+    r.targetRate,
+    r.rep,
+    ...stageNames.map((n) => r.stages[n].meanMs),
+    r.stages[stageNames[1] as string].count,
+  ]),
+);
 const profileBody = profiles
   .map(
     (p) =>
@@ -258,6 +273,10 @@ const out = writeResults(run, params, { steps: rows, profiles }, [
   {
     title: "Steps",
     body: `Latency is from the send (timestamp in client_msg_id) to the receipt by each other member of the room; "other gateway" counts only members connected to the gateway the sender was not on. Deliveries = message frames received by members other than the sender (room size − 1 per message; the sender gets an ack). missing = expected − received after a 10 s drain; throttled = sends not made because the sending socket already had 32 unacknowledged; skipped = sends not made because the generator fell more than 1 s behind its schedule.\n\n${stepTable}`,
+  },
+  {
+    title: "Where the latency goes (the workloads' own histograms, mean per step)",
+    body: `From /metrics of both gateways and both forwarders, Δsum / Δcount over the step.\n\n${stageTable}`,
   },
   {
     title: "CPU during each step (seconds)",

@@ -112,7 +112,13 @@ if (!isMainThread) {
     return (await reply)[0].received;
   };
 
-  const write = async (perSocket: boolean, total: number) => {
+  type Variant = "per socket" | "once" | "once, as bytes";
+  const label: Record<Variant, string> = {
+    "per socket": "stringify per socket",
+    once: "stringify once per message",
+    "once, as bytes": "stringify once, UTF-8 Buffer shared by the sockets",
+  };
+  const write = async (variant: Variant, total: number) => {
     const messages = Math.floor(total / size);
     const start = await received();
     const t0 = process.threadCpuUsage();
@@ -121,10 +127,14 @@ if (!isMainThread) {
       const d = decodeDelivery(payload(i, roomId));
       if (d?.kind !== "message") throw new Error("bad payload");
       const members = roomsOf[i % rooms] as WebSocket[];
-      if (perSocket) for (const ws of members) ws.send(JSON.stringify(toMessageFrame(d.message)));
-      else {
+      if (variant === "per socket") {
+        for (const ws of members) ws.send(JSON.stringify(toMessageFrame(d.message)));
+      } else if (variant === "once") {
         const s = JSON.stringify(toMessageFrame(d.message));
         for (const ws of members) ws.send(s);
+      } else {
+        const b = Buffer.from(JSON.stringify(toMessageFrame(d.message)));
+        for (const ws of members) ws.send(b, { binary: false });
       }
       // let the event loop flush writes now and then, as a gateway between deliveries would
       if (i % 50 === 49) await new Promise((r) => setImmediate(r));
@@ -133,7 +143,7 @@ if (!isMainThread) {
     while ((await received()) - start < messages * size) await new Promise((r) => setTimeout(r, 5));
     const wallMs = performance.now() - w0;
     return {
-      variant: perSocket ? "stringify per socket" : "stringify once per message",
+      variant: label[variant],
       deliveries: messages * size,
       serverUsPerDelivery: Math.round(((t.user + t.system) / (messages * size)) * 1000) / 1000,
       serverUserUs: Math.round((t.user / (messages * size)) * 1000) / 1000,
@@ -141,10 +151,10 @@ if (!isMainThread) {
       deliveriesPerSecond: Math.round((messages * size) / (wallMs / 1000)),
     };
   };
-  await write(true, 20_000);
-  await write(false, 20_000);
+  const variants: Variant[] = ["per socket", "once", "once, as bytes"];
+  for (const v of variants) await write(v, 20_000);
   const wr = [];
-  for (const perSocket of [true, false, true, false]) wr.push(await write(perSocket, deliveries));
+  for (let rep = 0; rep < 2; rep++) for (const v of variants) wr.push(await write(v, deliveries));
   for (const w of wr)
     console.log(
       `write, ${w.variant}: ${w.serverUsPerDelivery} µs/delivery, ${w.deliveriesPerSecond}/s`,
