@@ -39,6 +39,9 @@ const perGateway = Number(a["per-gateway"]);
 const threads = Number(a.threads);
 const nodeOptions = a["gateway-node-options"] ?? "";
 const name = a.name ?? "sockets";
+// a fresh 127.X.0.0/24 per run: the previous run's ports on its addresses sit in TIME_WAIT for a
+// minute, and a socket bound to an explicit source address cannot take them
+const sourceNet = `127.${2 + (process.pid % 250)}.0`;
 const run = beginRun(name);
 const params = {
   gateways,
@@ -47,7 +50,7 @@ const params = {
   generatorProcesses: gateways,
   generatorThreadsEach: threads,
   gatewayNodeOptions: nodeOptions === "" ? "(none: default GC flags)" : nodeOptions,
-  sourceAddresses: Array.from({ length: gateways }, (_, i) => `127.0.0.${2 + i}`),
+  sourceAddresses: Array.from({ length: gateways }, (_, i) => `${sourceNet}.${2 + i}`),
   rooms: "none (each user is in no room: the per-socket cost of hub and registry only)",
 };
 console.log(`sockets: ${JSON.stringify(params)}; load ${run.loadBefore.join(" ")}`);
@@ -112,7 +115,7 @@ try {
     for (let k = 0; k < perGateway; k++) {
       const id = randomUUID();
       const pair = await tokens.issue(id, `idle-${i}-${k}`);
-      list.push({ url, token: pair.access_token, gw: i, localAddress: `127.0.0.${2 + i}` });
+      list.push({ url, token: pair.access_token, gw: i, localAddress: `${sourceNet}.${2 + i}` });
     }
     specs.push(list);
   }

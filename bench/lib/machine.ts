@@ -64,7 +64,7 @@ export function stackVersions(): Record<string, string> {
   }
   let commit = "unknown";
   try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+    commit = execFileSync("git", ["describe", "--always", "--dirty"], {
       cwd: repo,
       encoding: "utf8",
     }).trim();
