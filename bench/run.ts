@@ -11,7 +11,20 @@ const suites: { name: string; args: string[] }[] = [
   { name: "parser", args: ["parser.ts"] },
   { name: "fanout", args: ["fanout.ts"] },
   { name: "e2e", args: ["e2e.ts", "--profile"] },
+  {
+    name: "e2e-low-rates",
+    args: ["e2e.ts", "--name", "e2e-low-rates", "--steps", "50,100,250,500"],
+  },
   { name: "sockets-one-gateway", args: ["sockets.ts", "--name", "sockets-one-gateway"] },
+  {
+    name: "sockets-one-gateway-semi1",
+    args: [
+      "sockets.ts",
+      "--name",
+      "sockets-one-gateway-semi1",
+      "--gateway-node-options=--max-semi-space-size=1",
+    ],
+  },
   {
     name: "sockets-100k",
     args: ["sockets.ts", "--name", "sockets-100k", "--gateways", "6", "--per-gateway", "16667"],
