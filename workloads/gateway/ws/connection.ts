@@ -36,14 +36,18 @@ export class Connection {
     this.sendRaw(JSON.stringify(frame));
   }
 
-  /** Writes a serialized frame, or drops the socket if the client reads too slowly. */
-  sendRaw(data: string): void {
+  /**
+   * Writes a serialized frame — a string, or the UTF-8 bytes of one shared by many sockets (ws
+   * then skips encoding it again for each) — or drops the socket if the client reads too slowly.
+   */
+  sendRaw(data: string | Buffer): void {
     if (this.closed) return;
     if (this.#ws.bufferedAmount + data.length > this.#maxBufferedBytes) {
       this.close("SLOW_CONSUMER", "client is not reading; reconnect and resume");
       return;
     }
-    this.#ws.send(data);
+    if (typeof data === "string") this.#ws.send(data);
+    else this.#ws.send(data, { binary: false });
   }
 
   close(reason: CloseReason, text = ""): void {

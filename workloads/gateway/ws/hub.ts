@@ -272,7 +272,8 @@ export class Hub {
     }
   }
 
-  #sendMessage(conn: Connection, m: DeliveredMessage): void {
+  /** `frame` gives the message frame serialized once (UTF-8 bytes) for all of a room's sockets. */
+  #sendMessage(conn: Connection, m: DeliveredMessage, frame?: () => Buffer): void {
     const ack = this.#pendingAcks.get(m.id);
     if (ack !== undefined && ack.conn === conn) {
       this.#pendingAcks.delete(m.id);
@@ -287,7 +288,7 @@ export class Hub {
       });
       return;
     }
-    conn.send(toMessageFrame(m));
+    conn.sendRaw(frame === undefined ? JSON.stringify(toMessageFrame(m)) : frame());
     this.#ctx.metrics.messagesOut.inc();
   }
 
@@ -345,13 +346,18 @@ export class Hub {
   #deliverMessage(m: DeliveredMessage, traceparent: string | undefined): void {
     const conns = this.#byRoom.get(m.roomId);
     const ack = this.#pendingAcks.get(m.id);
+    let data: Buffer | undefined;
+    const frame = () => {
+      data ??= Buffer.from(JSON.stringify(toMessageFrame(m)));
+      return data;
+    };
     const deliver = () => {
       if (conns !== undefined) {
         for (const conn of conns) {
           const cursor = conn.rooms.get(m.roomId);
           if (cursor === undefined) continue;
           const verdict = cursor.offer(m);
-          if (verdict === "send") this.#sendMessage(conn, m);
+          if (verdict === "send") this.#sendMessage(conn, m, frame);
           else if (verdict === "gap") void this.#catchUp(conn, m.roomId);
           else if (verdict === "drop" && ack?.conn === conn) this.#sendMessage(conn, m); // a retry's ack
         }

@@ -1,0 +1,71 @@
+// Messages between the load generator's coordinator and its worker threads (and child
+// processes). Plain data only: they cross postMessage and process IPC.
+import type { HistogramData } from "../lib/histogram.ts";
+
+export interface SocketSpec {
+  /** ws://host:port/v1/ws */
+  readonly url: string;
+  readonly token: string;
+  /** which gateway the socket talks to (0, 1, ...): a delivery to another one is "cross" */
+  readonly gw: number;
+  /** source address to bind, e.g. 127.0.0.2, when one address runs out of ephemeral ports */
+  readonly localAddress?: string;
+  /** index into OpenCommand.rooms, for sockets that take part in the traffic */
+  readonly room?: number;
+}
+
+export interface OpenCommand {
+  readonly op: "open";
+  readonly sockets: readonly SocketSpec[];
+  readonly rooms: readonly string[];
+  /** sockets being opened at once by one worker */
+  readonly concurrency: number;
+}
+
+export interface StepCommand {
+  readonly op: "step";
+  readonly step: number;
+  /** messages per second this worker sends */
+  readonly rate: number;
+  readonly durationMs: number;
+  /** after sending, how long to wait for the deliveries still missing */
+  readonly drainMs: number;
+  /** at most this many unacknowledged messages per sending socket (the gateway queues 64) */
+  readonly window: number;
+}
+
+export type Command = OpenCommand | StepCommand | { readonly op: "close" };
+
+export interface OpenResult {
+  readonly op: "opened";
+  readonly ok: number;
+  readonly failed: number;
+  readonly failures: Record<string, number>;
+  readonly ms: number;
+}
+
+export interface StepResult {
+  readonly op: "stepped";
+  readonly step: number;
+  /** messages written to a socket */
+  sent: number;
+  /** messages not sent because the socket already had `window` unacknowledged */
+  throttled: number;
+  /** messages not sent because the generator itself fell more than 1 s behind */
+  skipped: number;
+  acked: number;
+  /** message frames other members should receive: sent × (room size − 1) */
+  expected: number;
+  received: number;
+  /** frames of this step that arrived after its drain ended (counted by the next step) */
+  late: number;
+  /** ms from the first send to the last delivery */
+  activeMs: number;
+  readonly all: HistogramData;
+  readonly cross: HistogramData;
+  readonly ack: HistogramData;
+  readonly errors: Record<string, number>;
+  readonly closes: Record<string, number>;
+}
+
+export type Reply = OpenResult | StepResult | { readonly op: "closed" };

@@ -1,0 +1,44 @@
+// Runs every benchmark, one after another (`npm run bench`): the component benchmarks first,
+// then the end-to-end ramp and the idle-socket runs on the real stack. Each one is also
+// runnable alone (node bench/<name>.ts --help). Never part of `npm test`.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const only = process.argv.slice(2);
+
+const suites: { name: string; args: string[] }[] = [
+  { name: "parser", args: ["parser.ts"] },
+  { name: "fanout", args: ["fanout.ts"] },
+  { name: "e2e", args: ["e2e.ts", "--profile"] },
+  {
+    name: "e2e-low-rates",
+    args: ["e2e.ts", "--name", "e2e-low-rates", "--steps", "50,100,250,500"],
+  },
+  { name: "sockets-one-gateway", args: ["sockets.ts", "--name", "sockets-one-gateway"] },
+  {
+    name: "sockets-one-gateway-semi1",
+    args: [
+      "sockets.ts",
+      "--name",
+      "sockets-one-gateway-semi1",
+      "--gateway-node-options=--max-semi-space-size=1",
+    ],
+  },
+  {
+    name: "sockets-100k",
+    args: ["sockets.ts", "--name", "sockets-100k", "--gateways", "6", "--per-gateway", "16667"],
+  },
+];
+
+let failed = 0;
+for (const s of suites) {
+  if (only.length > 0 && !only.includes(s.name)) continue;
+  console.log(`\n=== bench ${s.name}: node bench/${s.args.join(" ")}`);
+  const r = spawnSync(process.execPath, s.args, { cwd: here, stdio: "inherit" });
+  if (r.status !== 0) {
+    failed++;
+    console.error(`bench ${s.name} failed (exit ${r.status ?? r.signal})`);
+  }
+}
+process.exit(failed === 0 ? 0 : 1);
