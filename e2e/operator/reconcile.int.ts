@@ -2,11 +2,11 @@
 // and controller-manager, real Kafka and real Cassandra. No kubelet runs here, so pods stay
 // Pending: the status must say so (Ready=False, PodsNotReady, with counts).
 import assert from "node:assert/strict";
-import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { afterEach, before, beforeEach, describe, it } from "node:test";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { ApiException } from "@kubernetes/client-node";
 import type { Operator } from "../../operator/src/runtime/operator.ts";
-import { waitFor } from "../testkit/index.ts";
+import { kafkaBrokers, waitFor } from "../testkit/index.ts";
 import {
   Cluster,
   exampleChatCluster,
@@ -46,8 +46,6 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", () => {
     await operator?.stop();
     await teardown(cluster, t, namespace);
   });
-
-  after(() => undefined);
 
   const deployment = (name: string): Promise<V1Deployment> =>
     cluster.apps.readNamespacedDeployment({ namespace, name });
@@ -301,7 +299,6 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", () => {
         : undefined,
     );
     assert.equal(operator?.leading, true, "the operator keeps running");
-    const { kafkaBrokers } = await import("../testkit/index.ts");
     await cluster.patchSpec(namespace, t.name, { kafka: { bootstrapServers: kafkaBrokers() } });
     await cluster.waitCondition(namespace, t.name, "Degraded", "False", "AsExpected");
   });
