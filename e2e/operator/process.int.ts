@@ -171,6 +171,7 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
 
       // one more restart on the converged cluster changes nothing
       await second.stop();
+      assert.equal(second.exited?.code, 0, "SIGTERM drains and exits cleanly");
       const third = await start("op-c");
       await waitFor(
         "op-c to reconcile",
