@@ -343,6 +343,34 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
     }),
   );
 
+  it(
+    "an unreachable Cassandra gives Degraded CassandraUnreachable with the address tried, and the topic is still made",
+    scenario(async (s) => {
+      const { namespace } = s;
+      const t = await exampleChatCluster(namespace, {
+        cassandra: { contactPoints: ["127.0.0.1:1"] },
+      });
+      s.t = t;
+      await cluster.apply(t.object);
+      const c = await cluster.waitCondition(
+        namespace,
+        t.name,
+        "Degraded",
+        "True",
+        "CassandraUnreachable",
+      );
+      const schema = c.status?.conditions?.find((x) => x.type === "CassandraSchemaReady");
+      assert.equal(schema?.status, "False");
+      assert.match(schema?.message ?? "", /cannot reach Cassandra at 127.0.0.1:1/);
+      assert.equal(
+        c.status?.conditions?.find((x) => x.type === "KafkaTopicsReady")?.status,
+        "True",
+      );
+      assert.equal(c.status?.conditions?.find((x) => x.type === "Ready")?.status, "False");
+      assert.ok((await cluster.events(namespace, "CassandraUnreachable")) >= 1);
+    }),
+  );
+
   for (const policy of ["Retain", "Delete"] as const) {
     it(
       `deleting the ChatCluster with deletionPolicy ${policy} ${policy === "Retain" ? "keeps" : "removes"} the topic and keyspace; owned objects are garbage-collected`,

@@ -20,6 +20,7 @@ export const Reason = {
   RollingOut: "RollingOut",
   InvalidSpec: "InvalidSpec",
   ApplyFailed: "ApplyFailed",
+  ReconcileFailed: "ReconcileFailed",
   TopicsReady: "TopicsReady",
   KafkaUnreachable: "KafkaUnreachable",
   KafkaError: "KafkaError",

@@ -83,6 +83,14 @@ export class Reconciler {
       ["cassandra", () => this.#schema(c, creds as Credentials, o, target)],
       ["workloads", () => this.#workloads(c, o)],
     ]);
+    if (result.kind === "error" && ![o.kafka, o.cassandra, o.apply].some((x) => x?.ok === false)) {
+      // a step failed before it could say why in its own terms (e.g. the API server refused)
+      o.apply = {
+        ok: false,
+        reason: Reason.ReconcileFailed,
+        message: `${result.step}: ${result.message}`,
+      };
+    }
     await this.#writeStatus(c, o, target);
     return result;
   }
