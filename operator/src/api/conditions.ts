@@ -1,4 +1,7 @@
-// Condition types and reasons of ChatCluster status, in one place.
+// Condition types and reasons of ChatCluster status, in one place, and the one helper that
+// sets a condition: lastTransitionTime moves only when the status flips, observedGeneration is
+// always stamped, and the clock is a parameter so tests control time.
+import type { Condition } from "./schema.ts";
 
 export const ConditionType = {
   Ready: "Ready",
@@ -13,17 +16,64 @@ export const Reason = {
   Reconciled: "Reconciled",
   Reconciling: "Reconciling",
   AsExpected: "AsExpected",
-  DeploymentsNotReady: "DeploymentsNotReady",
+  PodsNotReady: "PodsNotReady",
+  RollingOut: "RollingOut",
   InvalidSpec: "InvalidSpec",
   ApplyFailed: "ApplyFailed",
+  ReconcileFailed: "ReconcileFailed",
   TopicsReady: "TopicsReady",
   KafkaUnreachable: "KafkaUnreachable",
   KafkaError: "KafkaError",
   PartitionShrinkRefused: "PartitionShrinkRefused",
+  ReplicationFactorMismatch: "ReplicationFactorMismatch",
   SchemaReady: "SchemaReady",
   CassandraUnreachable: "CassandraUnreachable",
   MigrationFailed: "MigrationFailed",
   SecretMissing: "SecretMissing",
+  Waiting: "Waiting",
   Deleting: "Deleting",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+export interface ConditionInput {
+  readonly type: ConditionType;
+  readonly status: ConditionStatus;
+  readonly reason: Reason;
+  readonly message: string;
+}
+
+/** The conditions with `input` set; the others and their order are kept. */
+export function setCondition(
+  conditions: readonly Condition[],
+  input: ConditionInput,
+  observedGeneration: number,
+  now: Date,
+): Condition[] {
+  const previous = conditions.find((c) => c.type === input.type);
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    reason: input.reason,
+    message: input.message.slice(0, 32_768),
+    observedGeneration,
+    lastTransitionTime:
+      previous !== undefined && previous.status === input.status
+        ? previous.lastTransitionTime
+        : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
+  return previous === undefined
+    ? [...conditions, next]
+    : conditions.map((c) => (c.type === input.type ? next : c));
+}
+
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: ConditionType,
+): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+export const isTrue = (conditions: readonly Condition[] | undefined, type: ConditionType) =>
+  findCondition(conditions, type)?.status === "True";

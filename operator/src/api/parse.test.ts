@@ -21,7 +21,7 @@ describe("parseChatCluster", () => {
     const c = parsed.value;
     assert.equal(c.name, "demo");
     assert.equal(c.namespace, "team-a");
-    assert.equal(c.spec.matcher.replicas, 0);
+    assert.equal(c.spec.matcher.replicas, 1);
     assert.equal(c.spec.forwarder.podDisruptionBudget.maxUnavailable, 1);
     assert.deepEqual(c.spec.gateway.resources, { requests: { cpu: "100m", memory: "128Mi" } });
     assert.equal(c.spec.observability.logLevel, "info");

@@ -2,6 +2,7 @@
 // OpenAPI schema (crds/ is generated from it by hack/gen-crd.ts) and for the TypeScript types
 // (TypeBox's Static). Defaults and CEL rules live here too, so the API server enforces them.
 import {
+  FormatRegistry,
   Kind,
   type Static,
   type TSchema,
@@ -35,6 +36,9 @@ TypeRegistry.Set<{ additionalProperties: TSchema }>(
     !Array.isArray(value) &&
     Object.values(value).every((v) => Value.Check(schema.additionalProperties, v)),
 );
+// The formats the schema uses, checked as the API server checks them.
+FormatRegistry.Set("date-time", (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d\d-\d\dT/.test(v));
+FormatRegistry.Set("int64", () => true);
 TypeRegistry.Set("OpaqueObject", (_schema, value) => typeof value === "object" && value !== null);
 
 /** A string limited to some values: `enum` in the schema, a union of literals in the type. */
@@ -126,8 +130,8 @@ export const Gateway = Type.Object({
   service: Type.Optional({ ...GatewayService, default: {} }),
 });
 export const Forwarder = Type.Object(componentProperties(2, false));
-export const Matcher = Type.Object(componentProperties(0, false), {
-  description: "the random-stranger matcher; no Deployment is made until the workload exists",
+export const Matcher = Type.Object(componentProperties(1, false), {
+  description: "the random-stranger matcher",
 });
 
 export const Image = Type.Object({

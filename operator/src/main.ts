@@ -1,0 +1,31 @@
+// The operator process: `node operator/src/main.ts` (KUBECONFIG or in-cluster credentials;
+// settings from the environment, see runtime/config.ts).
+import { EnvReader } from "../../workloads/shared/config.ts";
+import { onShutdownSignal } from "../../workloads/shared/process.ts";
+import { createLogger } from "../../workloads/shared/telemetry/log.ts";
+import { startTracing } from "../../workloads/shared/telemetry/tracing.ts";
+import { readOperatorSettings } from "./runtime/config.ts";
+import { Operator } from "./runtime/operator.ts";
+
+const env = new EnvReader(process.env);
+const settings = readOperatorSettings(env);
+env.done();
+
+const log = createLogger("switchboard-operator", settings.logLevel);
+const stopTracing = startTracing({
+  serviceName: "switchboard-operator",
+  otlpEndpoint: settings.otlpEndpoint,
+});
+const operator = new Operator({
+  settings,
+  log,
+  onLeadershipLost: () => {
+    log.error("leadership lost: exiting so a fresh process campaigns again");
+    process.exit(1);
+  },
+});
+onShutdownSignal(log, settings.shutdownTimeoutMs, async () => {
+  await operator.stop();
+  await stopTracing();
+});
+await operator.start();

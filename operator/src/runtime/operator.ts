@@ -1,0 +1,205 @@
+// The operator process's parts wired together: leader election first; once leading, the watches
+// feed the work queue, which runs the reconciler one key at a time per ChatCluster, with a
+// periodic resync so drift in Kafka or Cassandra (which send no events) is corrected too.
+// stop() drains: no new reconciles, the running ones finish, watches stop, the Lease is released.
+import { createServer, type Server } from "node:http";
+import { KubeConfig } from "@kubernetes/client-node";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { CassandraClients } from "../reconcile/cassandra.ts";
+import { Reconciler } from "../reconcile/reconciler.ts";
+import type { OperatorSettings } from "./config.ts";
+import { KubeEventRecorder } from "./events.ts";
+import { Kube } from "./kube.ts";
+import { LeaderElector } from "./leader.ts";
+import { createOperatorMetrics, type OperatorMetrics, SpanNames } from "./metrics.ts";
+import { WorkQueue } from "./queue.ts";
+import { Watches } from "./watches.ts";
+
+export interface OperatorOptions {
+  readonly settings: OperatorSettings;
+  readonly log: Logger;
+  /** default: KUBECONFIG, else in-cluster */
+  readonly kubeConfig?: KubeConfig;
+  /** called when leadership is lost (main exits non-zero, as client-go does) */
+  readonly onLeadershipLost?: () => void;
+}
+
+export class Operator {
+  readonly metrics: OperatorMetrics;
+  readonly #o: OperatorOptions;
+  readonly #kube: Kube;
+  readonly #cassandra: CassandraClients;
+  readonly #queue: WorkQueue;
+  readonly #watches: Watches;
+  readonly #leader: LeaderElector;
+  #server: Server | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  #synced = false;
+  #stopping = false;
+
+  constructor(o: OperatorOptions) {
+    this.#o = o;
+    const s = o.settings;
+    const kc = o.kubeConfig ?? defaultKubeConfig();
+    this.metrics = createOperatorMetrics();
+    this.#kube = new Kube(kc, { requestTimeoutMs: s.kubeRequestTimeoutMs });
+    this.#cassandra = new CassandraClients(s.cassandra);
+    const reconciler = new Reconciler({
+      kube: this.#kube,
+      events: new KubeEventRecorder(this.#kube, o.log, s.identity),
+      cassandra: this.#cassandra,
+      kafkaTimeouts: s.kafka,
+      log: o.log,
+      now: () => new Date(),
+    });
+    const tracer = trace.getTracer("switchboard-operator");
+    this.#queue = new WorkQueue({
+      ...s.queue,
+      process: (key) =>
+        tracer.startActiveSpan(SpanNames.reconcile, async (span) => {
+          span.setAttribute("switchboard.chatcluster", key);
+          const end = this.metrics.duration.startTimer();
+          const [namespace = "", name = ""] = key.split("/");
+          try {
+            const r = await reconciler.reconcile(namespace, name);
+            this.metrics.reconciles.inc({ result: r.kind });
+            if (r.kind === "error") {
+              this.metrics.errors.inc({ step: r.step });
+              span.setStatus({ code: SpanStatusCode.ERROR, message: r.message });
+              o.log.warn(
+                { key, step: r.step, failures: this.#queue.failures(key) + 1, message: r.message },
+                "reconcile failed: backing off",
+              );
+            } else {
+              o.log.debug({ key, result: r.kind }, "reconciled");
+            }
+            return r;
+          } finally {
+            end();
+            span.end();
+          }
+        }),
+      onDepth: (d) => this.metrics.queueDepth.set(d),
+      onDropped: (key) => {
+        this.metrics.queueDropped.inc();
+        o.log.error({ key }, "work queue full: key dropped (the resync brings it back)");
+      },
+      onError: (key, err) => {
+        this.metrics.reconciles.inc({ result: "error" });
+        this.metrics.errors.inc({ step: "unexpected" });
+        o.log.error({ key, err }, "reconcile threw");
+      },
+    });
+    this.#watches = new Watches({
+      kube: this.#kube,
+      namespace: s.watchNamespace,
+      log: o.log,
+      enqueue: (key) => this.#queue.add(key),
+      onRestart: (kind) => this.metrics.watchRestarts.inc({ kind }),
+      maxRestartDelayMs: s.queue.maxDelayMs,
+    });
+    this.#leader = new LeaderElector(
+      this.#kube.coordination,
+      {
+        namespace: s.lease.namespace,
+        name: s.lease.name,
+        identity: s.identity,
+        leaseDurationMs: s.lease.durationMs,
+        renewDeadlineMs: s.lease.renewDeadlineMs,
+        retryPeriodMs: s.lease.retryPeriodMs,
+        onStarted: () => {
+          this.metrics.leader.set(1);
+          void this.#lead();
+        },
+        onStopped: () => {
+          this.metrics.leader.set(0);
+          void this.#queue.stop();
+          o.onLeadershipLost?.();
+        },
+      },
+      o.log,
+    );
+  }
+
+  get leading(): boolean {
+    return this.#leader.leading;
+  }
+
+  /** Alive: the process answers. Ready: a standby is ready; a leader once its caches synced. */
+  get ready(): boolean {
+    return !this.#stopping && (!this.#leader.leading || this.#synced);
+  }
+
+  /** Starts the probe/metrics server and the campaign for the Lease. */
+  async start(): Promise<void> {
+    const s = this.#o.settings;
+    this.#server = probes(this.metrics, () => this.ready);
+    await new Promise<void>((resolve) => this.#server?.listen(s.port, s.host, resolve));
+    this.#leader.start();
+    this.#o.log.info(
+      { port: this.port, namespace: s.watchNamespace ?? "(all)", identity: s.identity },
+      "operator started",
+    );
+  }
+
+  get port(): number {
+    const addr = this.#server?.address();
+    return typeof addr === "object" && addr !== null ? addr.port : 0;
+  }
+
+  async #lead(): Promise<void> {
+    try {
+      await this.#watches.start();
+      this.#synced = true;
+      for (const key of this.#watches.keys()) this.#queue.add(key);
+      this.#resync = setInterval(() => {
+        for (const key of this.#watches.keys()) this.#queue.add(key);
+      }, this.#o.settings.resyncMs);
+      this.#resync.unref();
+    } catch (err) {
+      this.#o.log.error({ err }, "could not start the watches");
+      this.#o.onLeadershipLost?.();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#resync);
+    await this.#queue.stop();
+    await this.#watches.stop();
+    await this.#leader.stop();
+    this.metrics.leader.set(0);
+    await this.#cassandra.close();
+    await new Promise<void>((resolve) =>
+      this.#server ? this.#server.close(() => resolve()) : resolve(),
+    );
+  }
+}
+
+function defaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+function probes(metrics: OperatorMetrics, ready: () => boolean): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+    } else if (path === "/readyz") {
+      const ok = ready();
+      res
+        .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
+        .end(`{"status":"${ok ? "ready" : "not ready"}"}`);
+    } else if (path === "/metrics") {
+      metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+}
