@@ -92,11 +92,13 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
   it(
     "killing the operator mid-reconcile (SIGKILL) and starting it again converges with no duplicate work",
     showingOutput(workloads, async () => {
-      const t = await exampleChatCluster(namespace);
+      // no HPA here: the controller-manager's HPA controller would scale the gateway itself and
+      // bump its Deployment's generation, which is not the operator's work
+      const t = await exampleChatCluster(namespace, { gateway: { replicas: 2 } });
       clusters.push(t);
       const first = await start("op-a");
       await waitFor("op-a to lead", async () => ((await leading(first)) === 1 ? true : undefined), {
-        timeoutMs: 20_000,
+        timeoutMs: 45_000,
       });
       await cluster.apply(t.object);
       // the first step (the finalizer) is done: topic, schema and workloads are under way
@@ -198,7 +200,7 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
           const l = await Promise.all(both.map(leading));
           return l[0] === 1 && l[1] === 0 ? a : l[0] === 0 && l[1] === 1 ? b : undefined;
         },
-        { timeoutMs: 20_000 },
+        { timeoutMs: 45_000 },
       );
       const standby = leader === a ? b : a;
       await cluster.apply(t.object);
@@ -215,7 +217,7 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       await waitFor(
         "the standby to take the Lease",
         async () => ((await leading(standby)) === 1 ? true : undefined),
-        { timeoutMs: 20_000 },
+        { timeoutMs: 45_000 },
       );
       await cluster.patchSpec(namespace, t.name, { forwarder: { replicas: 3 } });
       await waitFor("the new leader to apply the edit", async () => {
