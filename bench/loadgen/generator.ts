@@ -2,8 +2,15 @@
 // on all of them at once, and merges what they measured.
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
-import { merge, newHistogram } from "../lib/histogram.ts";
-import type { Command, OpenResult, Reply, SocketSpec, StepResult } from "./protocol.ts";
+import { merge } from "../lib/histogram.ts";
+import {
+  type Command,
+  emptyStep,
+  type OpenResult,
+  type Reply,
+  type SocketSpec,
+  type StepResult,
+} from "./protocol.ts";
 
 export interface RoomSpec {
   readonly id: string;
@@ -103,23 +110,7 @@ export class Generator {
         }),
       ),
     );
-    const out: StepResult = {
-      op: "stepped",
-      step,
-      sent: 0,
-      throttled: 0,
-      skipped: 0,
-      acked: 0,
-      expected: 0,
-      received: 0,
-      late: 0,
-      activeMs: 0,
-      all: newHistogram(),
-      cross: newHistogram(),
-      ack: newHistogram(),
-      errors: {},
-      closes: {},
-    };
+    const out: StepResult = emptyStep(step);
     for (const r of results) {
       out.sent += r.sent;
       out.throttled += r.throttled;

@@ -1,6 +1,6 @@
 // Messages between the load generator's coordinator and its worker threads (and child
 // processes). Plain data only: they cross postMessage and process IPC.
-import type { HistogramData } from "../lib/histogram.ts";
+import { type HistogramData, newHistogram } from "../lib/histogram.ts";
 
 export interface SocketSpec {
   /** ws://host:port/v1/ws */
@@ -66,6 +66,27 @@ export interface StepResult {
   readonly ack: HistogramData;
   readonly errors: Record<string, number>;
   readonly closes: Record<string, number>;
+}
+
+/** A step's counters, all zero. */
+export function emptyStep(step: number): StepResult {
+  return {
+    op: "stepped",
+    step,
+    sent: 0,
+    throttled: 0,
+    skipped: 0,
+    acked: 0,
+    expected: 0,
+    received: 0,
+    late: 0,
+    activeMs: 0,
+    all: newHistogram(),
+    cross: newHistogram(),
+    ack: newHistogram(),
+    errors: {},
+    closes: {},
+  };
 }
 
 export type Reply = OpenResult | StepResult | { readonly op: "closed" };

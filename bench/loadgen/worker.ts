@@ -3,8 +3,15 @@
 // timestamp carried in client_msg_id to the receipt on another member's socket.
 import { parentPort } from "node:worker_threads";
 import WebSocket from "ws";
-import { newHistogram, record, reset } from "../lib/histogram.ts";
-import type { Command, OpenCommand, SocketSpec, StepCommand, StepResult } from "./protocol.ts";
+import { record, reset } from "../lib/histogram.ts";
+import {
+  type Command,
+  emptyStep,
+  type OpenCommand,
+  type SocketSpec,
+  type StepCommand,
+  type StepResult,
+} from "./protocol.ts";
 
 if (parentPort === null) throw new Error("bench/loadgen/worker.ts runs as a worker thread");
 const port = parentPort;
@@ -26,23 +33,7 @@ let rooms: Room[] = [];
 let seq = 0;
 const now = () => performance.timeOrigin + performance.now();
 
-const stats: StepResult = {
-  op: "stepped",
-  step: -1,
-  sent: 0,
-  throttled: 0,
-  skipped: 0,
-  acked: 0,
-  expected: 0,
-  received: 0,
-  late: 0,
-  activeMs: 0,
-  all: newHistogram(),
-  cross: newHistogram(),
-  ack: newHistogram(),
-  errors: {},
-  closes: {},
-};
+const stats: StepResult = emptyStep(-1);
 let currentStep = -1;
 let lastReceipt = 0;
 

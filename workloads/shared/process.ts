@@ -1,8 +1,8 @@
 // Process lifecycle shared by every workload: one shutdown path on SIGTERM/SIGINT, bounded in
 // time, and a small HTTP server for probes and metrics where a workload has no HTTP of its own.
 import { createServer, type Server } from "node:http";
+import type { Registry } from "prom-client";
 import type { Logger } from "./telemetry/log.ts";
-import type { Metrics } from "./telemetry/metrics.ts";
 
 /**
  * Runs `shutdown` once on the first SIGTERM or SIGINT (a second signal exits at once), and
@@ -43,7 +43,10 @@ export function onShutdownSignal(
 }
 
 /** /healthz (alive), /readyz (ready()), /metrics on a port of its own. */
-export function probeServer(metrics: Metrics, ready: () => boolean): Server {
+export function probeServer(
+  metrics: { readonly registry: Registry },
+  ready: () => boolean,
+): Server {
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {

@@ -2,10 +2,11 @@
 // feed the work queue, which runs the reconciler one key at a time per ChatCluster, with a
 // periodic resync so drift in Kafka or Cassandra (which send no events) is corrected too.
 // stop() drains: no new reconciles, the running ones finish, watches stop, the Lease is released.
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { probeServer } from "../../../workloads/shared/process.ts";
 import { CassandraClients } from "../reconcile/cassandra.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
 import type { OperatorSettings } from "./config.ts";
@@ -134,7 +135,7 @@ export class Operator {
   /** Starts the probe/metrics server and the campaign for the Lease. */
   async start(): Promise<void> {
     const s = this.#o.settings;
-    this.#server = probes(this.metrics, () => this.ready);
+    this.#server = probeServer(this.metrics, () => this.ready);
     await new Promise<void>((resolve) => this.#server?.listen(s.port, s.host, resolve));
     this.#leader.start();
     this.#o.log.info(
@@ -181,25 +182,4 @@ function defaultKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
-}
-
-function probes(metrics: OperatorMetrics, ready: () => boolean): Server {
-  return createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-    } else if (path === "/readyz") {
-      const ok = ready();
-      res
-        .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
-        .end(`{"status":"${ok ? "ready" : "not ready"}"}`);
-    } else if (path === "/metrics") {
-      metrics.registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
-        () => res.writeHead(500).end(),
-      );
-    } else {
-      res.writeHead(404).end();
-    }
-  });
 }
