@@ -107,6 +107,9 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
+/** retry_after_ms of an UNAVAILABLE answer: a backend that timed out is given a second */
+export const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
+
 export class ChatError extends Error {
   readonly code: ErrorCode;
   readonly retryAfterMs: number | undefined;

@@ -4,7 +4,7 @@
 
 import { context } from "@opentelemetry/api";
 import type { MessageContent, MsgType, StoredMessage } from "../../shared/domain.ts";
-import { ChatError } from "../../shared/errors.ts";
+import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { messageId } from "../../shared/ids.ts";
 import { inSpan, SpanKind, SpanNames, traceHeaders } from "../../shared/telemetry/tracing.ts";
@@ -80,6 +80,7 @@ export class Messages {
           throw new ChatError(
             "UNAVAILABLE",
             "the message bus did not accept the message; retry with the same client_msg_id",
+            { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS },
           );
         } finally {
           end();

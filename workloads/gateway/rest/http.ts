@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { asChatError, ChatError } from "../../shared/errors.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import type { GatewayContext } from "../core/context.ts";
+import { takeToken } from "../core/rate.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -54,18 +55,14 @@ export function authenticate(ctx: GatewayContext, tokens: Tokens) {
     const claims = await tokens.verifyAccess(header.slice(7));
     req.userId = claims.userId;
     req.username = claims.username;
-    const decision = await ctx.limiter.take(`user:${claims.userId}`, ctx.limits.userRate);
-    if (!decision.allowed)
-      throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: decision.retryAfterMs });
+    await takeToken(ctx, `user:${claims.userId}`, ctx.limits.userRate);
   };
 }
 
 /** Anonymous endpoints (register, login, refresh) are limited per client address. */
 export function limitByAddress(ctx: GatewayContext) {
   return async (req: FastifyRequest): Promise<void> => {
-    const decision = await ctx.limiter.take(`ip:${req.ip}`, ctx.limits.anonymousRate);
-    if (!decision.allowed)
-      throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: decision.retryAfterMs });
+    await takeToken(ctx, `ip:${req.ip}`, ctx.limits.anonymousRate);
   };
 }
 

@@ -7,6 +7,7 @@ import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { asChatError, ChatError } from "../../shared/errors.ts";
 import { parseClientFrame } from "../../shared/protocol/parse.ts";
 import type { Tokens } from "../auth/tokens.ts";
+import { takeToken } from "../core/rate.ts";
 import { Connection } from "./connection.ts";
 import { dispatch, type HandlerDeps } from "./handlers.ts";
 
@@ -159,10 +160,7 @@ export class SocketServer {
     const requestId = "id" in frame ? frame.id : undefined;
     try {
       if (frame.type !== "ping" && frame.type !== "hello") {
-        const decision = await ctx.limiter.take(`user:${conn.userId}`, ctx.limits.userRate);
-        if (!decision.allowed) {
-          throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: decision.retryAfterMs });
-        }
+        await takeToken(ctx, `user:${conn.userId}`, ctx.limits.userRate);
       }
       await dispatch(this.#deps, conn, frame);
     } catch (err) {
