@@ -57,7 +57,8 @@ export function parseMigrateEnv(
   };
 }
 
-async function main(): Promise<number> {
+/** Runs the migration as the `migrate` command does; resolves to the process exit code. */
+export async function runMigrate(): Promise<number> {
   const parsed = parseMigrateEnv(process.env);
   if (!parsed.ok) {
     console.error(`migrate: ${parsed.message}`);
@@ -89,4 +90,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exit(await main());
+if (import.meta.main) process.exit(await runMigrate());
