@@ -162,7 +162,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       assert.equal(fwd.spec?.replicas, 3);
       assert.equal(
         fwd.spec?.template.spec?.containers[0]?.image,
-        "ghcr.io/switchboard/switchboard:0.2.0",
+        "ghcr.io/switchboard/workloads:0.2.0",
       );
       assert.notEqual(
         fwd.spec?.template.metadata?.annotations?.["chat.switchboard.dev/config-hash"],

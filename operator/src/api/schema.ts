@@ -138,7 +138,7 @@ export const Image = Type.Object({
   repository: Type.String({
     minLength: 1,
     maxLength: 255,
-    default: "ghcr.io/switchboard/switchboard",
+    default: "ghcr.io/switchboard/workloads",
   }),
   tag: Type.String({ minLength: 1, maxLength: 128, default: "0.1.0" }),
   pullPolicy: StringEnum(["Always", "IfNotPresent", "Never"], { default: "IfNotPresent" }),

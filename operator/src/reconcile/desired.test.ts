@@ -70,7 +70,7 @@ describe("desired state of a ChatCluster", () => {
       const pod = d.spec?.template.spec;
       const container = pod?.containers[0];
       assert.deepEqual(container?.command, ["node", `workloads/${k}/main.ts`]);
-      assert.equal(container?.image, "ghcr.io/switchboard/switchboard:0.1.0");
+      assert.equal(container?.image, "ghcr.io/switchboard/workloads:0.1.0");
       assert.equal(container?.ports?.[0]?.containerPort, ports[k]);
       assert.equal(pod?.securityContext?.runAsNonRoot, true);
       assert.equal(pod?.securityContext?.seccompProfile?.type, "RuntimeDefault");
