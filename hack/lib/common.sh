@@ -67,11 +67,16 @@ node_address_present() {
 pidfile() { echo "$SWITCHBOARD_STATE/pids/$1.pid"; }
 logfile() { echo "$SWITCHBOARD_STATE/logs/$1.log"; }
 
-# running <name>: true when the process recorded for <name> is alive.
+# running <name>: true when the process recorded for <name> is alive. A zombie is not: on
+# these VMs PID 1 reaps orphans only every second or so.
 running() {
-  local f
+  local f pid state
   f=$(pidfile "$1")
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ ${state:0:1} != Z ]]
 }
 
 # start_bg <name> <command...>: starts the command in its own session (so its whole

@@ -70,7 +70,7 @@ kube_build() {
   wait "$build_pid" || die "go build failed"
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" EXIT
-  [[ -e $tmp/server ]] && mv "$tmp/server" "$tmp/etcd" # go.etcd.io/etcd/server/v3 builds `server`
+  if [[ -e $tmp/server ]]; then mv "$tmp/server" "$tmp/etcd"; fi # go.etcd.io/etcd/server/v3 builds `server`
   [[ ! -e $tmp/kubectl ]] || "$tmp/kubectl" version --client >/dev/null || die "the built kubectl does not run"
   [[ ! -e $tmp/etcd ]] || "$tmp/etcd" --version >/dev/null || die "the built etcd does not run"
 
