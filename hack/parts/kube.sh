@@ -29,7 +29,7 @@ SERVICE_CIDR=10.96.0.0/12
 FIRST_SERVICE_IP=10.96.0.1
 BINARIES=(etcd kube-apiserver kube-controller-manager kubectl)
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 bin_dir() { kube_bin_dir; }
 
