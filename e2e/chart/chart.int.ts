@@ -212,7 +212,7 @@ describe("the switchboard-operator chart", () => {
     assert.equal(pod.securityContext?.runAsUser, 10001);
     assert.equal(pod.securityContext?.seccompProfile?.type, "RuntimeDefault");
     const c = pod.containers[0] as V1Container;
-    assert.equal(c.image, "ghcr.io/switchboard/operator:0.1.0");
+    assert.match(c.image ?? "", /^ghcr\.io\/switchboard\/operator:\d+\.\d+\.\d+/);
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
     assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"]);
@@ -247,6 +247,22 @@ describe("the switchboard-operator chart", () => {
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
       assert.equal(probe?.httpGet?.port, "http");
     }
+  });
+
+  it("defaults to the image tag the builds use: package.json's version, as the example's", async () => {
+    const version = (
+      JSON.parse(await readFile(`${repo}package.json`, "utf8")) as { version: string }
+    ).version;
+    const chartYaml = parse(await readFile(`${chart}/Chart.yaml`, "utf8"))[0] as unknown as {
+      appVersion: string;
+    };
+    assert.equal(chartYaml.appVersion, version);
+    const example = parse(
+      await readFile(`${repo}examples/chatcluster.yaml`, "utf8"),
+    )[0] as unknown as {
+      spec: { image: { tag: string } };
+    };
+    assert.equal(example.spec.image.tag, version);
   });
 
   it("installs the CRD file of crds/ as it is", async () => {
