@@ -60,7 +60,7 @@ port_free() { ! port_open "$1"; }
 # node_address_present: SB_NODE_ADDRESS is unset, or an address of this host (the parts
 # cannot listen on it otherwise).
 node_address_present() {
-  [[ -z $SB_NODE_ADDRESS ]] || ip -o -4 addr show | grep -q " inet $SB_NODE_ADDRESS/" ||
+  [[ -z $SB_NODE_ADDRESS ]] || ip -o -4 addr show | grep -qF " inet $SB_NODE_ADDRESS/" ||
     die "SB_NODE_ADDRESS=$SB_NODE_ADDRESS is no address of this host; create it first with: hack/cluster net"
 }
 
