@@ -5,7 +5,8 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { asChatError, ChatError } from "../../shared/errors.ts";
-import { parseClientFrame } from "../../shared/protocol/parse.ts";
+import type { ClientFrame } from "../../shared/protocol/frames.ts";
+import { type ParseResult, parseClientFrame } from "../../shared/protocol/parse.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { takeToken } from "../core/rate.ts";
 import { Connection } from "./connection.ts";
@@ -105,26 +106,25 @@ export class SocketServer {
 
     ws.on("message", (data: RawData, isBinary: boolean) => {
       conn.alive = true;
-      if (isBinary) {
-        this.#fail(
-          conn,
-          new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
-          undefined,
-        );
-        return;
-      }
+      // parsed on arrival, so that even a frame refused before its turn is answered with its id
+      const parsed: ParseResult = isBinary
+        ? {
+            ok: false,
+            error: new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
+            id: undefined,
+          }
+        : parseClientFrame(data.toString());
       if (queued >= MAX_QUEUED_FRAMES) {
         this.#fail(
           conn,
           new ChatError("RATE_LIMITED", "too many frames in flight", { retryAfterMs: 100 }),
-          undefined,
+          parsed.ok ? requestIdOf(parsed.frame) : parsed.id,
         );
         return;
       }
       queued++;
-      const text = data.toString();
       queue = queue
-        .then(() => this.#handle(conn, text))
+        .then(() => this.#handle(conn, parsed))
         .finally(() => {
           queued--;
         });
@@ -147,9 +147,8 @@ export class SocketServer {
     });
   }
 
-  async #handle(conn: Connection, text: string): Promise<void> {
+  async #handle(conn: Connection, parsed: ParseResult): Promise<void> {
     if (conn.closed) return;
-    const parsed = parseClientFrame(text);
     if (!parsed.ok) {
       this.#fail(conn, parsed.error, parsed.id);
       return;
@@ -157,7 +156,7 @@ export class SocketServer {
     const frame = parsed.frame;
     const { ctx } = this.#deps;
     ctx.metrics.framesIn.inc({ type: frame.type });
-    const requestId = "id" in frame ? frame.id : undefined;
+    const requestId = requestIdOf(frame);
     try {
       if (frame.type !== "ping" && frame.type !== "hello") {
         await takeToken(ctx, `user:${conn.userId}`, ctx.limits.userRate);
@@ -181,6 +180,8 @@ export class SocketServer {
     });
   }
 }
+
+const requestIdOf = (frame: ClientFrame): string | undefined => frame.id;
 
 function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
