@@ -95,7 +95,7 @@ describe("slow consumers", () => {
     await chat.cluster.stop();
   });
 
-  it("drops a member who stops reading with SLOW_CONSUMER; the others get every message", async () => {
+  it("drops a member who stops reading with a 4003 close frame; the others get every message", async () => {
     const base = chat.cluster.urls[0] as string;
     const sender = await ChatSocket.open(base, chat.alice.accessToken);
     const reader = await ChatSocket.open(base, chat.carol.accessToken);
@@ -139,8 +139,9 @@ describe("slow consumers", () => {
         Array.from({ length: sent }, (_, i) => first + i),
       );
       assert.equal(reader.closeCode, undefined);
-      // the dropped socket is closed by the gateway: reading it again ends in its close
-      await stalled.resumeUntilClosed();
+      // reading again, the dropped client gets what was queued, then the close frame with 4003
+      // (not a reset: the client learns that it may reconnect and resume)
+      assert.equal(await stalled.resumeUntilClosed(), CloseCodes.SLOW_CONSUMER.code);
     } finally {
       stalled.destroy();
       await Promise.all([sender.close(), reader.close()]);
@@ -166,12 +167,37 @@ async function stalledClient(base: string, token: string) {
   );
   socket.write(frame);
   return {
-    async resumeUntilClosed(): Promise<void> {
+    /** reads on until the server ends the connection; the close frame's code, if one came */
+    async resumeUntilClosed(): Promise<number | undefined> {
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
       const closed = once(socket, "close");
       socket.on("error", () => {});
       socket.resume();
       await closed;
+      return closeCodeIn(Buffer.concat(chunks));
     },
     destroy: () => socket.destroy(),
   };
+}
+
+/** The status code of the close frame in a server's byte stream (HTTP response, then frames). */
+function closeCodeIn(stream: Buffer): number | undefined {
+  let i = stream.indexOf("\r\n\r\n") + 4;
+  while (i > 3 && i + 2 <= stream.length) {
+    const opcode = (stream[i] as number) & 0x0f;
+    let length = (stream[i + 1] as number) & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = stream.readUInt16BE(i + 2);
+      header = 4;
+    } else if (length === 127) {
+      length = Number(stream.readBigUInt64BE(i + 2));
+      header = 10;
+    }
+    // server frames are not masked
+    if (opcode === 0x8) return length >= 2 ? stream.readUInt16BE(i + header) : undefined;
+    i += header + length;
+  }
+  return undefined;
 }

@@ -7,6 +7,7 @@ import { ErrorCodes } from "../../shared/errors.ts";
 import { CloseCodes } from "../../shared/protocol/close-codes.ts";
 import { ClientFrameSchemas, ServerFrameSchemas } from "../../shared/protocol/frames.ts";
 import { DEFAULT_LIMITS, LIMIT_ENV } from "../config.ts";
+import { CLOSE_GRACE_MS } from "./connection.ts";
 import { MAX_QUEUED_FRAMES, WS_PATH } from "./server.ts";
 
 export const PROTOCOL_SCHEMA_FILE = "docs/protocol.schema.json";
@@ -340,6 +341,12 @@ export function limitsTable(): string {
         bytes(d.maxBufferedBytes),
         env(LIMIT_ENV.maxBufferedBytes),
         `a client reading slower than its frames arrive is closed with ${CloseCodes.SLOW_CONSUMER.code}`,
+      ],
+      [
+        "close grace",
+        `${CLOSE_GRACE_MS / 1000} s`,
+        "fixed",
+        `a socket closed with ${CloseCodes.SLOW_CONSUMER.code} or ${CloseCodes.IDLE_TIMEOUT.code} gets the close frame after its queued frames; if it has not read them by then, the connection is dropped (the client sees 1006)`,
       ],
       [
         "heartbeat",

@@ -95,8 +95,19 @@ export class SocketServer {
 
   #accept(ws: WebSocket, claims: { userId: string; username: string }): void {
     const { ctx, hub } = this.#deps;
+    // leaves the hub at once when the gateway closes the socket (its close handshake may take
+    // up to CLOSE_GRACE_MS), or when the socket closes otherwise
+    let detached = false;
+    const detach = () => {
+      if (detached) return;
+      detached = true;
+      this.#conns.delete(conn);
+      ctx.metrics.connections.dec();
+      hub.close(conn);
+    };
     const conn = new Connection(ws, claims, ctx.limits.maxBufferedBytes, (reason) => {
       ctx.metrics.disconnects.inc({ reason });
+      detach();
     });
     this.#conns.add(conn);
     ctx.metrics.connections.inc();
@@ -141,9 +152,7 @@ export class SocketServer {
         conn.closed = true;
         ctx.metrics.disconnects.inc({ reason: code === 1009 ? "FRAME_TOO_LARGE" : "CLIENT" });
       }
-      this.#conns.delete(conn);
-      ctx.metrics.connections.dec();
-      hub.close(conn);
+      detach();
     });
   }
 
