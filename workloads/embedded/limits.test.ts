@@ -149,6 +149,85 @@ describe("slow consumers", () => {
   });
 });
 
+describe("abusive sockets", () => {
+  let chat: Chat;
+  let abusers: Session[];
+  before(async () => {
+    chat = await startChat({});
+    const rest = new Rest(chat.cluster.urls[0] as string);
+    abusers = await Promise.all([1, 2, 3, 4].map((i) => rest.register(`mallory${i}`)));
+  });
+  after(async () => {
+    await chat.cluster.stop();
+  });
+
+  it("closes sockets that keep sending invalid frames, answering each one up to the close, while a healthy pair chats", async () => {
+    const base = chat.cluster.urls[0] as string;
+    const sender = await ChatSocket.open(base, chat.alice.accessToken);
+    const reader = await ChatSocket.open(base, chat.bob.accessToken);
+    const bad = await Promise.all(abusers.map((u) => ChatSocket.open(base, u.accessToken)));
+    const n = 3_000;
+    try {
+      // each abusive socket fires its bad frames at once: unknown types and broken messages
+      for (const s of bad) {
+        for (let i = 0; i < n; i++) {
+          s.send(
+            i % 2 === 0
+              ? { type: "teleport", id: `b${i}` }
+              : { type: "message", id: `b${i}`, room_id: chat.roomId },
+          );
+        }
+      }
+      const health = fetch(`${base}/healthz`, { signal: AbortSignal.timeout(15_000) });
+      const count = 40;
+      await sender.sendMessages(chat.roomId, count, { prefix: "calm-" });
+      assert.equal((await health).status, 200, "the process answered /healthz during the abuse");
+
+      for (const s of bad) {
+        const code = await waitFor("the abusive socket to be closed", () => s.closeCode);
+        assert.equal(code, CloseCodes.INVALID_FRAMES.code);
+        const answers = s.frames.filter((f) => f.type === "error");
+        // every bad frame up to the close was answered once, in order, with a documented error
+        assert.ok(answers.length > 0 && answers.length < n, `${answers.length} answers`);
+        assert.deepEqual(
+          answers.map((f) => f.id),
+          answers.map((_, i) => `b${i}`),
+        );
+        for (const f of answers) {
+          assert.match(f.code as string, /^(INVALID_FRAME|RATE_LIMITED)$/, JSON.stringify(f));
+        }
+        // invalid frames take tokens too: the user's bucket (burst 50) ran dry
+        assert.ok(
+          answers.some((f) => f.code === "RATE_LIMITED"),
+          "no frame was rate-limited",
+        );
+      }
+      assert.equal(await disconnects(chat.metrics, "INVALID_FRAMES"), bad.length);
+
+      // the healthy pair got every ack and every message, in order
+      const acks = await sender.waitForCount((f) => f.type === "ack", count, "acks");
+      const got = await reader.waitForCount(
+        (f) => f.type === "message" && f.room_id === chat.roomId,
+        count,
+        "messages at the healthy reader",
+      );
+      assert.deepEqual(
+        got.map((f) => f.seq),
+        acks.map((f) => f.seq),
+      );
+      assert.equal(sender.closeCode, undefined);
+      assert.equal(reader.closeCode, undefined);
+      assert.deepEqual(
+        [...sender.frames, ...reader.frames].filter((f) => f.type === "error"),
+        [],
+      );
+    } finally {
+      for (const s of bad) s.ws.terminate();
+      await Promise.all([sender.close(), reader.close()]);
+    }
+  });
+});
+
 /**
  * A WebSocket client that upgrades, says hello, and then never reads its socket again, like a
  * client whose process hangs: written by hand, because the ws client resumes a paused socket.

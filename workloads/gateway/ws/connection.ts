@@ -65,7 +65,7 @@ export class Connection {
     // (terminating at once would reset the connection: the client saw 1006, not 4003); a peer
     // that does not read it in time is dropped, rather than waiting on its close handshake
     this.#ws.close(CloseCodes[reason].code, text);
-    if (reason === "SLOW_CONSUMER" || reason === "IDLE_TIMEOUT") {
+    if (reason === "SLOW_CONSUMER" || reason === "IDLE_TIMEOUT" || reason === "INVALID_FRAMES") {
       const ws = this.#ws;
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }

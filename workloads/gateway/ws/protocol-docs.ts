@@ -8,7 +8,7 @@ import { CloseCodes } from "../../shared/protocol/close-codes.ts";
 import { ClientFrameSchemas, ServerFrameSchemas } from "../../shared/protocol/frames.ts";
 import { DEFAULT_LIMITS, LIMIT_ENV } from "../config.ts";
 import { CLOSE_GRACE_MS } from "./connection.ts";
-import { MAX_QUEUED_FRAMES, WS_PATH } from "./server.ts";
+import { INVALID_FRAME_BUDGET, MAX_QUEUED_FRAMES, WS_PATH } from "./server.ts";
 
 export const PROTOCOL_SCHEMA_FILE = "docs/protocol.schema.json";
 export const ASYNCAPI_FILE = "docs/asyncapi.json";
@@ -370,7 +370,13 @@ export function limitsTable(): string {
         "frames waiting per socket",
         String(MAX_QUEUED_FRAMES),
         "fixed",
-        "frames are handled one at a time per socket; beyond this many waiting, a frame is answered RATE_LIMITED (retry_after_ms 100) and not handled",
+        "frames are handled one at a time per socket; with this many waiting the gateway stops reading the socket until half of them are handled, and a frame it had read already beyond the limit is answered RATE_LIMITED (retry_after_ms 100, with its id) and not handled",
+      ],
+      [
+        "invalid frames per socket",
+        `burst ${INVALID_FRAME_BUDGET.capacity}, ${INVALID_FRAME_BUDGET.refillPerSecond} per second`,
+        "fixed",
+        `each is answered INVALID_FRAME (or RATE_LIMITED: it takes a token like any frame); the frame beyond the budget is answered too, then the socket is closed with ${CloseCodes.INVALID_FRAMES.code} and what it sent after that frame is ignored`,
       ],
       [
         "members per room",
