@@ -6,9 +6,9 @@ import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import type { RoomCursor } from "./cursor.ts";
 
 /**
- * How long a socket closed because its peer does not cooperate (it stops reading, or stops
- * answering) has to read the close frame queued behind its unsent frames before the TCP
- * connection is dropped. Until then the socket holds at most its buffer limit.
+ * How long a socket the gateway closes has to complete the close handshake (read the close frame
+ * queued behind its unsent frames, and answer it) before the TCP connection is dropped. Until
+ * then the socket holds at most its buffer limit.
  */
 export const CLOSE_GRACE_MS = 10_000;
 
@@ -63,12 +63,11 @@ export class Connection {
     this.#onClose(reason);
     // the close frame goes out after what is queued, so a client that reads again sees the code
     // (terminating at once would reset the connection: the client saw 1006, not 4003); a peer
-    // that does not read it in time is dropped, rather than waiting on its close handshake
+    // that does not complete the close handshake in time (it stopped reading, or it is gone)
+    // is dropped
     this.#ws.close(CloseCodes[reason].code, text);
-    if (reason === "SLOW_CONSUMER" || reason === "IDLE_TIMEOUT" || reason === "INVALID_FRAMES") {
-      const ws = this.#ws;
-      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
-    }
+    const ws = this.#ws;
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   ping(): void {

@@ -346,7 +346,7 @@ export function limitsTable(): string {
         "close grace",
         `${CLOSE_GRACE_MS / 1000} s`,
         "fixed",
-        `a socket closed with ${CloseCodes.SLOW_CONSUMER.code} or ${CloseCodes.IDLE_TIMEOUT.code} gets the close frame after its queued frames; if it has not read them by then, the connection is dropped (the client sees 1006)`,
+        `a socket the gateway closes (${CloseCodes.SLOW_CONSUMER.code}, ${CloseCodes.IDLE_TIMEOUT.code}, ${CloseCodes.INVALID_FRAMES.code}, ...) gets the close frame after its queued frames; if the close handshake has not completed by then, the connection is dropped (the client sees 1006)`,
       ],
       [
         "heartbeat",
