@@ -79,13 +79,14 @@ describe("the protocol documents on the embedded gateway", () => {
         assert.equal(error?.code, want.code, f.name);
         assert.equal(error?.id, want.id, `${f.name}: echoed id`);
       }
-      // a valid frame in a binary WebSocket frame is refused too
+      // a valid frame in a binary WebSocket frame is refused too, with its id
       const ping = validClientFrames().find((f) => f.name === "ping.with-id.json");
       assert.ok(ping);
       const before = errors().length;
       sa.ws.send(ping.bytes, { binary: true });
       const binary = await waitFor("the error for a binary frame", () => errors()[before], fast);
       assert.equal(binary.code, "INVALID_FRAME");
+      assert.equal(binary.id, "ping-1");
 
       assert.equal(sa.closeCode, undefined, "the socket stayed open");
       assert.equal((await sa.request({ type: "ping" })).type, "pong");

@@ -150,13 +150,7 @@ export class SocketServer {
       if (conn.closed || inbound.refusing) return;
       conn.alive = true;
       // parsed on arrival, so that even a frame refused before its turn is answered with its id
-      const parsed: ParseResult = isBinary
-        ? {
-            ok: false,
-            error: new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
-            id: undefined,
-          }
-        : parseClientFrame(data.toString());
+      const parsed: ParseResult = isBinary ? refuseBinary(data) : parseClientFrame(data.toString());
       // the frame that spends the budget is still answered; the socket closes after the answers
       if (!parsed.ok && !inbound.invalid.take()) inbound.refusing = true;
       if (inbound.queued >= MAX_QUEUED_FRAMES) {
@@ -264,6 +258,21 @@ export class SocketServer {
 }
 
 const requestIdOf = (frame: ClientFrame): string | undefined => frame.id;
+
+/** A binary frame is refused, with the id of the frame it holds if it holds a readable one. */
+function refuseBinary(data: RawData): ParseResult {
+  const bytes = Array.isArray(data)
+    ? Buffer.concat(data)
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data);
+  const inside = parseClientFrame(bytes.toString());
+  return {
+    ok: false,
+    error: new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
+    id: inside.ok ? requestIdOf(inside.frame) : inside.id,
+  };
+}
 
 function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
