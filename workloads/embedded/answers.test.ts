@@ -139,3 +139,44 @@ describe("every request is answered, and every answer names its request", () => 
     }
   });
 });
+
+describe("a message that is never acknowledged", () => {
+  let cluster: InProcessCluster;
+  let alice: Session;
+  let roomId: string;
+
+  before(async () => {
+    // no forwarder: messages reach the bus and are never sequenced
+    cluster = await startCluster({ forwarders: 0, limits: { ackTimeoutMs: 300 } });
+    const rest = new Rest(cluster.urls[0] as string);
+    alice = await rest.register("alice");
+    const room = await rest.ok(
+      "POST",
+      "/v1/rooms",
+      { kind: "group", name: "stalled" },
+      alice.accessToken,
+    );
+    roomId = room.id;
+  });
+  after(async () => {
+    await cluster.stop();
+  });
+
+  it("is answered UNAVAILABLE with its id once the ack timeout passes", async () => {
+    const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);
+    try {
+      const answer = await sa.request({
+        type: "message",
+        room_id: roomId,
+        client_msg_id: "never-acked",
+        msg_type: "text",
+        content: { text: "anyone?" },
+      });
+      assert.equal(answer.type, "error");
+      assert.equal(answer.code, "UNAVAILABLE");
+      assert.ok(typeof answer.retry_after_ms === "number" && answer.retry_after_ms > 0);
+    } finally {
+      await sa.close();
+    }
+  });
+});

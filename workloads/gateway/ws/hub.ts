@@ -2,6 +2,7 @@
 // and the fan-out of deliveries from the forwarder to local sockets.
 import { SpanKind } from "@opentelemetry/api";
 import type { StoredMessage } from "../../shared/domain.ts";
+import { UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import {
   type DeliveredMessage,
   type Delivery as DeliveryPayload,
@@ -16,7 +17,6 @@ import type { Connection } from "./connection.ts";
 import { RoomCursor } from "./cursor.ts";
 
 const CATCH_UP_PAGE = 100;
-const PENDING_ACK_TTL_MS = 120_000;
 
 export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
   type: "message",
@@ -76,8 +76,9 @@ export class Hub {
     this.#stopListening = await this.#ctx.delivery.listen(this.#ctx.gatewayId, (p) =>
       this.#onDelivery(p),
     );
-    const { heartbeatMs, registryTtlMs } = this.#ctx.limits;
-    this.#timers.push(setInterval(() => this.#expirePendingAcks(), heartbeatMs).unref());
+    const { heartbeatMs, registryTtlMs, ackTimeoutMs } = this.#ctx.limits;
+    const ackSweepMs = Math.max(100, Math.min(heartbeatMs, Math.floor(ackTimeoutMs / 4)));
+    this.#timers.push(setInterval(() => this.#expirePendingAcks(), ackSweepMs).unref());
     this.#timers.push(
       setInterval(
         () => {
@@ -456,16 +457,33 @@ export class Hub {
     }
   }
 
+  /**
+   * A request still without its ack after ackTimeoutMs (the forwarder or the store is stalled)
+   * is answered UNAVAILABLE, so every request gets an answer; the client resends with the same
+   * client_msg_id, which is safe whether or not the message was stored.
+   */
   #expirePendingAcks(): void {
-    const expired = Date.now() - PENDING_ACK_TTL_MS;
+    const expired = Date.now() - this.#ctx.limits.ackTimeoutMs;
     for (const [id, waiting] of this.#pendingAcks) {
+      const late = waiting.filter((p) => p.at < expired);
+      if (late.length === 0) continue;
       const rest = waiting.filter((p) => p.at >= expired);
-      if (rest.length > 0) {
-        if (rest.length < waiting.length) this.#pendingAcks.set(id, rest);
-        continue;
+      if (rest.length > 0) this.#pendingAcks.set(id, rest);
+      else {
+        this.#pendingAcks.delete(id);
+        this.#sentAt.delete(id);
       }
-      this.#pendingAcks.delete(id);
-      this.#sentAt.delete(id);
+      for (const p of late) {
+        this.#ctx.metrics.errors.inc({ code: "UNAVAILABLE" });
+        p.conn.send({
+          type: "error",
+          ...(p.requestId === undefined ? {} : { id: p.requestId }),
+          code: "UNAVAILABLE",
+          message:
+            "no ack in time: the message may or may not be stored; resend it with the same client_msg_id",
+          retry_after_ms: UNAVAILABLE_RETRY_AFTER_MS,
+        });
+      }
     }
   }
 

@@ -355,6 +355,12 @@ export function limitsTable(): string {
         `the server pings every interval; a socket that sent nothing (no frame, no pong) since the last ping is closed with ${CloseCodes.IDLE_TIMEOUT.code}; welcome.heartbeat_ms tells the value`,
       ],
       [
+        "ack timeout",
+        `${d.ackTimeoutMs / 1000} s`,
+        env(LIMIT_ENV.ackTimeoutMs),
+        "a message not acknowledged this long after it was sent is answered UNAVAILABLE with its id (the message may or may not be stored: resend it with the same client_msg_id); an ack that comes later reaches the socket as a message frame",
+      ],
+      [
         "rate per user",
         `burst ${d.userRate.capacity}, ${d.userRate.refillPerSecond} per second`,
         env(LIMIT_ENV.userRateCapacity, LIMIT_ENV.userRateRefill),
