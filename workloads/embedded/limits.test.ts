@@ -50,7 +50,10 @@ async function startChat(limits: Partial<GatewayLimits>): Promise<Chat> {
 describe("idle timeout", () => {
   let chat: Chat;
   before(async () => {
-    chat = await startChat({ heartbeatMs: 50 });
+    // short enough for a quick test, long enough that the live socket's pong (answered by the
+    // ws client in this same busy process) is never late: at 50 ms a pong seen 133 ms after its
+    // ping on the loaded shared machine had the live socket closed too
+    chat = await startChat({ heartbeatMs: 250 });
   });
   after(async () => {
     await chat.cluster.stop();
