@@ -209,6 +209,7 @@ async function checkGateway(): Promise<void> {
     HOST: "127.0.0.1",
   });
   try {
+    const startedAt = performance.now();
     c.start();
     await waitFor("the gateway's /healthz", 90_000, async () => {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
@@ -216,7 +217,10 @@ async function checkGateway(): Promise<void> {
       });
       return res.status === 200;
     }).catch((err: unknown) => check(false, String(err), c.output));
-    check(true, `gateway answers /healthz on 127.0.0.1:${port}`);
+    check(
+      true,
+      `gateway answers /healthz on 127.0.0.1:${port} ${Math.round(performance.now() - startedAt)} ms after start`,
+    );
 
     const status = readFileSync(`/proc/${c.pid()}/status`, "utf8");
     const uids = status.match(/^Uid:\s+(.*)$/m)?.[1]?.split(/\s+/);
