@@ -5,12 +5,15 @@
 //              answers /healthz, runs as uid 10001, cannot write outside /tmp, and exits 0 on
 //              SIGTERM; `forwarder`, `matcher` and `migrate` load every module and stop on
 //              their missing configuration; no command prints the usage and exits 2.
-//   operator   the image's config; without credentials it exits 1 saying so.
+//   operator   the image's config; without credentials it exits 1 saying so; with KUBECONFIG
+//              set (hack/stack env) it runs against that API server as uid 10001 on a
+//              read-only root, wins a Lease of its own (watching a namespace nobody uses, so
+//              it touches nothing else), turns ready and exits 0 on SIGTERM.
 // Called by hack/images with SB_IMAGES_STORE / SB_IMAGES_RUNROOT (buildah storage). Exits
 // non-zero on the first failed check.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,7 +94,7 @@ class Container {
   #output = "";
   #exit: Promise<{ code: number | null; atMs: number }> | undefined;
 
-  constructor(args: string[], env: Record<string, string>) {
+  constructor(args: string[], env: Record<string, string>, extraMounts: object[] = []) {
     const rootfs = buildah("mount", this.#working);
     const spec = {
       ociVersion: "1.0.2",
@@ -129,6 +132,7 @@ class Container {
           source: "tmpfs",
           options: ["nosuid", "nodev", "mode=1777", "size=64m"],
         },
+        ...extraMounts,
       ],
       // the host's network namespace, so the check reaches the port on 127.0.0.1
       linux: { namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }] },
@@ -306,6 +310,77 @@ async function checkOperatorWithoutCredentials(): Promise<void> {
   }
 }
 
+async function checkOperatorAgainstCluster(): Promise<void> {
+  const kubeconfig = process.env.KUBECONFIG;
+  if (!kubeconfig) {
+    console.log(`skip ${name}: against an API server (no KUBECONFIG; eval "$(hack/stack env)")`);
+    return;
+  }
+  const kubectl = process.env.SB_KUBECTL || "kubectl";
+  const suffix = randomBytes(3).toString("hex");
+  const lease = `sb-image-verify-${suffix}`;
+  const dir = mkdtempSync(join(tmpdir(), "sb-verify-kube-"));
+  const file = join(dir, "kubeconfig");
+  // one self-contained file the container's user can read; removed at the end
+  const flat = execFileSync(kubectl, ["config", "view", "--raw", "--flatten", "--minify"], {
+    encoding: "utf8",
+    timeout: COMMAND_TIMEOUT_MS,
+  });
+  writeFileSync(file, flat, { mode: 0o600 });
+  chownSync(file, uid, gid);
+  const port = await freePort();
+  const c = new Container(
+    [],
+    {
+      KUBECONFIG: "/etc/switchboard/kubeconfig",
+      POD_NAME: lease,
+      LEASE_NAME: lease,
+      LEASE_NAMESPACE: "default",
+      WATCH_NAMESPACE: lease,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+    },
+    [
+      {
+        destination: "/etc/switchboard/kubeconfig",
+        type: "bind",
+        source: file,
+        options: ["rbind", "ro"],
+      },
+    ],
+  );
+  try {
+    const startedAt = performance.now();
+    c.start();
+    await waitFor("the operator to lead and turn ready", 120_000, async () => {
+      if (!c.output.includes("became the leader")) return false;
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      return res.status === 200;
+    }).catch((err: unknown) => check(false, String(err), c.output));
+    check(
+      true,
+      `operator leads Lease default/${lease} and is ready ${Math.round(performance.now() - startedAt)} ms after start`,
+    );
+    const sentAt = performance.now();
+    c.signal("TERM");
+    const exit = await c.exited(35_000);
+    check(
+      exit?.code === 0,
+      `SIGTERM to PID 1: exit ${exit?.code} in ${exit ? Math.round(exit.atMs - sentAt) : "> 35000"} ms`,
+      c.output,
+    );
+  } finally {
+    c.remove();
+    rmSync(dir, { recursive: true, force: true });
+    execFileSync(kubectl, ["delete", "lease", "-n", "default", lease, "--ignore-not-found"], {
+      timeout: COMMAND_TIMEOUT_MS,
+      stdio: "ignore",
+    });
+  }
+}
+
 try {
   if (name === "workloads") {
     await checkGateway();
@@ -313,6 +388,7 @@ try {
     await checkUsage();
   } else {
     await checkOperatorWithoutCredentials();
+    await checkOperatorAgainstCluster();
   }
   console.log(`${name}: all checks passed (${image})`);
 } catch (err) {
