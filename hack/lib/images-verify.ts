@@ -74,6 +74,13 @@ for (const key of ["title", "source", "version", "revision", "licenses", "descri
   check(value !== undefined && value !== "", `label org.opencontainers.image.${key}=${value}`);
 }
 check(labels["org.opencontainers.image.licenses"] === "Apache-2.0", "licensed Apache-2.0");
+const revision = process.env.SB_IMAGES_REVISION;
+if (revision) {
+  check(
+    labels["org.opencontainers.image.revision"] === revision,
+    `built from the checked-out tree (revision ${revision})`,
+  );
+}
 
 const [uid, gid] = (config.User ?? "0:0").split(":").map(Number) as [number, number];
 
