@@ -58,9 +58,10 @@ port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; } # port_open
 port_free() { ! port_open "$1"; }
 
 # node_address_present: SB_NODE_ADDRESS is unset, or an address of this host (the parts
-# cannot listen on it otherwise).
+# cannot listen on it otherwise). The addresses are read whole first: `ip | grep -q` under
+# pipefail fails at random when grep exits before ip has written everything (SIGPIPE).
 node_address_present() {
-  [[ -z $SB_NODE_ADDRESS ]] || ip -o -4 addr show | grep -qF " inet $SB_NODE_ADDRESS/" ||
+  [[ -z $SB_NODE_ADDRESS || $(ip -o -4 addr show) == *" inet $SB_NODE_ADDRESS/"* ]] ||
     die "SB_NODE_ADDRESS=$SB_NODE_ADDRESS is no address of this host; create it first with: hack/cluster net"
 }
 

@@ -45,7 +45,7 @@ kubeconfig() { kube_kubeconfig "$1" "$APISERVER_URL" "$2" "$3"; }
 
 # ---------------------------------------------------------------------------- health
 
-etcd_healthy() { curl -fs --max-time 2 "$ETCD_URL/health" | grep -q '"health":"true"'; }
+etcd_healthy() { curl -fs --max-time 2 "$ETCD_URL/health" | grep '"health":"true"' >/dev/null; }
 apiserver_ready() {
   curl -fs --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
     "$APISERVER_URL/readyz" | grep -qx ok
