@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "../../../e2e/testkit/index.ts";
 import type { Member, RefreshToken, Room, RoomKind, StoredMessage, User } from "../domain.ts";
+import { messageId } from "../ids.ts";
 import type { Store } from "./store.ts";
 
 export interface StoreUnderTest {
@@ -297,6 +298,27 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.deepEqual(await store().getMessageById(text.id), text);
         assert.deepEqual(await store().getMessageById(file.id), file);
         assert.equal(await store().getMessageById(id()), undefined);
+      });
+
+      it("one sender's client_msg_id reused in two rooms makes two messages, one per room", async () => {
+        const first = newRoom("group");
+        const second = newRoom("group");
+        await store().createRoom(first, []);
+        await store().createRoom(second, []);
+        // the ids the gateway derives: scoped by sender, room and client_msg_id
+        const inRoom = (room: Room): StoredMessage => ({
+          ...newMessage(room.id, 1),
+          id: messageId({ senderId: "sender", roomId: room.id, clientMsgId: "same-client-id" }),
+          clientMsgId: "same-client-id",
+        });
+        const a = inRoom(first);
+        const b = inRoom(second);
+        await store().persistMessage(a);
+        await store().persistMessage(b);
+        assert.deepEqual(await store().getMessageById(a.id), a);
+        assert.deepEqual(await store().getMessageById(b.id), b);
+        assert.deepEqual(await store().history(first.id, { limit: 10 }), [a]);
+        assert.deepEqual(await store().history(second.id, { limit: 10 }), [b]);
       });
 
       it("persisting a message again changes nothing", async () => {
