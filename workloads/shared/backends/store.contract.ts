@@ -321,6 +321,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.deepEqual(await store().history(second.id, { limit: 10 }), [b]);
       });
 
+      it("messageAt finds a room's message by seq, and nothing where the seq is free", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const messages = [1, 2, 1001].map((s) => newMessage(room.id, s));
+        for (const m of messages) await store().persistMessage(m);
+        assert.deepEqual(await store().messageAt(room.id, 2), messages[1]);
+        assert.deepEqual(await store().messageAt(room.id, 1001), messages[2]);
+        assert.equal(await store().messageAt(room.id, 3), undefined);
+        assert.equal(await store().messageAt(id(), 1), undefined);
+      });
+
       it("persisting a message again changes nothing", async () => {
         const room = newRoom("group");
         await store().createRoom(room, []);

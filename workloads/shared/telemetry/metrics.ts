@@ -67,6 +67,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["kind", "outcome"] as const,
       registers: r,
     }),
+    seqRegressions: new Counter({
+      name: "switchboard_forwarder_seq_regressions_total",
+      help: "Times a room's stored last seq was found below a seq this forwarder had stored: the store lost acknowledged messages",
+      registers: r,
+    }),
     batchSeconds: new Histogram({
       name: "switchboard_forwarder_batch_seconds",
       help: "Time to persist and route one consumed batch",
