@@ -2,9 +2,12 @@
 // hands them after a crash or a rebalance.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { waitFor } from "../../e2e/testkit/wait.ts";
 import { MemoryBus } from "../shared/backends/bus.memory.ts";
 import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
+import type { Delivery } from "../shared/backends/delivery.ts";
 import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
+import type { Registry } from "../shared/backends/registry.ts";
 import { MemoryStore } from "../shared/backends/store.memory.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
@@ -74,17 +77,23 @@ class CrashingStore {
   }
 }
 
-function forwarderOn(store: Store) {
+function forwarderOn(
+  store: Store,
+  registry: Registry = new MemoryRegistry(),
+  delivery: Delivery = new MemoryDelivery(),
+  now: () => number = Date.now,
+) {
   const metrics = createMetrics({ defaultMetrics: false });
   const forwarder = new Forwarder({
     bus: new MemoryBus(),
     store,
-    registry: new MemoryRegistry(),
-    delivery: new MemoryDelivery(),
+    registry,
+    delivery,
     topic: "t",
     groupId: "g",
     log: createLogger("forwarder-test", "silent"),
     metrics,
+    now,
   });
   return { forwarder, metrics };
 }
@@ -158,5 +167,54 @@ describe("forwarder sequencing", () => {
     const sixth = await store.getMessageById((message(6) as { id: string }).id);
     assert.equal(sixth?.seq, 6, "seq 5 is taken: the next message gets 6");
     assert.equal((await store.getMessageById((message(5) as { id: string }).id))?.seq, 5);
+  });
+});
+
+describe("forwarder routing after a registry loss", () => {
+  it("while the registry's epoch is young, sends each event to every live gateway as well", async () => {
+    let now = Date.now();
+    const registry = new MemoryRegistry({ now: () => now });
+    const delivery = new MemoryDelivery();
+    const got = new Map<string, string[]>([
+      ["gw-room", []],
+      ["gw-other", []],
+      ["gw-dead", []],
+    ]);
+    for (const [gatewayId, list] of got) {
+      await delivery.listen(gatewayId, (p) => list.push(JSON.parse(p).message?.clientMsgId));
+    }
+    await registry.epoch();
+    await registry.subscribeRooms("gw-room", [roomId], 60_000);
+    await registry.markGatewayAlive("gw-room", 60_000);
+    await registry.markGatewayAlive("gw-other", 60_000);
+    await registry.markGatewayAlive("gw-dead", 1_000);
+    now += 1_000; // gw-dead's liveness has expired
+
+    const { forwarder, metrics } = forwarderOn(new MemoryStore(), registry, delivery, () => now);
+    await forwarder.handleBatch(batch(message(1)));
+    await waitFor("deliveries", () => (got.get("gw-other")?.length ? true : undefined));
+    assert.deepEqual(got.get("gw-room"), ["c1"]);
+    assert.deepEqual(got.get("gw-other"), ["c1"], "a live gateway not in the room's entry");
+    assert.deepEqual(got.get("gw-dead"), [], "an expired gateway gets nothing");
+    assert.equal((await metrics.conservativeRoutes.get()).values[0]?.value, 1);
+  });
+
+  it("once the epoch is older than the settling time, sends only where the registry says", async () => {
+    let now = Date.now();
+    const registry = new MemoryRegistry({ now: () => now });
+    const delivery = new MemoryDelivery();
+    const room: string[] = [];
+    const other: string[] = [];
+    await delivery.listen("gw-room", (p) => room.push(p));
+    await delivery.listen("gw-other", (p) => other.push(p));
+    await registry.epoch();
+    now += 10_000;
+    await registry.subscribeRooms("gw-room", [roomId], 60_000);
+    await registry.markGatewayAlive("gw-room", 60_000);
+    await registry.markGatewayAlive("gw-other", 60_000);
+    const { forwarder } = forwarderOn(new MemoryStore(), registry, delivery, () => now);
+    await forwarder.handleBatch(batch(message(1)));
+    await waitFor("the room's delivery", () => (room.length > 0 ? true : undefined));
+    assert.deepEqual(other, []);
   });
 });

@@ -18,7 +18,11 @@
 import { SpanKind } from "@opentelemetry/api";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
-import type { Registry } from "../shared/backends/registry.ts";
+import {
+  REGISTRY_EPOCH_CHECK_MS,
+  REGISTRY_SETTLE_MS,
+  type Registry,
+} from "../shared/backends/registry.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
 import {
@@ -40,9 +44,13 @@ export interface ForwarderOptions {
   readonly groupId: string;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** the clock, in ms, compared with the registry's epoch; default Date.now */
+  readonly now?: () => number;
 }
 
 type Outgoing = { gatewayId: string; payload: string };
+/** one encoded event and the gateways the registry says hold its receivers */
+type Routed = { gateways: readonly string[]; payload: string };
 
 /** Recent writes kept per room, to write back what a store that lost them forgot. */
 const RECENT_PER_ROOM = 32;
@@ -64,6 +72,8 @@ export class Forwarder {
   readonly #checked = new Set<string>();
   /** the latest messages this member stored, per room, oldest first (bounded) */
   readonly #recent = new Map<string, StoredMessage[]>();
+  /** every live gateway while the registry settles after a loss, re-read once per interval */
+  #settling: { checkedAt: number; gateways: Promise<readonly string[]> } | undefined;
   #consumer: BusConsumer | undefined;
   #ready = false;
 
@@ -119,18 +129,40 @@ export class Forwarder {
     }
     const outs = await Promise.all(
       [...byRoom.values()].map(async (events) => {
-        const out: Outgoing[] = [];
+        const out: Routed[] = [];
         for (const { event, headers } of events) out.push(...(await this.#handle(event, headers)));
         return out;
       }),
     );
-    const all = outs.flat();
+    const all = await this.#address(outs.flat());
     if (all.length > 0) await this.#o.delivery.sendMany(all);
     this.#o.metrics.deliveriesRouted.inc(all.length);
     end();
   }
 
-  async #handle(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<Outgoing[]> {
+  /**
+   * Each payload to its gateways and, while the registry settles after a loss, to every other
+   * live gateway too (gateways ignore what is not for their sockets); in event order.
+   */
+  async #address(routed: readonly Routed[]): Promise<Outgoing[]> {
+    const every = routed.length > 0 ? await this.#everyGatewayWhileSettling() : [];
+    const out: Outgoing[] = [];
+    let extra = 0;
+    for (const { gateways, payload } of routed) {
+      for (const gatewayId of gateways) out.push({ gatewayId, payload });
+      if (every.length === 0) continue;
+      const addressed = new Set(gateways);
+      for (const gatewayId of every) {
+        if (addressed.has(gatewayId)) continue;
+        out.push({ gatewayId, payload });
+        extra++;
+      }
+    }
+    if (extra > 0) this.#o.metrics.conservativeRoutes.inc(extra);
+    return out;
+  }
+
+  async #handle(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<Routed[]> {
     switch (event.kind) {
       case "message":
         return inSpan(
@@ -311,9 +343,31 @@ export class Forwarder {
     }
   }
 
-  #route(gateways: readonly string[], payload: DeliveryPayload): Outgoing[] {
-    const encoded = encode(payload);
-    return gateways.map((gatewayId) => ({ gatewayId, payload: encoded }));
+  /**
+   * Every live gateway while the registry's epoch is young (it lost its data and the gateways
+   * are still registering again), else none. Reads the registry at most once per check
+   * interval, not per event.
+   */
+  async #everyGatewayWhileSettling(): Promise<readonly string[]> {
+    const now = (this.#o.now ?? Date.now)();
+    if (this.#settling === undefined || now - this.#settling.checkedAt >= REGISTRY_EPOCH_CHECK_MS) {
+      const pending = this.#readSettling(now);
+      this.#settling = { checkedAt: now, gateways: pending };
+      pending.catch(() => {
+        if (this.#settling?.gateways === pending) this.#settling = undefined;
+      });
+    }
+    return this.#settling.gateways;
+  }
+
+  async #readSettling(now: number): Promise<readonly string[]> {
+    const epoch = await this.#o.registry.epoch();
+    if (now - epoch.since >= REGISTRY_SETTLE_MS) return [];
+    return this.#o.registry.liveGateways();
+  }
+
+  #route(gateways: readonly string[], payload: DeliveryPayload): Routed[] {
+    return [{ gateways, payload: encode(payload) }];
   }
 }
 

@@ -14,6 +14,7 @@ import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";
 import type { Connection } from "./connection.ts";
 import { RoomCursor } from "./cursor.ts";
+import { Registration } from "./registration.ts";
 
 const CATCH_UP_PAGE = 100;
 const PENDING_ACK_TTL_MS = 120_000;
@@ -58,10 +59,16 @@ export class Hub {
   readonly #sentAt = new Map<string, number>();
   #stopListening: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
+  readonly #registration: Registration;
 
   constructor(ctx: GatewayContext, matching: Matching) {
     this.#ctx = ctx;
     this.#matching = matching;
+    this.#registration = new Registration(ctx, {
+      rooms: () => [...this.#byRoom.keys()],
+      users: () => [...this.#byUser.keys()],
+      onRegistryLost: () => this.#catchUpEverything(),
+    });
   }
 
   /** The gateway is shutting down: closing sockets now says nothing about their users leaving. */
@@ -73,23 +80,16 @@ export class Hub {
     this.#stopListening = await this.#ctx.delivery.listen(this.#ctx.gatewayId, (p) =>
       this.#onDelivery(p),
     );
-    const { heartbeatMs, registryTtlMs } = this.#ctx.limits;
-    this.#timers.push(setInterval(() => this.#expirePendingAcks(), heartbeatMs).unref());
     this.#timers.push(
-      setInterval(
-        () => {
-          this.#refreshRegistry().catch((err: unknown) =>
-            this.#ctx.log.warn({ err }, "registry heartbeat failed"),
-          );
-        },
-        Math.max(250, Math.floor(registryTtlMs / 3)),
-      ).unref(),
+      setInterval(() => this.#expirePendingAcks(), this.#ctx.limits.heartbeatMs).unref(),
     );
+    await this.#registration.start();
   }
 
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    this.#registration.stop();
     await this.#stopListening?.();
     this.#stopListening = undefined;
   }
@@ -435,15 +435,14 @@ export class Hub {
     }
   }
 
-  async #refreshRegistry(): Promise<void> {
-    const ttl = this.#ctx.limits.registryTtlMs;
-    const rooms = [...this.#byRoom.keys()];
-    const users = [...this.#byUser.keys()];
-    await Promise.all([
-      rooms.length > 0
-        ? this.#ctx.registry.subscribeRooms(this.#ctx.gatewayId, rooms, ttl)
-        : undefined,
-      users.length > 0 ? this.#ctx.registry.markOnline(this.#ctx.gatewayId, users, ttl) : undefined,
-    ]);
+  /** Every socket reads what it may have missed in every room (after the registry was lost). */
+  #catchUpEverything(): void {
+    for (const conns of this.#byUser.values()) {
+      for (const conn of conns) {
+        for (const [roomId, cursor] of conn.rooms) {
+          if (!cursor.catchingUp) void this.#catchUp(conn, roomId);
+        }
+      }
+    }
   }
 }
