@@ -10,6 +10,7 @@ const only = process.argv.slice(2);
 const suites: { name: string; args: string[] }[] = [
   { name: "parser", args: ["parser.ts"] },
   { name: "fanout", args: ["fanout.ts"] },
+  { name: "commitlog", args: ["commitlog.ts"] },
   { name: "e2e", args: ["e2e.ts", "--profile"] },
   {
     name: "e2e-low-rates",

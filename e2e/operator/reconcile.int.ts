@@ -71,6 +71,13 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       assert.equal(cond.CassandraSchemaReady?.status, "True");
       assert.equal(cond.Degraded?.status, "False");
       assert.equal(cond.Progressing?.status, "True");
+      // read over CQL from the stack's one node: its commit log mode, then the example's 1 replica
+      const durable = cond.AcknowledgedWritesDurable;
+      assert.equal(durable?.status, "False", durable?.message);
+      assert.match(
+        `${durable?.reason}: ${durable?.message}`,
+        /^CommitLogNotDurable: .*commitlog_sync: periodic|^ReplicationTooLow: .*1 replica\(s\) in datacenter1/,
+      );
       // the gateway's count is the HPA's to set: 1 until it has scaled the Deployment to minReplicas
       assert.match(cond.Ready?.message ?? "", /gateway 0\/[12], forwarder 0\/2, matcher 0\/1/);
       assert.deepEqual(c.status?.forwarder, { desiredReplicas: 2, readyReplicas: 0 });

@@ -10,6 +10,11 @@
 #   hack/parts/cassandra.sh status         "healthy" and exit 0 when CQL answers, else non-zero
 #   hack/parts/cassandra.sh env            export CASSANDRA_CONTACT_POINTS=... CASSANDRA_LOCAL_DC=...
 #
+# Commit log: SB_CASSANDRA_COMMITLOG_SYNC=group (default; an acknowledged write is fsynced,
+# writes arriving within SB_CASSANDRA_COMMITLOG_GROUP_WINDOW_MS, default 2, share one fsync),
+# batch (fsync per write burst) or periodic (acknowledges before the fsync, every 10 s: loses
+# acknowledged writes on a crash; for comparison only). See docs/decisions/0013.
+#
 # Java: $JAVA_HOME/bin/java when JAVA_HOME is set, else `java` from PATH. Cassandra 5.0 runs
 # on JDK 11 or 17 only (17 here). Files: hack/cassandra/{pom.xml,cassandra.yaml.template,
 # logback.xml,jvm17.options}.
@@ -136,9 +141,17 @@ cmd_up() {
     fi
     mkdir -p "$conf" "$STATE/logs" "$SWITCHBOARD_STATE/logs" \
       "$STATE"/data/{data,commitlog,saved_caches,hints,cdc_raw}
+    local sync=${SB_CASSANDRA_COMMITLOG_SYNC:-group} period=0ms window=0ms
+    case $sync in
+      group) window="${SB_CASSANDRA_COMMITLOG_GROUP_WINDOW_MS:-2}ms" ;;
+      batch) ;;
+      periodic) period=10000ms ;;
+      *) die "SB_CASSANDRA_COMMITLOG_SYNC must be group, batch or periodic, not '$sync'" ;;
+    esac
     render "$CASS_SRC/cassandra.yaml.template" "$conf/cassandra.yaml" \
       PORT="$SB_CASSANDRA_PORT" STORAGE_PORT="$SB_CASSANDRA_STORAGE_PORT" DATA_DIR="$STATE/data" \
-      RPC_ADDRESS="$rpc" BROADCAST_RPC_ADDRESS="$broadcast"
+      RPC_ADDRESS="$rpc" BROADCAST_RPC_ADDRESS="$broadcast" \
+      COMMITLOG_SYNC="$sync" COMMITLOG_SYNC_PERIOD="$period" COMMITLOG_SYNC_GROUP_WINDOW="$window"
     cp "$CASS_SRC/logback.xml" "$conf/logback.xml"
     local opts jamm
     mapfile -t opts < <(jvm_options "$CASS_SRC/jvm17.options")

@@ -188,6 +188,47 @@ describe("messaging on the memory backends (two gateways)", () => {
     }
   });
 
+  it("a client_msg_id reused in another room is a new message there, acked with that room's seq", async () => {
+    const other = await a.ok(
+      "POST",
+      "/v1/rooms",
+      { kind: "group", name: "other", members: [bob.userId] },
+      alice.accessToken,
+    );
+    const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);
+    try {
+      const frame = {
+        type: "message",
+        client_msg_id: "reused-across-rooms",
+        msg_type: "text",
+        content: { text: "same id" },
+      };
+      const first = await sa.request({ ...frame, room_id: roomId });
+      const second = await sa.request({ ...frame, room_id: other.id });
+      assert.equal(first.type, "ack");
+      assert.equal(second.type, "ack");
+      assert.equal(
+        second.room_id,
+        other.id,
+        "the ack answers for the room the message was sent to",
+      );
+      assert.notEqual(second.message_id, first.message_id);
+      assert.equal(second.seq, 1, "the first message of the new room");
+      const history = await b.ok(
+        "GET",
+        `/v1/rooms/${other.id}/messages?limit=10`,
+        undefined,
+        bob.accessToken,
+      );
+      assert.deepEqual(
+        history.messages.map((m: Frame) => [m.client_msg_id, m.seq]),
+        [["reused-across-rooms", 1]],
+      );
+    } finally {
+      await sa.close();
+    }
+  });
+
   it("resumes on another gateway with exactly what was missed, before live messages", async () => {
     const sb = await ChatSocket.open(cluster.urls[1] as string, bob.accessToken);
     const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);

@@ -7,10 +7,22 @@
 // new message the room's next seq (last stored seq + 1), so a room's seqs have no gaps. A
 // message whose id is already stored (a sender's retry, or a batch repeated after a crash)
 // keeps its stored seq and is routed again; gateways drop what a socket already has.
+//
+// The store's order is the truth (docs/decisions/0013): a write is acknowledged only once it is
+// durable (commit log synced, a quorum of replicas), and this member never gives a seq twice.
+// When it first sequences a room after an assignment, or after a write failed and the seq may
+// or may not be taken, it reads the room's stored last seq and checks the next seq is free. If
+// the store comes back below a seq this member saw stored — it lost writes it acknowledged —
+// the member counts it (seq_regressions), writes the lost messages back from a bounded memory
+// of its recent writes, and goes on above the highest seq it gave: a gap, never a reuse.
 import { SpanKind } from "@opentelemetry/api";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
-import type { Registry } from "../shared/backends/registry.ts";
+import {
+  REGISTRY_EPOCH_CHECK_MS,
+  REGISTRY_SETTLE_MS,
+  type Registry,
+} from "../shared/backends/registry.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
 import {
@@ -32,14 +44,36 @@ export interface ForwarderOptions {
   readonly groupId: string;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** the clock, in ms, compared with the registry's epoch; default Date.now */
+  readonly now?: () => number;
 }
 
 type Outgoing = { gatewayId: string; payload: string };
+/** one encoded event and the gateways the registry says hold its receivers */
+type Routed = { gateways: readonly string[]; payload: string };
+
+/** Recent writes kept per room, to write back what a store that lost them forgot. */
+const RECENT_PER_ROOM = 32;
+/** Rooms whose recent writes are kept (the least recently written are forgotten first). */
+const RECENT_ROOMS = 1_024;
+/** Rooms whose last seq is kept in memory (about 100 bytes each). */
+const KNOWN_ROOMS = 100_000;
+/** Seqs probed above the room's stored last seq before giving up (a corrupt store). */
+const MAX_PROBES = 1_000;
 
 export class Forwarder {
   readonly #o: ForwarderOptions;
-  /** last seq given per room, valid while this member owns the room's partition */
+  /**
+   * The highest seq this member saw stored, per room (bounded, least recently written first
+   * out): a floor it never gives again, kept across assignments.
+   */
   readonly #lastSeq = new Map<string, number>();
+  /** rooms whose #lastSeq was checked against the store since the latest assignment */
+  readonly #checked = new Set<string>();
+  /** the latest messages this member stored, per room, oldest first (bounded) */
+  readonly #recent = new Map<string, StoredMessage[]>();
+  /** every live gateway while the registry settles after a loss, re-read once per interval */
+  #settling: { checkedAt: number; gateways: Promise<readonly string[]> } | undefined;
   #consumer: BusConsumer | undefined;
   #ready = false;
 
@@ -57,8 +91,8 @@ export class Forwarder {
       topic: this.#o.topic,
       onBatch: (batch) => this.handleBatch(batch),
       onAssignment: (partitions) => {
-        // another member may have sequenced our new partitions' rooms: forget what we knew
-        this.#lastSeq.clear();
+        // another member may have sequenced our partitions' rooms meanwhile: check again
+        this.#checked.clear();
         this.#ready = true;
         this.#o.log.info({ partitions }, "partitions assigned");
       },
@@ -95,18 +129,40 @@ export class Forwarder {
     }
     const outs = await Promise.all(
       [...byRoom.values()].map(async (events) => {
-        const out: Outgoing[] = [];
+        const out: Routed[] = [];
         for (const { event, headers } of events) out.push(...(await this.#handle(event, headers)));
         return out;
       }),
     );
-    const all = outs.flat();
+    const all = await this.#address(outs.flat());
     if (all.length > 0) await this.#o.delivery.sendMany(all);
     this.#o.metrics.deliveriesRouted.inc(all.length);
     end();
   }
 
-  async #handle(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<Outgoing[]> {
+  /**
+   * Each payload to its gateways and, while the registry settles after a loss, to every other
+   * live gateway too (gateways ignore what is not for their sockets); in event order.
+   */
+  async #address(routed: readonly Routed[]): Promise<Outgoing[]> {
+    const every = routed.length > 0 ? await this.#everyGatewayWhileSettling() : [];
+    const out: Outgoing[] = [];
+    let extra = 0;
+    for (const { gateways, payload } of routed) {
+      for (const gatewayId of gateways) out.push({ gatewayId, payload });
+      if (every.length === 0) continue;
+      const addressed = new Set(gateways);
+      for (const gatewayId of every) {
+        if (addressed.has(gatewayId)) continue;
+        out.push({ gatewayId, payload });
+        extra++;
+      }
+    }
+    if (extra > 0) this.#o.metrics.conservativeRoutes.inc(extra);
+    return out;
+  }
+
+  async #handle(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<Routed[]> {
     switch (event.kind) {
       case "message":
         return inSpan(
@@ -202,24 +258,80 @@ export class Forwarder {
     try {
       await this.#o.store.persistMessage(message);
     } catch (err) {
-      // the seq may or may not be taken now: re-read it next time
-      this.#lastSeq.delete(event.roomId);
+      // the seq may or may not be taken now: read it from the store next time
+      this.#checked.delete(event.roomId);
       throw err;
     } finally {
       end();
     }
-    this.#lastSeq.set(event.roomId, message.seq);
+    this.#setLastSeq(event.roomId, message.seq);
+    this.#remember(message);
     this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "stored" });
     return message;
   }
 
   async #currentSeq(roomId: string): Promise<number> {
-    let last = this.#lastSeq.get(roomId);
-    if (last === undefined) {
-      last = (await this.#o.store.roomStates([roomId])).get(roomId)?.lastSeq ?? 0;
-      this.#lastSeq.set(roomId, last);
+    const known = this.#lastSeq.get(roomId);
+    if (known !== undefined && this.#checked.has(roomId)) return known;
+    let stored = await this.#storedLastSeq(roomId);
+    if (known !== undefined && stored < known) {
+      this.#o.metrics.seqRegressions.inc();
+      const repaired = await this.#writeBack(roomId, stored, known);
+      this.#o.log.error(
+        { roomId, stored, known, repaired },
+        "the store lost acknowledged messages: writing back what this forwarder remembers; " +
+          "seqs it cannot write back stay gaps (check the commit log and consistency settings)",
+      );
+      stored = await this.#storedLastSeq(roomId);
     }
+    const last = Math.max(stored, known ?? 0);
+    this.#setLastSeq(roomId, last);
+    this.#checked.add(roomId);
     return last;
+  }
+
+  #setLastSeq(roomId: string, seq: number): void {
+    this.#lastSeq.delete(roomId); // re-inserted last: the map's order is recency
+    this.#lastSeq.set(roomId, seq);
+    if (this.#lastSeq.size > KNOWN_ROOMS) {
+      const oldest = this.#lastSeq.keys().next().value;
+      if (oldest !== undefined) {
+        this.#lastSeq.delete(oldest);
+        this.#checked.delete(oldest);
+      }
+    }
+  }
+
+  /** The room's stored last seq, and past it while the next seq is already taken. */
+  async #storedLastSeq(roomId: string): Promise<number> {
+    let last = (await this.#o.store.roomStates([roomId])).get(roomId)?.lastSeq ?? 0;
+    for (let probes = 0; ; probes++) {
+      if (probes === MAX_PROBES) {
+        throw new Error(`room ${roomId}: more than ${MAX_PROBES} messages past its stored state`);
+      }
+      if ((await this.#o.store.messageAt(roomId, last + 1)) === undefined) return last;
+      this.#o.log.warn({ roomId, seq: last + 1 }, "room state behind its messages: seq taken");
+      last += 1;
+    }
+  }
+
+  /** Writes back the remembered messages with seqs in (from, to]; resolves how many. */
+  async #writeBack(roomId: string, from: number, to: number): Promise<number> {
+    const lost = (this.#recent.get(roomId) ?? []).filter((m) => m.seq > from && m.seq <= to);
+    for (const m of lost) await this.#o.store.persistMessage(m);
+    return lost.length;
+  }
+
+  #remember(message: StoredMessage): void {
+    const list = this.#recent.get(message.roomId) ?? [];
+    this.#recent.delete(message.roomId); // re-inserted last: the map's order is recency
+    list.push(message);
+    if (list.length > RECENT_PER_ROOM) list.shift();
+    this.#recent.set(message.roomId, list);
+    if (this.#recent.size > RECENT_ROOMS) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
   }
 
   async #gatewaysForRoom(roomId: string): Promise<string[]> {
@@ -231,9 +343,31 @@ export class Forwarder {
     }
   }
 
-  #route(gateways: readonly string[], payload: DeliveryPayload): Outgoing[] {
-    const encoded = encode(payload);
-    return gateways.map((gatewayId) => ({ gatewayId, payload: encoded }));
+  /**
+   * Every live gateway while the registry's epoch is young (it lost its data and the gateways
+   * are still registering again), else none. Reads the registry at most once per check
+   * interval, not per event.
+   */
+  async #everyGatewayWhileSettling(): Promise<readonly string[]> {
+    const now = (this.#o.now ?? Date.now)();
+    if (this.#settling === undefined || now - this.#settling.checkedAt >= REGISTRY_EPOCH_CHECK_MS) {
+      const pending = this.#readSettling(now);
+      this.#settling = { checkedAt: now, gateways: pending };
+      pending.catch(() => {
+        if (this.#settling?.gateways === pending) this.#settling = undefined;
+      });
+    }
+    return this.#settling.gateways;
+  }
+
+  async #readSettling(now: number): Promise<readonly string[]> {
+    const epoch = await this.#o.registry.epoch();
+    if (now - epoch.since >= REGISTRY_SETTLE_MS) return [];
+    return this.#o.registry.liveGateways();
+  }
+
+  #route(gateways: readonly string[], payload: DeliveryPayload): Routed[] {
+    return [{ gateways, payload: encode(payload) }];
   }
 }
 

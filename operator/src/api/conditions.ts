@@ -9,6 +9,8 @@ export const ConditionType = {
   Degraded: "Degraded",
   KafkaTopicsReady: "KafkaTopicsReady",
   CassandraSchemaReady: "CassandraSchemaReady",
+  /** the Cassandra settings keep an acknowledged message through a crash (decision 0013) */
+  AcknowledgedWritesDurable: "AcknowledgedWritesDurable",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -29,6 +31,10 @@ export const Reason = {
   SchemaReady: "SchemaReady",
   CassandraUnreachable: "CassandraUnreachable",
   MigrationFailed: "MigrationFailed",
+  Durable: "Durable",
+  CommitLogNotDurable: "CommitLogNotDurable",
+  ReplicationTooLow: "ReplicationTooLow",
+  DurabilityUnknown: "DurabilityUnknown",
   SecretMissing: "SecretMissing",
   Waiting: "Waiting",
   Deleting: "Deleting",

@@ -16,6 +16,7 @@ import {
   ensureSchema,
 } from "./cassandra.ts";
 import { desiredState } from "./desired.ts";
+import { judgeDurability, readDurabilityFacts } from "./durability.ts";
 import {
   type KafkaAccess,
   type KafkaTimeouts,
@@ -307,6 +308,7 @@ export class Reconciler {
         `keyspace ${keyspace}: applied ${applied.map((a) => `${String(a.version).padStart(4, "0")}_${a.name}`).join(", ")}; now at version ${version}`,
       );
     }
+    await this.#durability(c, creds, keyspace, o, target);
     o.cassandra = {
       ok: true,
       reason: Reason.SchemaReady,
@@ -315,6 +317,42 @@ export class Reconciler {
       keyspace,
     };
     return proceed;
+  }
+
+  /** Reports (never blocks on) whether Cassandra's settings keep acknowledged writes. */
+  async #durability(
+    c: ParsedChatCluster,
+    creds: Credentials,
+    keyspace: string,
+    o: Observations,
+    target: EventTarget,
+  ): Promise<void> {
+    try {
+      const client = await this.#d.cassandra.client(creds.cassandra);
+      const facts = await readDurabilityFacts(
+        client,
+        keyspace,
+        creds.cassandra.localDataCenter,
+        this.#d.cassandra.timeouts.requestTimeoutMs,
+      );
+      o.durability = judgeDurability(facts);
+    } catch (err) {
+      o.durability = {
+        ok: false,
+        known: false,
+        reason: Reason.DurabilityUnknown,
+        message: `cannot read Cassandra's durability settings: ${errorMessage(err)}`,
+      };
+    }
+    if (!o.durability.ok) {
+      await this.#warnOnFlip(
+        c,
+        ConditionType.AcknowledgedWritesDurable,
+        o.durability.reason,
+        target,
+        o.durability.message,
+      );
+    }
   }
 
   async #warnOnFlip(

@@ -22,6 +22,8 @@ export interface DeploymentObservation {
 export interface Observations {
   kafka?: StepOutcome & { readonly topics?: readonly string[] };
   cassandra?: StepOutcome & { readonly schemaVersion?: number; readonly keyspace?: string };
+  /** whether Cassandra's settings keep acknowledged writes (reported, never blocking Ready) */
+  durability?: StepOutcome & { readonly known: boolean };
   /** set when applying the owned objects failed (or a referenced Secret is missing) */
   apply?: StepOutcome;
   deployments?: Readonly<Record<Component, DeploymentObservation>>;
@@ -59,6 +61,15 @@ export function computeStatus(c: ParsedChatCluster, o: Observations, now: Date):
       status: o.cassandra.ok ? "True" : "False",
       reason: o.cassandra.reason,
       message: o.cassandra.message,
+    });
+  }
+
+  if (o.durability !== undefined) {
+    set({
+      type: ConditionType.AcknowledgedWritesDurable,
+      status: o.durability.ok ? "True" : o.durability.known ? "False" : "Unknown",
+      reason: o.durability.reason,
+      message: o.durability.message,
     });
   }
 

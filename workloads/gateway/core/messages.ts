@@ -49,7 +49,7 @@ export class Messages {
     if (req.msgType === "system") {
       throw new ChatError("FORBIDDEN", "system messages are sent by the server only");
     }
-    const id = messageId(req.senderId, req.clientMsgId);
+    const id = messageId(req);
     const event: BusEvent = {
       kind: "message",
       id,

@@ -70,7 +70,7 @@ export async function onMessage(
   }
   await requireRoom(d, conn, roomId);
   // expect the ack before producing: the forwarder may route it back before the produce resolves
-  const id = messageId(conn.userId, f.client_msg_id);
+  const id = messageId({ senderId: conn.userId, roomId, clientMsgId: f.client_msg_id });
   const pending = d.hub.expectAck(conn, id, f.id);
   try {
     await d.messages.send({

@@ -15,6 +15,7 @@ import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";
 import type { Connection } from "./connection.ts";
 import { RoomCursor } from "./cursor.ts";
+import { Registration } from "./registration.ts";
 
 const CATCH_UP_PAGE = 100;
 
@@ -61,10 +62,16 @@ export class Hub {
   readonly #sentAt = new Map<string, number>();
   #stopListening: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
+  readonly #registration: Registration;
 
   constructor(ctx: GatewayContext, matching: Matching) {
     this.#ctx = ctx;
     this.#matching = matching;
+    this.#registration = new Registration(ctx, {
+      rooms: () => [...this.#byRoom.keys()],
+      users: () => [...this.#byUser.keys()],
+      onRegistryLost: () => this.#catchUpEverything(),
+    });
   }
 
   /** The gateway is shutting down: closing sockets now says nothing about their users leaving. */
@@ -76,24 +83,16 @@ export class Hub {
     this.#stopListening = await this.#ctx.delivery.listen(this.#ctx.gatewayId, (p) =>
       this.#onDelivery(p),
     );
-    const { heartbeatMs, registryTtlMs, ackTimeoutMs } = this.#ctx.limits;
+    const { heartbeatMs, ackTimeoutMs } = this.#ctx.limits;
     const ackSweepMs = Math.max(100, Math.min(heartbeatMs, Math.floor(ackTimeoutMs / 4)));
     this.#timers.push(setInterval(() => this.#expirePendingAcks(), ackSweepMs).unref());
-    this.#timers.push(
-      setInterval(
-        () => {
-          this.#refreshRegistry().catch((err: unknown) =>
-            this.#ctx.log.warn({ err }, "registry heartbeat failed"),
-          );
-        },
-        Math.max(250, Math.floor(registryTtlMs / 3)),
-      ).unref(),
-    );
+    await this.#registration.start();
   }
 
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    this.#registration.stop();
     await this.#stopListening?.();
     this.#stopListening = undefined;
   }
@@ -487,15 +486,14 @@ export class Hub {
     }
   }
 
-  async #refreshRegistry(): Promise<void> {
-    const ttl = this.#ctx.limits.registryTtlMs;
-    const rooms = [...this.#byRoom.keys()];
-    const users = [...this.#byUser.keys()];
-    await Promise.all([
-      rooms.length > 0
-        ? this.#ctx.registry.subscribeRooms(this.#ctx.gatewayId, rooms, ttl)
-        : undefined,
-      users.length > 0 ? this.#ctx.registry.markOnline(this.#ctx.gatewayId, users, ttl) : undefined,
-    ]);
+  /** Every socket reads what it may have missed in every room (after the registry was lost). */
+  #catchUpEverything(): void {
+    for (const conns of this.#byUser.values()) {
+      for (const conn of conns) {
+        for (const [roomId, cursor] of conn.rooms) {
+          if (!cursor.catchingUp) void this.#catchUp(conn, roomId);
+        }
+      }
+    }
   }
 }

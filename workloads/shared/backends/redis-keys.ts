@@ -27,6 +27,10 @@ export interface RedisKeys {
   roomGateways(roomId: string): string;
   /** sorted set: gateway id → expiry (ms) of the user's presence on it */
   userGateways(userId: string): string;
+  /** string "<id>:<since ms>": the registry's epoch, absent once its data was lost */
+  registryEpoch: string;
+  /** sorted set: gateway id → expiry (ms) of its liveness */
+  liveGateways: string;
   /** pub/sub channel addressed to one gateway pod */
   gatewayChannel(gatewayId: string): string;
   /** hash {tokens, ts}: one token bucket */
@@ -40,6 +44,8 @@ export function redisKeys(namespace: string): RedisKeys {
     all: `${ns}*`,
     roomGateways: (roomId) => `${ns}room:${roomId}:gw`,
     userGateways: (userId) => `${ns}user:${userId}:gw`,
+    registryEpoch: `${ns}registry:epoch`,
+    liveGateways: `${ns}gateways`,
     gatewayChannel: (gatewayId) => `${ns}gw:${gatewayId}`,
     rateBucket: (key) => `${ns}rl:${key}`,
   };

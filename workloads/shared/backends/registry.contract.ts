@@ -8,6 +8,8 @@ export interface RegistryHarness {
   readonly subject: Registry;
   /** moves the clock the subject was built with */
   readonly clock: { advance(ms: number): void };
+  /** loses everything the registry holds, as a Redis restarted without persistence does */
+  loseData(): Promise<void>;
   /** closes the subject and removes what it stored */
   cleanup(): Promise<void>;
 }
@@ -28,6 +30,39 @@ export function registryContract(name: string, factory: RegistryFactory): void {
     });
 
   describe(`Registry contract: ${name}`, () => {
+    test("the epoch stays the same until the registry loses its data, then a new one begins", async ({
+      subject,
+      clock,
+      loseData,
+    }) => {
+      const first = await subject.epoch();
+      clock.advance(1_000);
+      assert.deepEqual(await subject.epoch(), first, "reading the epoch does not renew it");
+      await subject.subscribeRooms("gw-1", ["room-a"], 10_000);
+      await loseData();
+      clock.advance(1_000);
+      const second = await subject.epoch();
+      assert.notEqual(second.id, first.id);
+      assert.equal(second.since, first.since + 2_000, "the new epoch begins when it is read");
+      assert.deepEqual(await subject.gatewaysForRoom("room-a"), [], "the entries went with it");
+      assert.deepEqual(await subject.epoch(), second);
+    });
+
+    test("liveGateways lists each gateway until its liveness expires", async ({
+      subject,
+      clock,
+    }) => {
+      await subject.markGatewayAlive("gw-1", 1_000);
+      await subject.markGatewayAlive("gw-2", 3_000);
+      await subject.markGatewayAlive("gw-2", 3_000);
+      assert.deepEqual(sorted(await subject.liveGateways()), ["gw-1", "gw-2"]);
+      clock.advance(1_000);
+      assert.deepEqual(await subject.liveGateways(), ["gw-2"]);
+      await subject.markGatewayAlive("gw-1", 1_000);
+      assert.deepEqual(sorted(await subject.liveGateways()), ["gw-1", "gw-2"]);
+      await assert.rejects(subject.markGatewayAlive("gw-1", 0), RangeError);
+    });
+
     test("gatewaysForRoom returns exactly the gateways subscribed to the room", async ({
       subject,
     }) => {

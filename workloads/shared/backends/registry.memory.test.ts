@@ -11,6 +11,7 @@ registryContract("memory", async () => {
         now += ms;
       },
     },
+    loseData: async () => subject.forget(),
     cleanup: () => subject.close(),
   };
 });

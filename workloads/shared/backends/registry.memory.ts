@@ -1,6 +1,10 @@
 // Registry in memory, for the embedded default: one process is the whole cluster. Same
 // semantics as the Redis adapter: an entry lives while its expiry is after `now()`.
-import type { Registry } from "./registry.ts";
+import { randomUUID } from "node:crypto";
+import type { Registry, RegistryEpoch } from "./registry.ts";
+
+/** the one key of the live-gateways entries */
+const ALL = "all";
 
 export interface MemoryRegistryOptions {
   /** the clock, in ms; tests inject one to expire entries without waiting */
@@ -17,10 +21,33 @@ export class MemoryRegistry implements Registry {
   readonly #now: () => number;
   readonly #rooms: Entries = new Map();
   readonly #users: Entries = new Map();
+  readonly #gateways: Entries = new Map();
+  #epoch: RegistryEpoch | undefined;
   #writes = 0;
 
   constructor(options: MemoryRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
+  }
+
+  async epoch(): Promise<RegistryEpoch> {
+    this.#epoch ??= { id: randomUUID(), since: this.#now() };
+    return this.#epoch;
+  }
+
+  async markGatewayAlive(gatewayId: string, ttlMs: number) {
+    this.#record(this.#gateways, gatewayId, [ALL], ttlMs);
+  }
+
+  async liveGateways(): Promise<string[]> {
+    return live(this.#gateways, ALL, this.#now());
+  }
+
+  /** Loses every entry and the epoch, as a Redis restarted without persistence does. */
+  forget(): void {
+    this.#rooms.clear();
+    this.#users.clear();
+    this.#gateways.clear();
+    this.#epoch = undefined;
   }
 
   async subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number) {
@@ -55,6 +82,7 @@ export class MemoryRegistry implements Registry {
   async close() {
     this.#rooms.clear();
     this.#users.clear();
+    this.#gateways.clear();
   }
 
   #record(entries: Entries, gatewayId: string, ids: readonly string[], ttlMs: number) {

@@ -28,6 +28,7 @@ registryContract("redis", async () => {
         now += ms;
       },
     },
+    loseData: () => dropNamespace(client, keys),
     cleanup: async () => {
       await dropNamespace(client, keys);
       await subject.close();

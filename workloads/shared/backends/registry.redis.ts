@@ -2,6 +2,7 @@
 // whose scores are expiry times in ms: a gateway's heartbeat rewrites its score, readers keep
 // scores after `now` and purge the rest. Each key also carries a PEXPIRE past its latest entry,
 // so a key that nobody reads any more disappears by itself. docs/decisions/0005.
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import {
   assertBounded,
@@ -12,7 +13,7 @@ import {
   type RedisKeys,
   redisKeys,
 } from "./redis-keys.ts";
-import type { Registry } from "./registry.ts";
+import type { Registry, RegistryEpoch } from "./registry.ts";
 
 export interface RedisRegistryOptions {
   /** key prefix of the ChatCluster, e.g. `sb:<cluster>:` */
@@ -40,6 +41,32 @@ export class RedisRegistry implements Registry {
     this.#client = client;
     this.#keys = redisKeys(options.namespace);
     this.#now = options.now ?? Date.now;
+  }
+
+  /** One round trip: SET NX GET begins an epoch where there is none, or returns the one held. */
+  async epoch(): Promise<RegistryEpoch> {
+    const fresh = { id: randomUUID(), since: this.#now() };
+    const held = await this.#client.set(
+      this.#keys.registryEpoch,
+      `${fresh.id}:${fresh.since}`,
+      "NX",
+      "GET",
+    );
+    if (held === null) return fresh;
+    const at = held.lastIndexOf(":");
+    const since = Number(held.slice(at + 1));
+    if (at <= 0 || !Number.isFinite(since)) {
+      throw new Error(`the registry epoch ${JSON.stringify(held)} is not "<id>:<since>"`);
+    }
+    return { id: held.slice(0, at), since };
+  }
+
+  markGatewayAlive(gatewayId: string, ttlMs: number): Promise<void> {
+    return this.#record(() => this.#keys.liveGateways, gatewayId, ["all"], ttlMs);
+  }
+
+  liveGateways(): Promise<string[]> {
+    return this.#live(this.#keys.liveGateways);
   }
 
   subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number): Promise<void> {

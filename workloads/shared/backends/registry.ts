@@ -3,7 +3,34 @@
 // Entries carry an expiry that the owning gateway refreshes on its heartbeat, so a dead pod's
 // entries expire by themselves. Redis in production, memory in the embedded default.
 
+/** How often gateways (and, at most, forwarders) read the registry's epoch. */
+export const REGISTRY_EPOCH_CHECK_MS = 1_000;
+/**
+ * How long after a new epoch began forwarders deliver every event to every live gateway as
+ * well: long enough for each gateway to notice (one check) and register again.
+ */
+export const REGISTRY_SETTLE_MS = 5_000;
+
+/** One life of the registry's data: a new epoch begins whenever that data was lost. */
+export interface RegistryEpoch {
+  readonly id: string;
+  /** when the epoch began, in ms of the registry's clock */
+  readonly since: number;
+}
+
 export interface Registry {
+  /**
+   * The current epoch, beginning a new one (at `now`) when the registry holds none: after a
+   * restart without persistence, a failover to an empty replica, a flush or an eviction.
+   * Gateways re-register everything when the epoch changes; forwarders deliver to every live
+   * gateway while it is young (docs/decisions/0005).
+   */
+  epoch(): Promise<RegistryEpoch>;
+  /** Records the gateway as alive until `ttlMs` from now. */
+  markGatewayAlive(gatewayId: string, ttlMs: number): Promise<void>;
+  /** Gateways whose liveness has not expired. */
+  liveGateways(): Promise<string[]>;
+
   /**
    * Records that `gatewayId` holds sockets subscribed to these rooms, until `ttlMs` from now
    * (refreshing the expiry of rooms already recorded).

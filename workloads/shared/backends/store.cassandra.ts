@@ -360,6 +360,14 @@ export class CassandraStore implements Store {
     return row === undefined ? undefined : messageFromRow(text(row, "room_id"), row);
   }
 
+  async messageAt(roomId: string, seq: number): Promise<StoredMessage | undefined> {
+    const row = await this.#one(
+      `SELECT seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages WHERE room_id = ? AND bucket = ? AND seq = ?`,
+      [roomId, bucketOf(seq), seq],
+    );
+    return row === undefined ? undefined : messageFromRow(roomId, row);
+  }
+
   async persistMessage(m: StoredMessage): Promise<void> {
     const c = m.content;
     const values = [

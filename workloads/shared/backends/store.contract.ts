@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "../../../e2e/testkit/index.ts";
 import type { Member, RefreshToken, Room, RoomKind, StoredMessage, User } from "../domain.ts";
+import { messageId } from "../ids.ts";
 import type { Store } from "./store.ts";
 
 export interface StoreUnderTest {
@@ -297,6 +298,38 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.deepEqual(await store().getMessageById(text.id), text);
         assert.deepEqual(await store().getMessageById(file.id), file);
         assert.equal(await store().getMessageById(id()), undefined);
+      });
+
+      it("one sender's client_msg_id reused in two rooms makes two messages, one per room", async () => {
+        const first = newRoom("group");
+        const second = newRoom("group");
+        await store().createRoom(first, []);
+        await store().createRoom(second, []);
+        // the ids the gateway derives: scoped by sender, room and client_msg_id
+        const inRoom = (room: Room): StoredMessage => ({
+          ...newMessage(room.id, 1),
+          id: messageId({ senderId: "sender", roomId: room.id, clientMsgId: "same-client-id" }),
+          clientMsgId: "same-client-id",
+        });
+        const a = inRoom(first);
+        const b = inRoom(second);
+        await store().persistMessage(a);
+        await store().persistMessage(b);
+        assert.deepEqual(await store().getMessageById(a.id), a);
+        assert.deepEqual(await store().getMessageById(b.id), b);
+        assert.deepEqual(await store().history(first.id, { limit: 10 }), [a]);
+        assert.deepEqual(await store().history(second.id, { limit: 10 }), [b]);
+      });
+
+      it("messageAt finds a room's message by seq, and nothing where the seq is free", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const messages = [1, 2, 1001].map((s) => newMessage(room.id, s));
+        for (const m of messages) await store().persistMessage(m);
+        assert.deepEqual(await store().messageAt(room.id, 2), messages[1]);
+        assert.deepEqual(await store().messageAt(room.id, 1001), messages[2]);
+        assert.equal(await store().messageAt(room.id, 3), undefined);
+        assert.equal(await store().messageAt(id(), 1), undefined);
       });
 
       it("persisting a message again changes nothing", async () => {

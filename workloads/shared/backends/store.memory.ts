@@ -179,6 +179,11 @@ export class MemoryStore implements Store {
     return message === undefined ? undefined : copy(message);
   }
 
+  async messageAt(roomId: string, seq: number): Promise<StoredMessage | undefined> {
+    const message = this.#logs.get(roomId)?.messages.get(seq);
+    return message === undefined ? undefined : copy(message);
+  }
+
   async persistMessage(message: StoredMessage): Promise<void> {
     const log = this.#log(message.roomId);
     const stored = copy(message);

@@ -62,6 +62,8 @@ export interface Store {
 
   /** The stored message with this id, wherever it is. */
   getMessageById(id: string): Promise<StoredMessage | undefined>;
+  /** The room's message at this seq, if one is stored. */
+  messageAt(roomId: string, seq: number): Promise<StoredMessage | undefined>;
   /**
    * Persists a message idempotently: writing the same message (same id and seq) again changes
    * nothing. Also advances the room's state (last seq, last activity).

@@ -67,6 +67,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["kind", "outcome"] as const,
       registers: r,
     }),
+    registryLosses: new Counter({
+      name: "switchboard_gateway_registry_losses_total",
+      help: "Times this gateway found the registry's epoch changed (its data lost) and registered again",
+      registers: r,
+    }),
+    conservativeRoutes: new Counter({
+      name: "switchboard_forwarder_conservative_routes_total",
+      help: "Events also sent to every live gateway because the registry's epoch was young",
+      registers: r,
+    }),
+    seqRegressions: new Counter({
+      name: "switchboard_forwarder_seq_regressions_total",
+      help: "Times a room's stored last seq was found below a seq this forwarder had stored: the store lost acknowledged messages",
+      registers: r,
+    }),
     batchSeconds: new Histogram({
       name: "switchboard_forwarder_batch_seconds",
       help: "Time to persist and route one consumed batch",

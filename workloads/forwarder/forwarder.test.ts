@@ -1,0 +1,220 @@
+// The forwarder's sequencing, on the memory backends: batches handed to it directly, as the bus
+// hands them after a crash or a rebalance.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { waitFor } from "../../e2e/testkit/wait.ts";
+import { MemoryBus } from "../shared/backends/bus.memory.ts";
+import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
+import type { Delivery } from "../shared/backends/delivery.ts";
+import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
+import type { Registry } from "../shared/backends/registry.ts";
+import { MemoryStore } from "../shared/backends/store.memory.ts";
+import type { Store } from "../shared/backends/store.ts";
+import type { StoredMessage } from "../shared/domain.ts";
+import { type BusEvent, encode } from "../shared/events.ts";
+import { createLogger } from "../shared/telemetry/log.ts";
+import { createMetrics } from "../shared/telemetry/metrics.ts";
+import { Forwarder } from "./forwarder.ts";
+
+const roomId = "3f0c3c55-7c3f-4d43-9a8e-1f1e3e4f5a61";
+
+function message(n: number): BusEvent {
+  return {
+    kind: "message",
+    id: `00000000-0000-5000-8000-${String(n).padStart(12, "0")}`,
+    roomId,
+    senderId: "sender",
+    clientMsgId: `c${n}`,
+    msgType: "text",
+    content: { text: `message ${n}` },
+    sentAt: new Date().toISOString(),
+  };
+}
+
+const batch = (...events: BusEvent[]) => ({
+  topic: "t",
+  partition: 0,
+  records: events.map((e, i) => ({
+    key: roomId,
+    value: encode(e),
+    headers: {},
+    offset: String(i),
+  })),
+});
+
+/**
+ * A store that can crash the way a node with an unsynced commit log does: it forgets the
+ * writes it acknowledged after a checkpoint, and refuses the next write (the node is down).
+ */
+class CrashingStore {
+  inner = new MemoryStore();
+  readonly #persisted: StoredMessage[] = [];
+  #down = false;
+
+  readonly store: Store = new Proxy({} as Store, {
+    get: (_, name: keyof Store) => {
+      if (name === "persistMessage") {
+        return async (m: StoredMessage) => {
+          if (this.#down) {
+            this.#down = false;
+            throw new Error("store unavailable");
+          }
+          await this.inner.persistMessage(m);
+          this.#persisted.push(m);
+        };
+      }
+      const member = this.inner[name];
+      return typeof member === "function" ? member.bind(this.inner) : member;
+    },
+  });
+
+  /** Loses every write after the first `kept`, and fails the next write. */
+  async crash(kept: number): Promise<void> {
+    this.inner = new MemoryStore();
+    for (const m of this.#persisted.slice(0, kept)) await this.inner.persistMessage(m);
+    this.#persisted.length = kept;
+    this.#down = true;
+  }
+}
+
+function forwarderOn(
+  store: Store,
+  registry: Registry = new MemoryRegistry(),
+  delivery: Delivery = new MemoryDelivery(),
+  now: () => number = Date.now,
+) {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const forwarder = new Forwarder({
+    bus: new MemoryBus(),
+    store,
+    registry,
+    delivery,
+    topic: "t",
+    groupId: "g",
+    log: createLogger("forwarder-test", "silent"),
+    metrics,
+    now,
+  });
+  return { forwarder, metrics };
+}
+
+describe("forwarder sequencing", () => {
+  it("gives each new message the room's next seq and a retried one its stored seq", async () => {
+    const store = new MemoryStore();
+    const { forwarder } = forwarderOn(store);
+    await forwarder.handleBatch(batch(message(1), message(2), message(1)));
+    await forwarder.handleBatch(batch(message(3), message(2)));
+    const history = await store.history(roomId, { limit: 10 });
+    assert.deepEqual(
+      history.map((m) => [m.seq, m.clientMsgId]),
+      [
+        [1, "c1"],
+        [2, "c2"],
+        [3, "c3"],
+      ],
+    );
+  });
+
+  it("never gives a seq twice when the store loses writes it acknowledged", async () => {
+    const crashing = new CrashingStore();
+    const { forwarder, metrics } = forwarderOn(crashing.store);
+    await forwarder.handleBatch(batch(message(1), message(2), message(3)));
+    // the store comes back without seq 3, whose ack (and delivery) went out already
+    await crashing.crash(2);
+    await assert.rejects(forwarder.handleBatch(batch(message(4))));
+    // the failed batch restarts the consumer: the group assigns the partitions again
+    await forwarder.stop();
+    await forwarder.start();
+    await forwarder.handleBatch(batch(message(4)));
+    const history = await crashing.inner.history(roomId, { limit: 10 });
+    const seqOf = new Map(history.map((m) => [m.clientMsgId, m.seq]));
+    assert.notEqual(seqOf.get("c4"), 3, "seq 3 was given to a second message");
+    assert.deepEqual(
+      history.map((m) => [m.seq, m.clientMsgId]),
+      [
+        [1, "c1"],
+        [2, "c2"],
+        [3, "c3"],
+        [4, "c4"],
+      ],
+      "the lost message is written back from the forwarder's memory, and the next one follows it",
+    );
+    const regressions = await metrics.seqRegressions.get();
+    assert.equal(regressions.values[0]?.value, 1, "the regression is counted");
+  });
+
+  it("starts after the highest stored message when the room's state lags behind it", async () => {
+    const store = new MemoryStore();
+    // a message stored at seq 5 while the room's state still says 4 (a half-applied write)
+    const first = forwarderOn(store).forwarder;
+    await first.handleBatch(batch(message(1), message(2), message(3), message(4), message(5)));
+    const lagging = new Proxy(store, {
+      get: (target, name: keyof Store) => {
+        if (name === "roomStates") {
+          return async (ids: readonly string[]) => {
+            const states = await target.roomStates(ids);
+            const s = states.get(roomId);
+            if (s !== undefined) states.set(roomId, { ...s, lastSeq: 4 });
+            return states;
+          };
+        }
+        const member = target[name];
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    });
+    const second = forwarderOn(lagging).forwarder;
+    await second.handleBatch(batch(message(6)));
+    const sixth = await store.getMessageById((message(6) as { id: string }).id);
+    assert.equal(sixth?.seq, 6, "seq 5 is taken: the next message gets 6");
+    assert.equal((await store.getMessageById((message(5) as { id: string }).id))?.seq, 5);
+  });
+});
+
+describe("forwarder routing after a registry loss", () => {
+  it("while the registry's epoch is young, sends each event to every live gateway as well", async () => {
+    let now = Date.now();
+    const registry = new MemoryRegistry({ now: () => now });
+    const delivery = new MemoryDelivery();
+    const got = new Map<string, string[]>([
+      ["gw-room", []],
+      ["gw-other", []],
+      ["gw-dead", []],
+    ]);
+    for (const [gatewayId, list] of got) {
+      await delivery.listen(gatewayId, (p) => list.push(JSON.parse(p).message?.clientMsgId));
+    }
+    await registry.epoch();
+    await registry.subscribeRooms("gw-room", [roomId], 60_000);
+    await registry.markGatewayAlive("gw-room", 60_000);
+    await registry.markGatewayAlive("gw-other", 60_000);
+    await registry.markGatewayAlive("gw-dead", 1_000);
+    now += 1_000; // gw-dead's liveness has expired
+
+    const { forwarder, metrics } = forwarderOn(new MemoryStore(), registry, delivery, () => now);
+    await forwarder.handleBatch(batch(message(1)));
+    await waitFor("deliveries", () => (got.get("gw-other")?.length ? true : undefined));
+    assert.deepEqual(got.get("gw-room"), ["c1"]);
+    assert.deepEqual(got.get("gw-other"), ["c1"], "a live gateway not in the room's entry");
+    assert.deepEqual(got.get("gw-dead"), [], "an expired gateway gets nothing");
+    assert.equal((await metrics.conservativeRoutes.get()).values[0]?.value, 1);
+  });
+
+  it("once the epoch is older than the settling time, sends only where the registry says", async () => {
+    let now = Date.now();
+    const registry = new MemoryRegistry({ now: () => now });
+    const delivery = new MemoryDelivery();
+    const room: string[] = [];
+    const other: string[] = [];
+    await delivery.listen("gw-room", (p) => room.push(p));
+    await delivery.listen("gw-other", (p) => other.push(p));
+    await registry.epoch();
+    now += 10_000;
+    await registry.subscribeRooms("gw-room", [roomId], 60_000);
+    await registry.markGatewayAlive("gw-room", 60_000);
+    await registry.markGatewayAlive("gw-other", 60_000);
+    const { forwarder } = forwarderOn(new MemoryStore(), registry, delivery, () => now);
+    await forwarder.handleBatch(batch(message(1)));
+    await waitFor("the room's delivery", () => (room.length > 0 ? true : undefined));
+    assert.deepEqual(other, []);
+  });
+});
