@@ -5,6 +5,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { KdfParams } from "./auth/passwords.ts";
+import { Sessions } from "./auth/sessions.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
 import { Matching } from "./core/matching.ts";
@@ -47,14 +48,16 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     return503OnClosing: true,
   });
-  const tokens = new Tokens(opts.tokens, ctx.store);
+  const sessions = new Sessions(ctx);
+  const tokens = new Tokens(opts.tokens, ctx.store, sessions);
   const rooms = new Rooms(ctx);
   const messages = new Messages(ctx);
   const matching = new Matching(ctx);
-  const hub = new Hub(ctx, matching);
+  const hub = new Hub(ctx, matching, sessions);
   const sockets = new SocketServer(
     { ctx, hub, rooms, messages, matching, sessionId: randomUUID() },
     tokens,
+    sessions,
   );
   let ready = false;
 

@@ -40,6 +40,12 @@ export const ErrorCodes = {
     retriable: false,
     description: "A refresh token was used twice: the session is revoked; log in again.",
   },
+  SESSION_REVOKED: {
+    status: 401,
+    retriable: false,
+    description:
+      "The access token's session was ended (logout, or a refresh token used twice): log in again.",
+  },
   FORBIDDEN: {
     status: 403,
     retriable: false,

@@ -10,6 +10,8 @@ declare module "fastify" {
   interface FastifyRequest {
     userId: string;
     username: string;
+    /** the login session of the bearer token */
+    sessionId: string;
   }
 }
 
@@ -55,6 +57,7 @@ export function authenticate(ctx: GatewayContext, tokens: Tokens) {
     const claims = await tokens.verifyAccess(header.slice(7));
     req.userId = claims.userId;
     req.username = claims.username;
+    req.sessionId = claims.sessionId;
     await takeToken(ctx, `user:${claims.userId}`, ctx.limits.userRate);
   };
 }

@@ -33,6 +33,14 @@ export const RefreshBody = Type.Object(
   { refresh_token: Type.String({ maxLength: 4096 }) },
   { additionalProperties: false },
 );
+export const LogoutBody = Type.Object(
+  {
+    refresh_token: Type.Optional(
+      Type.String({ maxLength: 4096, description: "also end this refresh token's session" }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const UserBody = Type.Object(
   {
@@ -192,5 +200,6 @@ export type MatchBodyT = Static<typeof MatchBody>;
 export type RegisterBodyT = Static<typeof RegisterBody>;
 export type LoginBodyT = Static<typeof LoginBody>;
 export type RefreshBodyT = Static<typeof RefreshBody>;
+export type LogoutBodyT = Static<typeof LogoutBody>;
 export type CreateRoomBodyT = Static<typeof CreateRoomBody>;
 export type HistoryQueryT = Static<typeof HistoryQuery>;

@@ -10,6 +10,7 @@ import {
 } from "../../shared/events.ts";
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import { contextFrom, inSpan, SpanNames } from "../../shared/telemetry/tracing.ts";
+import type { Sessions } from "../auth/sessions.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";
 import type { Connection } from "./connection.ts";
@@ -50,6 +51,7 @@ interface PendingAck {
 export class Hub {
   readonly #ctx: GatewayContext;
   readonly #matching: Matching;
+  readonly #sessions: Sessions;
   /** set while the gateway drains: its sockets move to other gateways, nobody left */
   #draining = false;
   readonly #byUser = new Map<string, Set<Connection>>();
@@ -59,9 +61,10 @@ export class Hub {
   #stopListening: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
 
-  constructor(ctx: GatewayContext, matching: Matching) {
+  constructor(ctx: GatewayContext, matching: Matching, sessions: Sessions) {
     this.#ctx = ctx;
     this.#matching = matching;
+    this.#sessions = sessions;
   }
 
   /** The gateway is shutting down: closing sockets now says nothing about their users leaving. */
@@ -340,6 +343,9 @@ export class Hub {
         for (const conn of this.#byUser.get(d.userId) ?? []) conn.sendRaw(frame);
         return;
       }
+      case "revoked":
+        this.#sessions.revokedElsewhere(d.userId, d.sessionId);
+        return;
     }
   }
 
