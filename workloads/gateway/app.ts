@@ -16,6 +16,7 @@ import { installErrorHandler } from "./rest/http.ts";
 import { matchRoutes } from "./rest/match-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
+import { strictValidatorCompiler } from "./rest/validation.ts";
 import { Hub } from "./ws/hub.ts";
 import { asyncApiDocument } from "./ws/protocol-docs.ts";
 import { SocketServer, WS_PATH } from "./ws/server.ts";
@@ -45,7 +46,6 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
     loggerInstance: ctx.log.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     return503OnClosing: true,
   });
   const sessions = new Sessions(ctx);
@@ -61,6 +61,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   );
   let ready = false;
 
+  app.setValidatorCompiler(strictValidatorCompiler());
   app.addSchema(ErrorBody);
   await app.register(swagger, {
     openapi: {
