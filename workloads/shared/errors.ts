@@ -80,7 +80,8 @@ export const ErrorCodes = {
   ALREADY_MEMBER: {
     status: 409,
     retriable: false,
-    description: "The user is a member of the room already.",
+    description:
+      "The user to add (POST /v1/rooms/{id}/members) is a member of the room already; joining a room you are in is not an error.",
   },
   MATCH_TICKET_NOT_FOUND: {
     status: 404,
