@@ -64,6 +64,11 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   app.setValidatorCompiler(strictValidatorCompiler());
   app.addSchema(ErrorBody);
   await app.register(swagger, {
+    // shared schemas keep their names (#/components/schemas/Error, not def-0)
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === "string" ? json.$id : `def-${i}`,
+    },
     openapi: {
       openapi: "3.1.0",
       info: {

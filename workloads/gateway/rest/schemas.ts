@@ -104,9 +104,15 @@ export const MemberBody = Type.Object({
   joined_at: Type.String({ format: "date-time" }),
   online: Type.Boolean(),
 });
+/** the page size when a request gives no `limit` */
+export const DEFAULT_PAGE = 50;
+const Limit = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE, description: "page size" }),
+);
+export const ChannelsQuery = Type.Object({ limit: Limit }, { additionalProperties: false });
 export const HistoryQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    limit: Limit,
     before: Type.Optional(Type.Integer({ minimum: 1 })),
     after: Type.Optional(Type.Integer({ minimum: 0 })),
   },
@@ -154,14 +160,16 @@ export const MatchBody = Type.Object(
       Type.Array(Tag, {
         maxItems: 10,
         uniqueItems: true,
-        description: "interests; a partner shares at least one (none: anyone)",
+        description:
+          "interests; a partner first shares at least one (none: anyone), then anyone after the fallback wait",
       }),
     ),
     language: Type.Optional(
       Type.String({
         minLength: 2,
         maxLength: 16,
-        description: "a language tag such as en or pt-br; a partner speaks it (none: anyone)",
+        description:
+          "a language tag such as en or pt-br; a partner first speaks it too (none: anyone), then anyone after the fallback wait",
       }),
     ),
   },
@@ -203,3 +211,4 @@ export type RefreshBodyT = Static<typeof RefreshBody>;
 export type LogoutBodyT = Static<typeof LogoutBody>;
 export type CreateRoomBodyT = Static<typeof CreateRoomBody>;
 export type HistoryQueryT = Static<typeof HistoryQuery>;
+export type ChannelsQueryT = Static<typeof ChannelsQuery>;
