@@ -52,4 +52,17 @@ describe("sessions", () => {
     assert.equal(await sessions.isRevoked("known"), false);
     await assert.rejects(sessions.isRevoked("unknown"), { code: "UNAVAILABLE" });
   });
+
+  it("concurrent checks of one session share one store read", async () => {
+    const { store, sessions } = setup();
+    let reads = 0;
+    const read = store.revokedRefreshFamilies.bind(store);
+    store.revokedRefreshFamilies = async (families) => {
+      reads++;
+      return read(families);
+    };
+    const answers = await Promise.all(Array.from({ length: 20 }, () => sessions.isRevoked("s")));
+    assert.deepEqual(new Set(answers), new Set([false]));
+    assert.equal(reads, 1);
+  });
 });

@@ -29,6 +29,8 @@ export class Sessions {
   readonly #now: () => number;
   readonly #known = new Map<string, Known>();
   readonly #listeners: SessionRevokedListener[] = [];
+  /** single-session checks in flight */
+  readonly #pending = new Map<string, Promise<boolean>>();
 
   constructor(
     ctx: Pick<GatewayContext, "store" | "registry" | "delivery" | "log">,
@@ -43,8 +45,17 @@ export class Sessions {
     this.#listeners.push(listener);
   }
 
+  /** One session; concurrent checks of the same session share one store read. */
   async isRevoked(sessionId: string): Promise<boolean> {
-    return (await this.revokedAmong([sessionId])).has(sessionId);
+    const pending = this.#pending.get(sessionId);
+    if (pending !== undefined) return pending;
+    const check = this.revokedAmong([sessionId]).then((set) => set.has(sessionId));
+    this.#pending.set(sessionId, check);
+    try {
+      return await check;
+    } finally {
+      this.#pending.delete(sessionId);
+    }
   }
 
   /**
