@@ -20,7 +20,7 @@ describe("revoked sessions", () => {
   before(async () => {
     cluster = await startCluster({
       gateways: 2,
-      limits: { userRate: { capacity: 1000, refillPerSecond: 1000 }, heartbeatMs: 300 },
+      limits: { userRate: { capacity: 1000, refillPerSecond: 1000 }, heartbeatMs: 1000 },
     });
     rest = [new Rest(url(0)), new Rest(url(1))];
   });
