@@ -11,8 +11,10 @@ import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { ChatStack, freePort } from "../e2e/testkit/index.ts";
+import { Sessions } from "../workloads/gateway/auth/sessions.ts";
 import { Tokens } from "../workloads/gateway/auth/tokens.ts";
-import { MemoryStore } from "../workloads/shared/backends/store.memory.ts";
+import { memoryBackends } from "../workloads/shared/backends/connect.ts";
+import { createLogger } from "../workloads/shared/telemetry/log.ts";
 import { forceGc } from "./lib/inspector.ts";
 import { cpuMeter, load, procSample, stackPids } from "./lib/machine.ts";
 import { beginRun, table, writeResults } from "./lib/results.ts";
@@ -94,6 +96,9 @@ async function memory(i: number): Promise<{ rss: number; heap: number }> {
 const children: ChildProcess[] = [];
 const rows: Record<string, unknown>[] = [];
 try {
+  // tokens signed with the gateways' secret; their sessions are unknown to (never revoked in)
+  // the gateways' store
+  const minting = memoryBackends();
   const tokens = new Tokens(
     {
       secret: new TextEncoder().encode(stack.env.JWT_SECRET),
@@ -101,7 +106,8 @@ try {
       accessTtlSeconds: 3600,
       refreshTtlSeconds: 3600,
     },
-    new MemoryStore(),
+    minting.store,
+    new Sessions({ ...minting, log: createLogger("bench", "silent") }),
   );
   await delay(3000);
   const before = await Promise.all(stack.gateways.map((_, i) => memory(i)));

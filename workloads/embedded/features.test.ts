@@ -278,7 +278,12 @@ describe("chat features on the memory backends", () => {
       username: "dora",
       password: "password-123",
     });
-    await rest.ok("POST", "/v1/auth/logout", { refresh_token: login.tokens.refresh_token });
+    await rest.ok(
+      "POST",
+      "/v1/auth/logout",
+      { refresh_token: login.tokens.refresh_token },
+      login.tokens.access_token,
+    );
     const loggedOut = await rest.call("POST", "/v1/auth/refresh", {
       refresh_token: login.tokens.refresh_token,
     });

@@ -5,6 +5,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { KdfParams } from "./auth/passwords.ts";
+import { Sessions } from "./auth/sessions.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
 import { Matching } from "./core/matching.ts";
@@ -15,6 +16,7 @@ import { installErrorHandler } from "./rest/http.ts";
 import { matchRoutes } from "./rest/match-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
+import { strictValidatorCompiler } from "./rest/validation.ts";
 import { Hub } from "./ws/hub.ts";
 import { asyncApiDocument } from "./ws/protocol-docs.ts";
 import { SocketServer, WS_PATH } from "./ws/server.ts";
@@ -44,22 +46,29 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
     loggerInstance: ctx.log.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     return503OnClosing: true,
   });
-  const tokens = new Tokens(opts.tokens, ctx.store);
+  const sessions = new Sessions(ctx);
+  const tokens = new Tokens(opts.tokens, ctx.store, sessions);
   const rooms = new Rooms(ctx);
   const messages = new Messages(ctx);
   const matching = new Matching(ctx);
-  const hub = new Hub(ctx, matching);
+  const hub = new Hub(ctx, matching, sessions);
   const sockets = new SocketServer(
     { ctx, hub, rooms, messages, matching, sessionId: randomUUID() },
     tokens,
+    sessions,
   );
   let ready = false;
 
+  app.setValidatorCompiler(strictValidatorCompiler());
   app.addSchema(ErrorBody);
   await app.register(swagger, {
+    // shared schemas keep their names (#/components/schemas/Error, not def-0)
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === "string" ? json.$id : `def-${i}`,
+    },
     openapi: {
       openapi: "3.1.0",
       info: {

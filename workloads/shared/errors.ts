@@ -40,6 +40,12 @@ export const ErrorCodes = {
     retriable: false,
     description: "A refresh token was used twice: the session is revoked; log in again.",
   },
+  SESSION_REVOKED: {
+    status: 401,
+    retriable: false,
+    description:
+      "The access token's session was ended (logout, or a refresh token used twice): log in again.",
+  },
   FORBIDDEN: {
     status: 403,
     retriable: false,
@@ -74,7 +80,8 @@ export const ErrorCodes = {
   ALREADY_MEMBER: {
     status: 409,
     retriable: false,
-    description: "The user is a member of the room already.",
+    description:
+      "The user to add (POST /v1/rooms/{id}/members) is a member of the room already; joining a room you are in is not an error.",
   },
   MATCH_TICKET_NOT_FOUND: {
     status: 404,

@@ -98,6 +98,12 @@ export type Delivery =
       readonly userId: string;
       readonly ticketId: string;
       readonly partner: PublicProfile;
+    }
+  | {
+      /** the user's login session was revoked: refuse it and close its sockets */
+      readonly kind: "revoked";
+      readonly userId: string;
+      readonly sessionId: string;
     };
 
 export const encode = (v: BusEvent | Delivery): string => JSON.stringify(v);
@@ -127,6 +133,7 @@ export function decodeDelivery(value: string): Delivery | undefined {
       case "typing":
       case "presence":
       case "matched":
+      case "revoked":
         return v as Delivery;
       default:
         return undefined;

@@ -1,11 +1,13 @@
 // Access and refresh tokens (JWT, HS256, jose). Access tokens are short-lived and verified on
-// every request and WebSocket upgrade. Refresh tokens rotate: each use consumes the token and
-// issues a new one of the same family; a second use of a consumed token is a reuse, and revokes
-// the whole family (the usual sign that a token was stolen).
+// every request and WebSocket upgrade, their session (`sid`, the refresh family) included.
+// Refresh tokens rotate: each use consumes the token and issues a new one of the same family; a
+// second use of a consumed token is a reuse, and revokes the whole session (the usual sign that
+// a token was stolen), as logging out does. See sessions.ts for how fast a revocation bites.
 import { randomUUID } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import type { Store } from "../../shared/backends/store.ts";
 import { ChatError } from "../../shared/errors.ts";
+import type { Sessions } from "./sessions.ts";
 
 export interface TokenConfig {
   readonly secret: Uint8Array;
@@ -24,22 +26,26 @@ export interface TokenPair {
 export interface AccessClaims {
   readonly userId: string;
   readonly username: string;
+  /** the login session (refresh-token family) the token belongs to */
+  readonly sessionId: string;
 }
 
 export class Tokens {
   readonly #cfg: TokenConfig;
   readonly #store: Store;
+  readonly #sessions: Sessions;
   readonly #now: () => number;
 
-  constructor(cfg: TokenConfig, store: Store, now: () => number = Date.now) {
+  constructor(cfg: TokenConfig, store: Store, sessions: Sessions, now: () => number = Date.now) {
     this.#cfg = cfg;
     this.#store = store;
+    this.#sessions = sessions;
     this.#now = now;
   }
 
   async issue(userId: string, username: string, family: string = randomUUID()): Promise<TokenPair> {
     const nowSec = Math.floor(this.#now() / 1000);
-    const access = await new SignJWT({ name: username, typ: "access" })
+    const access = await new SignJWT({ name: username, typ: "access", sid: family })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(userId)
       .setIssuer(this.#cfg.issuer)
@@ -65,9 +71,17 @@ export class Tokens {
     };
   }
 
+  /** A valid access token of a session that is not revoked (within REVOCATION_CHECK_MS). */
   async verifyAccess(token: string): Promise<AccessClaims> {
     const payload = await this.#verify(token, "access");
-    return { userId: payload.sub, username: String(payload.name ?? "") };
+    if (typeof payload.sid !== "string") {
+      // issued before tokens named their session: it cannot be revoked, so it is not accepted
+      throw new ChatError("TOKEN_EXPIRED", "access token has no session; refresh it");
+    }
+    if (await this.#sessions.isRevoked(payload.sid)) {
+      throw new ChatError("SESSION_REVOKED", "the session was ended (logout or token reuse)");
+    }
+    return { userId: payload.sub, username: String(payload.name ?? ""), sessionId: payload.sid };
   }
 
   /** Rotates a refresh token: consumes it and issues a new pair of the same family. */
@@ -79,7 +93,7 @@ export class Tokens {
       throw new ChatError("UNAUTHENTICATED", "refresh token is unknown, expired or revoked");
     }
     if (!(await this.#store.consumeRefreshToken(jti))) {
-      await this.#store.revokeRefreshFamily(stored.family);
+      await this.#sessions.revoke(stored.userId, stored.family);
       throw new ChatError(
         "REFRESH_TOKEN_REUSED",
         "refresh token was already used; the session is revoked",
@@ -88,11 +102,16 @@ export class Tokens {
     return this.issue(stored.userId, String(p.name ?? ""), stored.family);
   }
 
-  /** Ends the session the refresh token belongs to. Unknown tokens are ignored. */
-  async revoke(token: string): Promise<void> {
-    const p = await this.#verify(token, "refresh").catch(() => undefined);
-    if (p === undefined || typeof p.fam !== "string") return;
-    await this.#store.revokeRefreshFamily(p.fam);
+  /**
+   * Logs out: ends the access token's session, and the session of `refreshToken` when it is a
+   * valid token of the same user (normally the same session). Other refresh tokens are ignored.
+   */
+  async logout(claims: AccessClaims, refreshToken: string | undefined): Promise<void> {
+    await this.#sessions.revoke(claims.userId, claims.sessionId);
+    if (refreshToken === undefined) return;
+    const p = await this.#verify(refreshToken, "refresh").catch(() => undefined);
+    if (p === undefined || p.sub !== claims.userId || typeof p.fam !== "string") return;
+    if (p.fam !== claims.sessionId) await this.#sessions.revoke(claims.userId, p.fam);
   }
 
   async #verify(token: string, typ: "access" | "refresh") {

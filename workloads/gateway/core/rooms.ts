@@ -114,7 +114,7 @@ export class Rooms {
     return room;
   }
 
-  /** A member adds another user to a group. */
+  /** A member adds another user to a group (or a channel); ALREADY_MEMBER if they are in it. */
   async addMember(actorId: string, roomId: string, userId: string): Promise<void> {
     const room = await this.get(actorId, roomId);
     await this.requireMember(actorId, roomId);
@@ -122,23 +122,28 @@ export class Rooms {
       throw new ChatError("FORBIDDEN", `members cannot be added to a ${room.kind} room`);
     }
     await this.#requireUser(userId);
-    const count = (await this.#ctx.store.listMembers(roomId)).length;
-    if (count >= this.#ctx.limits.maxRoomMembers) {
+    const members = await this.#ctx.store.listMembers(roomId);
+    if (members.some((m) => m.userId === userId)) {
+      throw new ChatError("ALREADY_MEMBER", "that user is a member of the room already");
+    }
+    if (members.length >= this.#ctx.limits.maxRoomMembers) {
       throw new ChatError(
         "BAD_REQUEST",
         `a room holds at most ${this.#ctx.limits.maxRoomMembers} members`,
       );
     }
-    if (await this.#ctx.store.addMember(roomId, userId, "member", new Date())) {
-      await this.#announce([{ kind: "member", roomId, userId, change: "joined" }]);
+    if (!(await this.#ctx.store.addMember(roomId, userId, "member", new Date()))) {
+      throw new ChatError("ALREADY_MEMBER", "that user is a member of the room already");
     }
+    await this.#announce([{ kind: "member", roomId, userId, change: "joined" }]);
   }
 
+  /** Only a member leaves (NOT_A_MEMBER otherwise, whatever the room); never a direct room. */
   async leave(userId: string, roomId: string, requestId?: string): Promise<void> {
     const room = await this.#ctx.store.getRoom(roomId);
     if (room === undefined) throw new ChatError("ROOM_NOT_FOUND", "no such room");
-    if (room.kind === "direct") throw new ChatError("FORBIDDEN", "a direct room cannot be left");
     await this.requireMember(userId, roomId);
+    if (room.kind === "direct") throw new ChatError("FORBIDDEN", "a direct room cannot be left");
     const events: BusEvent[] = [];
     if (room.kind === "match") {
       // leaving a match ends it for both
@@ -155,8 +160,9 @@ export class Rooms {
     await this.#announce(events);
   }
 
+  /** Who is in the room and online: for its members only, as the WebSocket `presence` is. */
   async members(userId: string, roomId: string): Promise<{ member: Member; online: boolean }[]> {
-    await this.get(userId, roomId);
+    await this.requireMember(userId, roomId);
     const members = await this.#ctx.store.listMembers(roomId);
     const online = await this.#ctx.registry.onlineUsers(members.map((m) => m.userId));
     return members.map((member) => ({ member, online: online.has(member.userId) }));

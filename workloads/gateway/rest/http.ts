@@ -1,7 +1,7 @@
 // Shared REST plumbing: the error format, bearer authentication and the per-user rate limit.
 import type {} from "@fastify/swagger";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { asChatError, ChatError } from "../../shared/errors.ts";
+import { asChatError, ChatError, type ErrorCode, ErrorCodes } from "../../shared/errors.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import type { GatewayContext } from "../core/context.ts";
 import { takeToken } from "../core/rate.ts";
@@ -10,6 +10,8 @@ declare module "fastify" {
   interface FastifyRequest {
     userId: string;
     username: string;
+    /** the login session of the bearer token */
+    sessionId: string;
   }
 }
 
@@ -55,6 +57,7 @@ export function authenticate(ctx: GatewayContext, tokens: Tokens) {
     const claims = await tokens.verifyAccess(header.slice(7));
     req.userId = claims.userId;
     req.username = claims.username;
+    req.sessionId = claims.sessionId;
     await takeToken(ctx, `user:${claims.userId}`, ctx.limits.userRate);
   };
 }
@@ -66,11 +69,25 @@ export function limitByAddress(ctx: GatewayContext) {
   };
 }
 
-export const errorResponses = {
-  400: { $ref: "Error#" },
-  401: { $ref: "Error#" },
-  403: { $ref: "Error#" },
-  404: { $ref: "Error#" },
-  409: { $ref: "Error#" },
-  429: { $ref: "Error#" },
-} as const;
+/** The codes of an authenticated route that refuses its bearer token. */
+export const AUTH_ERRORS = ["UNAUTHENTICATED", "TOKEN_EXPIRED", "SESSION_REVOKED"] as const;
+
+/**
+ * The documented error answers of a route, for its OpenAPI `responses`: one per HTTP status,
+ * each naming the codes it carries. Every route may also answer RATE_LIMITED, UNAVAILABLE and
+ * INTERNAL.
+ */
+export function errorResponses(
+  ...codes: readonly ErrorCode[]
+): Record<number, { description: string; $ref: string }> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set<ErrorCode>([...codes, "RATE_LIMITED", "UNAVAILABLE", "INTERNAL"])) {
+    const status = ErrorCodes[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<number, { description: string; $ref: string }> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    out[status] = { description: `Error: ${list.join(", ")}`, $ref: "Error#" };
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import type { MatchTicket } from "../../shared/backends/match-queue.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";
-import { authenticate, errorResponses } from "./http.ts";
+import { AUTH_ERRORS, authenticate, errorResponses } from "./http.ts";
 import { MatchBody, type MatchBodyT, TicketBody, TicketParams } from "./schemas.ts";
 
 async function ticketJson(matching: Matching, t: MatchTicket) {
@@ -50,10 +50,14 @@ export function matchRoutes(
       schema: {
         tags,
         security,
+        summary: "Ask for a match",
         description:
-          "Asks to be matched with a random stranger: by a shared tag or language first, anyone once both have waited the fallback time. Idempotent: the same request_id returns the same ticket, on any gateway; while a ticket is pending, any request returns it. The match arrives as a `matched` WebSocket frame, or poll GET /v1/match/{ticket_id}.",
+          "Asks to be matched with a random stranger: one who shares a tag and speaks the same language first (a side that gives no tags or no language accepts any), anyone once both have waited the fallback time. Idempotent: the same request_id returns the same ticket, on any gateway; while a ticket is pending, any request returns it. The match arrives as a `matched` WebSocket frame, or poll GET /v1/match/{ticket_id}.",
         body: MatchBody,
-        response: { 200: TicketBody, ...errorResponses },
+        response: {
+          200: TicketBody,
+          ...errorResponses("BAD_REQUEST", "FRAME_TOO_LARGE", ...AUTH_ERRORS),
+        },
       },
       preHandler,
     },
@@ -74,9 +78,13 @@ export function matchRoutes(
       schema: {
         tags,
         security,
+        summary: "Read a match ticket",
         description: "The state of one of my match tickets; when matched, the room and partner.",
         params: TicketParams,
-        response: { 200: TicketBody, ...errorResponses },
+        response: {
+          200: TicketBody,
+          ...errorResponses("BAD_REQUEST", ...AUTH_ERRORS, "MATCH_TICKET_NOT_FOUND"),
+        },
       },
       preHandler,
     },
@@ -89,10 +97,20 @@ export function matchRoutes(
       schema: {
         tags,
         security,
+        summary: "Cancel a match ticket",
         description:
           "Cancels a pending match ticket (again: no change). A matched ticket answers 409 MATCH_ALREADY_MATCHED: leave the match room to end the match.",
         params: TicketParams,
-        response: { 200: TicketBody, ...errorResponses },
+        response: {
+          200: TicketBody,
+          ...errorResponses(
+            "BAD_REQUEST",
+            "FRAME_TOO_LARGE",
+            ...AUTH_ERRORS,
+            "MATCH_TICKET_NOT_FOUND",
+            "MATCH_ALREADY_MATCHED",
+          ),
+        },
       },
       preHandler,
     },

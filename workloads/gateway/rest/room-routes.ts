@@ -7,11 +7,14 @@ import type { GatewayContext } from "../core/context.ts";
 import type { Messages } from "../core/messages.ts";
 import type { Rooms } from "../core/rooms.ts";
 import { fromStored, toMessageFrame } from "../ws/hub.ts";
-import { authenticate, errorResponses } from "./http.ts";
+import { AUTH_ERRORS, authenticate, errorResponses } from "./http.ts";
 import {
   AddMemberBody,
+  ChannelsQuery,
+  type ChannelsQueryT,
   CreateRoomBody,
   type CreateRoomBodyT,
+  DEFAULT_PAGE,
   HistoryBody,
   HistoryQuery,
   type HistoryQueryT,
@@ -49,8 +52,14 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Create a room",
+        description:
+          "A group or a public channel (you are its owner, with the members you name), or the direct room between you and another user (created once: asking again returns it).",
         body: CreateRoomBody,
-        response: { 201: RoomBody, ...errorResponses },
+        response: {
+          201: RoomBody,
+          ...errorResponses("BAD_REQUEST", "FRAME_TOO_LARGE", ...AUTH_ERRORS, "USER_NOT_FOUND"),
+        },
       },
       preHandler,
     },
@@ -70,8 +79,12 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "List my rooms",
         description: "My rooms, most recently active first, with unread counts.",
-        response: { 200: Type.Object({ rooms: Type.Array(RoomSummaryBody) }), ...errorResponses },
+        response: {
+          200: Type.Object({ rooms: Type.Array(RoomSummaryBody) }),
+          ...errorResponses(...AUTH_ERRORS),
+        },
       },
       preHandler,
     },
@@ -92,17 +105,18 @@ export function roomRoutes(
       schema: {
         tags,
         security,
-        description: "Public channels anyone can join.",
-        querystring: Type.Object(
-          { limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }) },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ rooms: Type.Array(RoomBody) }), ...errorResponses },
+        summary: "List public channels",
+        description: "Public channels anyone can join, newest first.",
+        querystring: ChannelsQuery,
+        response: {
+          200: Type.Object({ rooms: Type.Array(RoomBody) }),
+          ...errorResponses("BAD_REQUEST", ...AUTH_ERRORS),
+        },
       },
       preHandler,
     },
     async (req) => {
-      const { limit } = req.query as { limit: number };
+      const { limit = DEFAULT_PAGE } = req.query as ChannelsQueryT;
       return { rooms: (await ctx.store.listChannels(limit)).map(roomJson) };
     },
   );
@@ -113,8 +127,13 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Read a room",
+        description: "A room I am a member of, or any public channel.",
         params: RoomParams,
-        response: { 200: RoomBody, ...errorResponses },
+        response: {
+          200: RoomBody,
+          ...errorResponses("BAD_REQUEST", ...AUTH_ERRORS, "ROOM_NOT_FOUND", "NOT_A_MEMBER"),
+        },
       },
       preHandler,
     },
@@ -127,8 +146,20 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Join a public channel",
+        description:
+          "Joins a public channel (joining again changes nothing). A group or direct room cannot be joined: a member adds you (FORBIDDEN).",
         params: RoomParams,
-        response: { 200: RoomBody, ...errorResponses },
+        response: {
+          200: RoomBody,
+          ...errorResponses(
+            "BAD_REQUEST",
+            "FRAME_TOO_LARGE",
+            ...AUTH_ERRORS,
+            "ROOM_NOT_FOUND",
+            "FORBIDDEN",
+          ),
+        },
       },
       preHandler,
     },
@@ -141,8 +172,21 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Leave a room",
+        description:
+          "Leaves a group or a channel; leaving a match room ends the match for both. A direct room cannot be left (FORBIDDEN); leaving a room you are not in is NOT_A_MEMBER.",
         params: RoomParams,
-        response: { 204: { type: "null" }, ...errorResponses },
+        response: {
+          204: { description: "Left", type: "null" },
+          ...errorResponses(
+            "BAD_REQUEST",
+            "FRAME_TOO_LARGE",
+            ...AUTH_ERRORS,
+            "ROOM_NOT_FOUND",
+            "NOT_A_MEMBER",
+            "FORBIDDEN",
+          ),
+        },
       },
       preHandler,
     },
@@ -158,8 +202,13 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "List a room's members",
+        description: "Who is in the room and who is online; for members only.",
         params: RoomParams,
-        response: { 200: Type.Object({ members: Type.Array(MemberBody) }), ...errorResponses },
+        response: {
+          200: Type.Object({ members: Type.Array(MemberBody) }),
+          ...errorResponses("BAD_REQUEST", ...AUTH_ERRORS, "ROOM_NOT_FOUND", "NOT_A_MEMBER"),
+        },
       },
       preHandler,
     },
@@ -179,9 +228,24 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Add a member",
+        description:
+          "A member adds a user to a group or a channel; members see `user_joined`. The user must not be a member yet (ALREADY_MEMBER).",
         params: RoomParams,
         body: AddMemberBody,
-        response: { 204: { type: "null" }, ...errorResponses },
+        response: {
+          204: { description: "Added", type: "null" },
+          ...errorResponses(
+            "BAD_REQUEST",
+            "FRAME_TOO_LARGE",
+            ...AUTH_ERRORS,
+            "ROOM_NOT_FOUND",
+            "NOT_A_MEMBER",
+            "FORBIDDEN",
+            "USER_NOT_FOUND",
+            "ALREADY_MEMBER",
+          ),
+        },
       },
       preHandler,
     },
@@ -197,18 +261,22 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Read a room's history",
         description:
           "History, oldest first within the page. Without a cursor: the newest page. `before`: the page ending right before that seq. `after`: the page starting right after it.",
         params: RoomParams,
         querystring: HistoryQuery,
-        response: { 200: HistoryBody, ...errorResponses },
+        response: {
+          200: HistoryBody,
+          ...errorResponses("BAD_REQUEST", ...AUTH_ERRORS, "ROOM_NOT_FOUND", "NOT_A_MEMBER"),
+        },
       },
       preHandler,
     },
     async (req) => {
       const roomId = req.params.room_id;
       await rooms.requireMember(req.userId, roomId);
-      const { limit, before, after } = req.query;
+      const { limit = DEFAULT_PAGE, before, after } = req.query;
       const page = await messages.history(roomId, {
         limit,
         ...(before === undefined ? {} : { before }),
@@ -235,13 +303,20 @@ export function roomRoutes(
       schema: {
         tags,
         security,
+        summary: "Mark a room read",
         description:
-          "Marks the room read up to seq (never moves back); members see a `seen` frame.",
+          "Marks the room read up to seq (never moves back; a seq beyond the last message is BAD_REQUEST); members see a `seen` frame.",
         params: RoomParams,
         body: ReadBody,
         response: {
           202: Type.Object({ room_id: Type.String(), seq: Type.Integer() }),
-          ...errorResponses,
+          ...errorResponses(
+            "BAD_REQUEST",
+            "FRAME_TOO_LARGE",
+            ...AUTH_ERRORS,
+            "ROOM_NOT_FOUND",
+            "NOT_A_MEMBER",
+          ),
         },
       },
       preHandler,

@@ -33,6 +33,14 @@ export const RefreshBody = Type.Object(
   { refresh_token: Type.String({ maxLength: 4096 }) },
   { additionalProperties: false },
 );
+export const LogoutBody = Type.Object(
+  {
+    refresh_token: Type.Optional(
+      Type.String({ maxLength: 4096, description: "also end this refresh token's session" }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const UserBody = Type.Object(
   {
@@ -96,9 +104,15 @@ export const MemberBody = Type.Object({
   joined_at: Type.String({ format: "date-time" }),
   online: Type.Boolean(),
 });
+/** the page size when a request gives no `limit` */
+export const DEFAULT_PAGE = 50;
+const Limit = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE, description: "page size" }),
+);
+export const ChannelsQuery = Type.Object({ limit: Limit }, { additionalProperties: false });
 export const HistoryQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    limit: Limit,
     before: Type.Optional(Type.Integer({ minimum: 1 })),
     after: Type.Optional(Type.Integer({ minimum: 0 })),
   },
@@ -146,14 +160,16 @@ export const MatchBody = Type.Object(
       Type.Array(Tag, {
         maxItems: 10,
         uniqueItems: true,
-        description: "interests; a partner shares at least one (none: anyone)",
+        description:
+          "interests; a partner first shares at least one (none: anyone), then anyone after the fallback wait",
       }),
     ),
     language: Type.Optional(
       Type.String({
         minLength: 2,
         maxLength: 16,
-        description: "a language tag such as en or pt-br; a partner speaks it (none: anyone)",
+        description:
+          "a language tag such as en or pt-br; a partner first speaks it too (none: anyone), then anyone after the fallback wait",
       }),
     ),
   },
@@ -192,5 +208,7 @@ export type MatchBodyT = Static<typeof MatchBody>;
 export type RegisterBodyT = Static<typeof RegisterBody>;
 export type LoginBodyT = Static<typeof LoginBody>;
 export type RefreshBodyT = Static<typeof RefreshBody>;
+export type LogoutBodyT = Static<typeof LogoutBody>;
 export type CreateRoomBodyT = Static<typeof CreateRoomBody>;
 export type HistoryQueryT = Static<typeof HistoryQuery>;
+export type ChannelsQueryT = Static<typeof ChannelsQuery>;

@@ -16,6 +16,8 @@ export class Connection {
   readonly id = randomUUID();
   readonly userId: string;
   readonly username: string;
+  /** the login session of the access token the socket was opened with */
+  readonly sessionId: string;
   readonly rooms = new Map<string, RoomCursor>();
   /** set by the hello frame; no other frame (but ping) is served before it */
   started = false;
@@ -28,13 +30,14 @@ export class Connection {
 
   constructor(
     ws: WebSocket,
-    user: { userId: string; username: string },
+    user: { userId: string; username: string; sessionId: string },
     maxBufferedBytes: number,
     onClose: (reason: CloseReason) => void,
   ) {
     this.#ws = ws;
     this.userId = user.userId;
     this.username = user.username;
+    this.sessionId = user.sessionId;
     this.#maxBufferedBytes = maxBufferedBytes;
     this.#onClose = onClose;
   }

@@ -11,6 +11,7 @@ import {
 } from "../../shared/events.ts";
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import { contextFrom, inSpan, SpanNames } from "../../shared/telemetry/tracing.ts";
+import type { Sessions } from "../auth/sessions.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";
 import type { Connection } from "./connection.ts";
@@ -53,6 +54,7 @@ export interface PendingAck {
 export class Hub {
   readonly #ctx: GatewayContext;
   readonly #matching: Matching;
+  readonly #sessions: Sessions;
   /** set while the gateway drains: its sockets move to other gateways, nobody left */
   #draining = false;
   readonly #byUser = new Map<string, Set<Connection>>();
@@ -64,7 +66,7 @@ export class Hub {
   #timers: NodeJS.Timeout[] = [];
   readonly #registration: Registration;
 
-  constructor(ctx: GatewayContext, matching: Matching) {
+  constructor(ctx: GatewayContext, matching: Matching, sessions: Sessions) {
     this.#ctx = ctx;
     this.#matching = matching;
     this.#registration = new Registration(ctx, {
@@ -72,6 +74,7 @@ export class Hub {
       users: () => [...this.#byUser.keys()],
       onRegistryLost: () => this.#catchUpEverything(),
     });
+    this.#sessions = sessions;
   }
 
   /** The gateway is shutting down: closing sockets now says nothing about their users leaving. */
@@ -372,6 +375,9 @@ export class Hub {
         for (const conn of this.#byUser.get(d.userId) ?? []) conn.sendRaw(frame);
         return;
       }
+      case "revoked":
+        this.#sessions.revokedElsewhere(d.userId, d.sessionId);
+        return;
     }
   }
 

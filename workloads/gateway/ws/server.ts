@@ -11,7 +11,8 @@ import type { BucketSpec } from "../../shared/backends/rate-limiter.ts";
 import { asChatError, ChatError } from "../../shared/errors.ts";
 import type { ClientFrame } from "../../shared/protocol/frames.ts";
 import { type ParseResult, parseClientFrame } from "../../shared/protocol/parse.ts";
-import type { Tokens } from "../auth/tokens.ts";
+import type { Sessions } from "../auth/sessions.ts";
+import type { AccessClaims, Tokens } from "../auth/tokens.ts";
 import { takeToken } from "../core/rate.ts";
 import { LocalBucket } from "./budget.ts";
 import { Connection } from "./connection.ts";
@@ -41,15 +42,20 @@ interface Inbound {
 export class SocketServer {
   readonly #deps: HandlerDeps;
   readonly #tokens: Tokens;
+  readonly #sessions: Sessions;
   readonly #wss: WebSocketServer;
   /** every accepted socket, from the upgrade on (the hub knows a socket only after its hello) */
   readonly #conns = new Set<Connection>();
   #sweep: NodeJS.Timeout | undefined;
+  /** set while a sweep's session check is in flight; sweeps never overlap it */
+  #checkingSessions = false;
   #accepting = true;
 
-  constructor(deps: HandlerDeps, tokens: Tokens) {
+  constructor(deps: HandlerDeps, tokens: Tokens, sessions: Sessions) {
     this.#deps = deps;
     this.#tokens = tokens;
+    this.#sessions = sessions;
+    sessions.onRevoked((userId, sessionId) => this.#closeSession(userId, sessionId));
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: deps.ctx.limits.maxFrameBytes,
@@ -84,14 +90,18 @@ export class SocketServer {
       (claims) => {
         this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, claims));
       },
-      () => reject(socket, 401, "Unauthorized"),
+      (err: unknown) =>
+        err instanceof ChatError && err.status === 503
+          ? reject(socket, 503, "Service Unavailable")
+          : reject(socket, 401, "Unauthorized"),
     );
   }
 
   /**
    * Starts the heartbeat: every heartbeatMs each socket is pinged, and one that showed no life
    * (no pong, no frame) since the last sweep is closed with IDLE_TIMEOUT. One shared timer, not
-   * one per socket.
+   * one per socket. The sweep also closes the sockets of sessions revoked meanwhile, in case
+   * the word of it did not reach this gateway (or the socket had not sent hello yet).
    */
   start(): void {
     this.#sweep ??= setInterval(() => this.#sweepSockets(), this.#deps.ctx.limits.heartbeatMs);
@@ -116,9 +126,36 @@ export class SocketServer {
       conn.alive = false;
       conn.ping();
     }
+    this.#checkSessions();
   }
 
-  #accept(ws: WebSocket, claims: { userId: string; username: string }): void {
+  #checkSessions(): void {
+    if (this.#checkingSessions || this.#conns.size === 0) return;
+    this.#checkingSessions = true;
+    const sessions = [...this.#conns].map((c) => c.sessionId);
+    this.#sessions
+      .revokedAmong(sessions)
+      .then((revoked) => {
+        for (const conn of this.#conns) {
+          if (revoked.has(conn.sessionId)) conn.close("SESSION_REVOKED", "session revoked");
+        }
+      })
+      .catch((err: unknown) => this.#deps.ctx.log.warn({ err }, "session sweep failed"))
+      .finally(() => {
+        this.#checkingSessions = false;
+      });
+  }
+
+  /** Closes every socket of the session (on this gateway) with SESSION_REVOKED. */
+  #closeSession(userId: string, sessionId: string): void {
+    for (const conn of this.#conns) {
+      if (conn.userId === userId && conn.sessionId === sessionId) {
+        conn.close("SESSION_REVOKED", "session revoked; log in again");
+      }
+    }
+  }
+
+  #accept(ws: WebSocket, claims: AccessClaims): void {
     const { ctx, hub } = this.#deps;
     // leaves the hub at once when the gateway closes the socket (its close handshake may take
     // up to CLOSE_GRACE_MS), or when the socket closes otherwise

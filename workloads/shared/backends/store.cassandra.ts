@@ -195,6 +195,18 @@ export class CassandraStore implements Store {
     );
   }
 
+  async revokedRefreshFamilies(families: readonly string[]): Promise<Set<string>> {
+    const revoked = new Set<string>();
+    await forEachLimited([...new Set(families)], PARALLEL_READS, async (family) => {
+      const row = await this.#one(
+        `SELECT revoked FROM ${this.#ks}.refresh_token_families WHERE family = ?`,
+        [family],
+      );
+      if (row?.get("revoked") === true) revoked.add(family);
+    });
+    return revoked;
+  }
+
   #secondsUntil(at: Date): number {
     return Math.ceil((at.getTime() - this.#now()) / 1000);
   }

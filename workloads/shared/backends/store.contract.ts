@@ -179,6 +179,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.equal(await store().getRefreshToken(later.id), undefined, "a later token too");
       });
 
+      it("tells which of the families asked for are revoked", async () => {
+        const [revoked, live, unknown] = [id(), id(), id()];
+        await store().saveRefreshToken(newToken(live));
+        await store().revokeRefreshFamily(revoked);
+        assert.deepEqual(
+          await store().revokedRefreshFamilies([revoked, live, unknown, revoked]),
+          new Set([revoked]),
+        );
+        assert.deepEqual(await store().revokedRefreshFamilies([]), new Set());
+      });
+
       it("a token is gone once it expires, and an expired one is not saved", async () => {
         const token = newToken(id(), 1_500);
         await store().saveRefreshToken(token);

@@ -102,6 +102,10 @@ export class MemoryStore implements Store {
     this.#revokedFamilies.add(family);
   }
 
+  async revokedRefreshFamilies(families: readonly string[]): Promise<Set<string>> {
+    return new Set(families.filter((f) => this.#revokedFamilies.has(f)));
+  }
+
   async createRoom(room: Room, members: readonly Member[]): Promise<void> {
     for (const m of members) this.#putMember(m);
     this.#rooms.set(room.id, copy(room));

@@ -39,6 +39,11 @@ export interface Store {
   consumeRefreshToken(id: string): Promise<boolean>;
   /** Revokes every token of the family: later getRefreshToken of any of them is undefined. */
   revokeRefreshFamily(family: string): Promise<void>;
+  /**
+   * The families among `families` that are revoked. A family is a login session: access tokens
+   * carry it (`sid`), so the gateway asks this to refuse a logged-out session's access tokens.
+   */
+  revokedRefreshFamilies(families: readonly string[]): Promise<Set<string>>;
 
   /** Creates a room with its first members. */
   createRoom(room: Room, members: readonly Member[]): Promise<void>;
