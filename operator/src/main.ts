@@ -19,8 +19,9 @@ const stopTracing = startTracing({
 const operator = new Operator({
   settings,
   log,
-  onLeadershipLost: () => {
-    log.error("leadership lost: exiting so a fresh process campaigns again");
+  // losing the Lease does not end the process: it stands by and campaigns again
+  onFatal: () => {
+    log.error("the operator cannot go on: exiting so the Pod restarts");
     process.exit(1);
   },
 });
