@@ -8,6 +8,8 @@
 // message whose id is already stored (a sender's retry, or a batch repeated after a crash)
 // keeps its stored seq and is routed again; gateways drop what a socket already has.
 import { SpanKind } from "@opentelemetry/api";
+import type { Logger } from "#contract/telemetry/log";
+import { contextFrom, inSpan, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
 import type { Registry } from "../shared/backends/registry.ts";
@@ -19,9 +21,7 @@ import {
   decodeBusEvent,
   encode,
 } from "../shared/events.ts";
-import type { Logger } from "../shared/telemetry/log.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
-import { contextFrom, inSpan, SpanNames, traceHeaders } from "../shared/telemetry/tracing.ts";
 
 export interface ForwarderOptions {
   readonly bus: Bus;

@@ -1,19 +1,18 @@
 // The forwarder process: `node workloads/forwarder/main.ts` (configuration from the environment).
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal, probeServer } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal, probeServer } from "../shared/process.ts";
 import { readSharedSettings } from "../shared/settings.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
+import { readForwarderSettings } from "./config.ts";
 import { Forwarder } from "./forwarder.ts";
 
 const env = new EnvReader(process.env);
 const shared = readSharedSettings(env, "forwarder");
-const port = env.int("PORT", 8081, { min: 0, max: 65535 });
-const host = env.string("HOST", "0.0.0.0");
-const groupId = env.string("FORWARDER_GROUP_ID", `${shared.cluster}.forwarder`);
+const { port, host, groupId } = readForwarderSettings(env, shared.cluster);
 env.done();
 
 const log = createLogger("forwarder", shared.logLevel);

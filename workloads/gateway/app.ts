@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { PROBE_PATHS } from "#contract/settings";
 import type { KdfParams } from "./auth/passwords.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
@@ -84,11 +85,11 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   app.get("/asyncapi.json", { schema: { hide: true } }, async (_req, reply) =>
     reply.type("application/json; charset=utf-8").send(asyncApi),
   );
-  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) =>
+  app.get(PROBE_PATHS.live, { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get(PROBE_PATHS.ready, { schema: { hide: true } }, async (_req, reply) =>
     ready ? { status: "ready" } : reply.status(503).send({ status: "not ready" }),
   );
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
+  app.get(PROBE_PATHS.metrics, { schema: { hide: true } }, async (_req, reply) =>
     reply
       .header("content-type", ctx.metrics.registry.contentType)
       .send(await ctx.metrics.registry.metrics()),

@@ -1,12 +1,12 @@
 // The gateway process: `node workloads/gateway/main.ts` (configuration from the environment).
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal } from "../shared/process.ts";
 import { readSharedSettings } from "../shared/settings.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
 import { createGateway } from "./app.ts";
 import { readGatewaySettings } from "./config.ts";
 

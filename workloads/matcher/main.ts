@@ -1,20 +1,19 @@
 // The matcher process: `node workloads/matcher/main.ts` (configuration from the environment).
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal, probeServer } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal, probeServer } from "../shared/process.ts";
-import { readSharedSettings } from "../shared/settings.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
+import { readListen, readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
 import { readMatcherSettings } from "./config.ts";
 import { Matcher } from "./matcher.ts";
 
 const env = new EnvReader(process.env);
 const shared = readSharedSettings(env, "matcher");
 const settings = readMatcherSettings(env);
-const port = env.int("PORT", 8082, { min: 0, max: 65535 });
-const host = env.string("HOST", "0.0.0.0");
+const { port, host } = readListen(env, "matcher");
 env.done();
 
 const log = createLogger("matcher", shared.logLevel);

@@ -8,7 +8,7 @@ import type { Server } from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { probeServer } from "../../../workloads/shared/process.ts";
+import { probeServer } from "#contract/process";
 import { CassandraClients } from "../reconcile/cassandra.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
 import type { OperatorSettings } from "./config.ts";

@@ -2,6 +2,7 @@
 // time, and a small HTTP server for probes and metrics where a workload has no HTTP of its own.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
+import { PROBE_PATHS } from "./settings.ts";
 import type { Logger } from "./telemetry/log.ts";
 
 /**
@@ -49,14 +50,14 @@ export function probeServer(
 ): Server {
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") {
+    if (path === PROBE_PATHS.live) {
       res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-    } else if (path === "/readyz") {
+    } else if (path === PROBE_PATHS.ready) {
       const ok = ready();
       res
         .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
         .end(`{"status":"${ok ? "ready" : "not ready"}"}`);
-    } else if (path === "/metrics") {
+    } else if (path === PROBE_PATHS.metrics) {
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
         () => res.writeHead(500).end(),
