@@ -19,7 +19,7 @@ import { CassandraStore } from "./store.cassandra.ts";
 import { storeContract } from "./store.contract.ts";
 
 const replication: Replication = { class: "SimpleStrategy", replicationFactor: 1 };
-const migrationsDir = fileURLToPath(new URL("../schema/migrations/", import.meta.url));
+const migrationsDir = fileURLToPath(new URL("../../contract/schema/migrations/", import.meta.url));
 
 async function connect(): Promise<Client> {
   const client = new Client({
