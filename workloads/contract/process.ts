@@ -43,20 +43,37 @@ export function onShutdownSignal(
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
 }
 
-/** /healthz (alive), /readyz (ready()), /metrics on a port of its own. */
+/** What /readyz answers: ready or not, and optionally each check by name with its state. */
+export interface ReadyState {
+  readonly ready: boolean;
+  readonly checks?: Readonly<Record<string, unknown>>;
+}
+
+/** The JSON body of /readyz. */
+export const readyBody = (s: ReadyState): string =>
+  JSON.stringify({
+    status: s.ready ? "ready" : "not ready",
+    ...(s.checks !== undefined && { checks: s.checks }),
+  });
+
+/**
+ * /healthz (alive: answers whenever the process does), /readyz (200 or 503 with a JSON body
+ * naming each check), /metrics, on a port of its own.
+ */
 export function probeServer(
   metrics: { readonly registry: Registry },
-  ready: () => boolean,
+  ready: () => boolean | ReadyState,
 ): Server {
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === PROBE_PATHS.live) {
       res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
     } else if (path === PROBE_PATHS.ready) {
-      const ok = ready();
+      const r = ready();
+      const state = typeof r === "boolean" ? { ready: r } : r;
       res
-        .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
-        .end(`{"status":"${ok ? "ready" : "not ready"}"}`);
+        .writeHead(state.ready ? 200 : 503, { "content-type": "application/json" })
+        .end(readyBody(state));
     } else if (path === PROBE_PATHS.metrics) {
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),

@@ -51,6 +51,20 @@ export class Forwarder {
     return this.#ready;
   }
 
+  /**
+   * The consumer group check of /readyz: passes while this member is in its group. A member
+   * with no partitions (the group has more members than the topic has partitions) is a
+   * standby that takes over at the next rebalance: it counts as ready, and says so.
+   */
+  async groupCheck(): Promise<string> {
+    const m = this.#consumer?.membership();
+    if (m === undefined) throw new Error("not consuming");
+    if (!m.joined) throw new Error(`not in group ${this.#o.groupId} (joining or rebalancing)`);
+    return m.partitions.length === 0
+      ? `standby in ${this.#o.groupId}: no partitions (more members than partitions)`
+      : `in ${this.#o.groupId} with partitions ${m.partitions.join(",")}`;
+  }
+
   async start(): Promise<void> {
     this.#consumer = await this.#o.bus.consume({
       groupId: this.#o.groupId,

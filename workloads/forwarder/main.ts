@@ -5,6 +5,7 @@ import { onShutdownSignal, probeServer } from "#contract/process";
 import { createLogger } from "#contract/telemetry/log";
 import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
+import { Readiness } from "../shared/readiness.ts";
 import { readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { readForwarderSettings } from "./config.ts";
@@ -24,12 +25,21 @@ const stopTracing = startTracing({
 });
 const backends = await connectBackends(shared, "forwarder");
 const forwarder = new Forwarder({ ...backends, topic: shared.topic, groupId, log, metrics });
-const probes = probeServer(metrics, () => forwarder.ready);
+const readiness = new Readiness(
+  [
+    { name: "kafka", check: () => backends.bus.ping() },
+    { name: "consumer-group", check: () => forwarder.groupCheck() },
+  ],
+  { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
+);
+const probes = probeServer(metrics, () => readiness.report());
 onShutdownSignal(log, 30_000, async () => {
+  readiness.stop();
   await forwarder.stop();
   probes.close();
   await backends.close();
   await stopTracing();
 });
 await forwarder.start();
+readiness.start();
 probes.listen(port, host, () => log.info({ port, groupId }, "forwarder started"));

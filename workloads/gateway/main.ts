@@ -5,6 +5,7 @@ import { onShutdownSignal } from "#contract/process";
 import { createLogger } from "#contract/telemetry/log";
 import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
+import { Readiness } from "../shared/readiness.ts";
 import { readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { createGateway } from "./app.ts";
@@ -22,6 +23,19 @@ const stopTracing = startTracing({
   sampleRatio: shared.traceSampleRatio,
 });
 const backends = await connectBackends(shared, "gateway");
+const metrics = createMetrics();
+// ready only while a message can go end to end: produced to Kafka, stored by way of the
+// forwarders in Cassandra (also read here for history), routed through Redis, and delivered
+// back to this gateway through its subscription
+const readiness = new Readiness(
+  [
+    { name: "delivery-subscription", check: () => backends.delivery.ping() },
+    { name: "kafka", check: () => backends.bus.ping() },
+    { name: "cassandra", check: () => backends.store.ping() },
+    { name: "redis", check: () => backends.registry.ping() },
+  ],
+  { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
+);
 const gateway = await createGateway(
   {
     ...backends,
@@ -29,13 +43,15 @@ const gateway = await createGateway(
     topic: shared.topic,
     limits: settings.limits,
     log,
-    metrics: createMetrics(),
+    metrics,
   },
-  { tokens: settings.tokens, kdf: settings.kdf },
+  { tokens: settings.tokens, kdf: settings.kdf, readiness: () => readiness.report() },
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
+  readiness.stop();
   await gateway.stop();
   await backends.close();
   await stopTracing();
 });
+readiness.start();
 await gateway.listen(settings.port, settings.host);

@@ -5,6 +5,7 @@ import { onShutdownSignal, probeServer } from "#contract/process";
 import { createLogger } from "#contract/telemetry/log";
 import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
+import { Readiness } from "../shared/readiness.ts";
 import { readListen, readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { readMatcherSettings } from "./config.ts";
@@ -33,12 +34,26 @@ const matcher = new Matcher({
   log,
   metrics,
 });
-const probes = probeServer(metrics, () => matcher.ready);
+const readiness = new Readiness(
+  [
+    {
+      name: "matcher",
+      check: async () => {
+        if (!matcher.ready) throw new Error("not started");
+      },
+    },
+    { name: "redis", check: () => backends.matchQueue.ping() },
+  ],
+  { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
+);
+const probes = probeServer(metrics, () => readiness.report());
 onShutdownSignal(log, settings.leaseMs + 10_000, async () => {
+  readiness.stop();
   await matcher.stop();
   probes.close();
   await backends.close();
   await stopTracing();
 });
 matcher.start();
+readiness.start();
 probes.listen(port, host, () => log.info({ port, workerId: settings.workerId }, "matcher started"));

@@ -487,6 +487,14 @@ export class CassandraStore implements Store {
     return rows.map((row) => positionFromRow(roomId, text(row, "user_id"), row));
   }
 
+  /** One read of the coordinator's system.local, bounded by a 2 s read timeout. */
+  async ping(): Promise<void> {
+    await this.#client.execute("SELECT release_version FROM system.local", [], {
+      readTimeout: 2_000,
+      isIdempotent: true,
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#ownsClient) await this.#client.shutdown();
   }
