@@ -41,14 +41,9 @@ export class Forwarder {
   /** last seq given per room, valid while this member owns the room's partition */
   readonly #lastSeq = new Map<string, number>();
   #consumer: BusConsumer | undefined;
-  #ready = false;
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
-  }
-
-  get ready(): boolean {
-    return this.#ready;
   }
 
   /**
@@ -73,7 +68,6 @@ export class Forwarder {
       onAssignment: (partitions) => {
         // another member may have sequenced our new partitions' rooms: forget what we knew
         this.#lastSeq.clear();
-        this.#ready = true;
         this.#o.log.info({ partitions }, "partitions assigned");
       },
     });
@@ -81,7 +75,6 @@ export class Forwarder {
 
   /** Stops consuming after the batch in flight is stored, routed and committed. */
   async stop(): Promise<void> {
-    this.#ready = false;
     await this.#consumer?.stop();
     this.#consumer = undefined;
   }
