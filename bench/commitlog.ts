@@ -7,10 +7,10 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { Client, types } from "cassandra-driver";
+import { migrate } from "#contract/schema/migrate";
 import { OwnPart } from "../e2e/testkit/index.ts";
 import { CassandraStore } from "../workloads/shared/backends/store.cassandra.ts";
 import type { StoredMessage } from "../workloads/shared/domain.ts";
-import { migrate } from "../workloads/shared/schema/migrate.ts";
 import { newHistogram, record, summarize } from "./lib/histogram.ts";
 import { load, procSample, round3 } from "./lib/machine.ts";
 import { beginRun, table, writeResults } from "./lib/results.ts";

@@ -2,8 +2,9 @@
 // (the container's args) picks the process: gateway, forwarder, matcher or migrate. Each
 // command's own main module reads its settings from the environment.
 
-export const workloadCommands = ["gateway", "forwarder", "matcher", "migrate"] as const;
-export type WorkloadCommand = (typeof workloadCommands)[number];
+import { WORKLOAD_COMMANDS, type WorkloadCommand } from "#contract/settings";
+
+export const workloadCommands = WORKLOAD_COMMANDS;
 
 export function parseCommand(argv: readonly string[]): WorkloadCommand | undefined {
   const [command, ...rest] = argv;

@@ -6,7 +6,8 @@
 // A new keyspace gets NetworkTopologyStrategy with CASSANDRA_REPLICATION_FACTOR (default 1) in
 // the local data centre. The operator calls the same migrate() itself.
 import { Client } from "cassandra-driver";
-import { migrate, type Replication, validateKeyspace } from "./shared/schema/migrate.ts";
+import { migrate, type Replication, validateKeyspace } from "#contract/schema/migrate";
+import { SETTINGS as S } from "#contract/settings";
 
 export interface MigrateCliConfig {
   readonly contactPoints: readonly string[];
@@ -20,29 +21,33 @@ export function parseMigrateEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): { ok: true; config: MigrateCliConfig } | { ok: false; message: string } {
   const problems: string[] = [];
-  const contactPoints = (env.CASSANDRA_CONTACT_POINTS ?? "")
+  const contactPoints = (env[S.cassandraContactPoints.name] ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
   if (contactPoints.length === 0) {
-    problems.push("CASSANDRA_CONTACT_POINTS must list host[:port] entries, comma-separated");
+    problems.push(
+      `${S.cassandraContactPoints.name} must list host[:port] entries, comma-separated`,
+    );
   }
   for (const point of contactPoints) {
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/.test(point)) {
-      problems.push(`CASSANDRA_CONTACT_POINTS entry ${JSON.stringify(point)} is not host[:port]`);
+      problems.push(
+        `${S.cassandraContactPoints.name} entry ${JSON.stringify(point)} is not host[:port]`,
+      );
     }
   }
-  const localDataCenter = (env.CASSANDRA_LOCAL_DC ?? "").trim();
+  const localDataCenter = (env[S.cassandraLocalDc.name] ?? "").trim();
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(localDataCenter)) {
-    problems.push("CASSANDRA_LOCAL_DC must name the local data centre (e.g. datacenter1)");
+    problems.push(`${S.cassandraLocalDc.name} must name the local data centre (e.g. datacenter1)`);
   }
-  const keyspace = validateKeyspace((env.CASSANDRA_KEYSPACE ?? "").trim());
-  if (!keyspace.ok) problems.push(`CASSANDRA_KEYSPACE: ${keyspace.error.message}`);
-  const rfText = (env.CASSANDRA_REPLICATION_FACTOR ?? "1").trim();
+  const keyspace = validateKeyspace((env[S.cassandraKeyspace.name] ?? "").trim());
+  if (!keyspace.ok) problems.push(`${S.cassandraKeyspace.name}: ${keyspace.error.message}`);
+  const rfText = (env[S.cassandraReplicationFactor.name] ?? "1").trim();
   const rf = /^\d{1,2}$/.test(rfText) ? Number(rfText) : Number.NaN;
   if (!(rf >= 1 && rf <= 99)) {
     problems.push(
-      `CASSANDRA_REPLICATION_FACTOR must be an integer from 1 to 99, got ${JSON.stringify(rfText)}`,
+      `${S.cassandraReplicationFactor.name} must be an integer from 1 to 99, got ${JSON.stringify(rfText)}`,
     );
   }
   if (problems.length > 0 || !keyspace.ok) return { ok: false, message: problems.join("\n") };

@@ -14,12 +14,12 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { V1Container, V1Deployment } from "@kubernetes/client-node";
 import { loadAll } from "js-yaml";
+import { EnvReader } from "#contract/env";
 import { exampleCluster } from "../../operator/src/reconcile/fixture.ts";
 import { CLUSTER_LABEL, COMPONENTS } from "../../operator/src/reconcile/names.ts";
 import { buildDeployment } from "../../operator/src/reconcile/workloads.ts";
 import { readOperatorSettings } from "../../operator/src/runtime/config.ts";
 import { createOperatorMetrics } from "../../operator/src/runtime/metrics.ts";
-import { EnvReader } from "../../workloads/shared/config.ts";
 import { createMetrics } from "../../workloads/shared/telemetry/metrics.ts";
 import { kubeconfigPath, kubectlPath, uniqueK8sName } from "../testkit/index.ts";
 

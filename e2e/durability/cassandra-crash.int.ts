@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Client } from "cassandra-driver";
+import { migrate } from "#contract/schema/migrate";
 import { CassandraStore } from "../../workloads/shared/backends/store.cassandra.ts";
 import type { StoredMessage } from "../../workloads/shared/domain.ts";
-import { migrate } from "../../workloads/shared/schema/migrate.ts";
 import {
   ChatSocket,
   ChatStack,

@@ -34,6 +34,22 @@ import {
 
 export const FIELD_MANAGER = "switchboard-e2e";
 
+/**
+ * How long a test waits for the operator to act. Sized to CI's machine: 2 cores with the whole
+ * suite running beside other work (load average near 20), where one reconcile's Kafka, Cassandra
+ * and API calls each can take seconds; on a quiet machine every wait ends in a few seconds.
+ */
+export const OPERATOR_WAIT_MS = 120_000;
+
+/** waitFor with the operator's deadline. */
+export function waitForOperator<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  intervalMs = 200,
+): Promise<T> {
+  return waitFor(what, probe, { timeoutMs: OPERATOR_WAIT_MS, intervalMs });
+}
+
 export function adminKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath());
@@ -146,7 +162,7 @@ export class Cluster {
     type: string,
     status: string,
     reason?: string,
-    timeoutMs = 120_000,
+    timeoutMs = OPERATOR_WAIT_MS,
   ): Promise<ChatClusterObject> {
     return waitFor(
       `${namespace}/${name} ${type}=${status}${reason ? ` (${reason})` : ""}`,
@@ -237,7 +253,11 @@ export async function exampleChatCluster(
   return { name, namespace, topic: `${prefix}.messages`, keyspace, object };
 }
 
-/** Settings of a test operator: one namespace, short lease and backoff timings. */
+/**
+ * Settings of a test operator: one namespace, short backoff timings, and client-go's default
+ * Lease timings (15 s, renew deadline 10 s, retry 2 s): with 6 s / 4 s / 0.5 s, whose Lease calls
+ * time out after 1 s, in-process operators on a loaded CI machine lost their Lease.
+ */
 export function testSettings(
   namespace: string,
   over: Partial<OperatorSettings> = {},
@@ -251,9 +271,9 @@ export function testSettings(
     lease: {
       namespace,
       name: "switchboard-operator",
-      durationMs: 6_000,
-      renewDeadlineMs: 4_000,
-      retryPeriodMs: 500,
+      durationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
     },
     queue: { concurrency: 2, baseDelayMs: 200, maxDelayMs: 2_000, maxKeys: 100 },
     resyncMs: 60_000,
@@ -279,9 +299,9 @@ export function testEnv(
   return {
     WATCH_NAMESPACE: namespace,
     LEASE_NAMESPACE: namespace,
-    LEASE_DURATION_MS: "6000",
-    LEASE_RENEW_DEADLINE_MS: "4000",
-    LEASE_RETRY_PERIOD_MS: "500",
+    LEASE_DURATION_MS: "15000",
+    LEASE_RENEW_DEADLINE_MS: "10000",
+    LEASE_RETRY_PERIOD_MS: "2000",
     BACKOFF_BASE_MS: "200",
     BACKOFF_MAX_MS: "2000",
     KAFKA_CONNECTION_TIMEOUT_MS: "5000",
@@ -299,9 +319,7 @@ export async function startInProcess(namespace: string): Promise<Operator> {
     kubeConfig: adminKubeConfig(),
   });
   await op.start();
-  await waitFor("the in-process operator to lead", () => (op.leading ? true : undefined), {
-    timeoutMs: 20_000,
-  });
+  await waitForOperator("the in-process operator to lead", () => (op.leading ? true : undefined));
   return op;
 }
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ApiException, CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
-import { Workload, waitFor } from "../testkit/index.ts";
+import { Workload } from "../testkit/index.ts";
 import {
   Cluster,
   exampleChatCluster,
@@ -12,6 +12,7 @@ import {
   teardown,
   testEnv,
   topicPartitions,
+  waitForOperator,
   withCassandra,
 } from "./harness.ts";
 import { type Restricted, restrictedIdentity } from "./restricted.ts";
@@ -97,30 +98,23 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       const t = await exampleChatCluster(namespace, { gateway: { replicas: 2 } });
       clusters.push(t);
       const first = await start("op-a");
-      await waitFor("op-a to lead", async () => ((await leading(first)) === 1 ? true : undefined), {
-        timeoutMs: 45_000,
-      });
+      await waitForOperator("op-a to lead", async () =>
+        (await leading(first)) === 1 ? true : undefined,
+      );
       await cluster.apply(t.object);
       // the first step (the finalizer) is done: topic, schema and workloads are under way
-      await waitFor(
+      await waitForOperator(
         "the finalizer",
         async () =>
           (await cluster.getChatCluster(namespace, t.name)).metadata.finalizers?.length
             ? true
             : undefined,
-        { intervalMs: 20 },
+        20,
       );
       await first.kill();
 
       const second = await start("op-b");
-      const c = await cluster.waitCondition(
-        namespace,
-        t.name,
-        "Ready",
-        "False",
-        "PodsNotReady",
-        90_000,
-      );
+      const c = await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
       assert.equal(
         c.status?.conditions?.find((x) => x.type === "CassandraSchemaReady")?.status,
         "True",
@@ -175,10 +169,8 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       await second.stop();
       assert.equal(second.exited?.code, 0, "SIGTERM drains and exits cleanly");
       const third = await start("op-c");
-      await waitFor(
-        "op-c to reconcile",
-        async () => ((await reconciles(third)) > 0 ? true : undefined),
-        { timeoutMs: 30_000 },
+      await waitForOperator("op-c to reconcile", async () =>
+        (await reconciles(third)) > 0 ? true : undefined,
       );
       await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
       assert.deepEqual(await snapshot(), converged);
@@ -194,17 +186,13 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       const a = await start("op-1");
       const b = await start("op-2");
       const both = [a, b];
-      const leader = await waitFor(
-        "one leader",
-        async () => {
-          const l = await Promise.all(both.map(leading));
-          return l[0] === 1 && l[1] === 0 ? a : l[0] === 0 && l[1] === 1 ? b : undefined;
-        },
-        { timeoutMs: 45_000 },
-      );
+      const leader = await waitForOperator("one leader", async () => {
+        const l = await Promise.all(both.map(leading));
+        return l[0] === 1 && l[1] === 0 ? a : l[0] === 0 && l[1] === 1 ? b : undefined;
+      });
       const standby = leader === a ? b : a;
       await cluster.apply(t.object);
-      await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady", 60_000);
+      await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
       assert.ok((await reconciles(leader)) > 0);
       assert.equal(await reconciles(standby), 0, "the standby reconciled nothing");
       assert.equal(await leading(standby), 0);
@@ -214,20 +202,18 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       assert.equal(lease.spec?.holderIdentity, leader.name);
 
       await leader.kill();
-      await waitFor(
-        "the standby to take the Lease",
-        async () => ((await leading(standby)) === 1 ? true : undefined),
-        { timeoutMs: 45_000 },
+      await waitForOperator("the standby to take the Lease", async () =>
+        (await leading(standby)) === 1 ? true : undefined,
       );
       await cluster.patchSpec(namespace, t.name, { forwarder: { replicas: 3 } });
-      await waitFor("the new leader to apply the edit", async () => {
+      await waitForOperator("the new leader to apply the edit", async () => {
         const d = await cluster.apps.readNamespacedDeployment({
           namespace,
           name: `${t.name}-forwarder`,
         });
         return d.spec?.replicas === 3 ? true : undefined;
       });
-      await waitFor("the new leader's reconcile to complete", async () =>
+      await waitForOperator("the new leader's reconcile to complete", async () =>
         (await reconciles(standby)) > 0 ? true : undefined,
       );
       await standby.stop();

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { ApiException } from "@kubernetes/client-node";
+import { ApiException, CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
 import type { Operator } from "../../operator/src/runtime/operator.ts";
-import { kafkaBrokers, waitFor } from "../testkit/index.ts";
+import { kafkaBrokers } from "../testkit/index.ts";
 import {
   Cluster,
   exampleChatCluster,
@@ -16,6 +16,7 @@ import {
   tablesOf,
   teardown,
   topicPartitions,
+  waitForOperator,
   withCassandra,
 } from "./harness.ts";
 
@@ -115,7 +116,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       await cluster.core.readNamespacedConfigMap({ namespace, name: `${t.name}-config` });
       await cluster.core.readNamespacedServiceAccount({ namespace, name: `${t.name}-switchboard` });
       // the controller-manager acted on them: ReplicaSets exist (pods stay Pending: no kubelet)
-      await waitFor("a ReplicaSet of the forwarder", async () => {
+      await waitForOperator("a ReplicaSet of the forwarder", async () => {
         const rs = await cluster.apps.listNamespacedReplicaSet({
           namespace,
           labelSelector: "app.kubernetes.io/component=forwarder",
@@ -155,7 +156,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
         observability: { logLevel: "debug" },
       });
       await cluster.waitCondition(namespace, t.name, "KafkaTopicsReady", "True");
-      const c = await waitFor("the edit to converge", async () => {
+      const c = await waitForOperator("the edit to converge", async () => {
         const got = await cluster.getChatCluster(namespace, t?.name ?? "");
         return got.metadata.generation > first.metadata.generation &&
           got.status?.observedGeneration === got.metadata.generation &&
@@ -202,7 +203,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
           ],
         });
         await cluster.patchSpec(namespace, t.name, { matcher: { replicas: 2 } });
-        await waitFor("retention.ms drift to be corrected", async () => {
+        await waitForOperator("retention.ms drift to be corrected", async () => {
           const now = await admin.describeConfigs({
             includeSynonyms: false,
             resources: [{ type: 2, name: t?.topic ?? "", configNames: ["retention.ms"] }],
@@ -301,6 +302,40 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
   );
 
   it(
+    "an in-process operator whose Lease is taken stands by, leads again once it is free, and reconciles again",
+    scenario(async (s) => {
+      const { namespace, operator, deployment } = s;
+      const t = await exampleChatCluster(namespace);
+      s.t = t;
+      await cluster.apply(t.object);
+      await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
+      // another identity takes the Lease once and never renews it (a replica that died at once)
+      const leases = cluster.kc.makeApiClient(CoordinationV1Api);
+      const lease = await leases.readNamespacedLease({ namespace, name: "switchboard-operator" });
+      await leases.replaceNamespacedLease({
+        namespace,
+        name: "switchboard-operator",
+        body: {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: "a-thief", renewTime: new V1MicroTime() },
+        },
+      });
+      await waitForOperator("the operator to lose the Lease", () =>
+        operator.leading ? undefined : true,
+      );
+      await waitForOperator("the operator to lead again", () =>
+        operator.leading ? true : undefined,
+      );
+      const before = await deployment(`${t.name}-gateway`);
+      await cluster.apps.deleteNamespacedDeployment({ namespace, name: `${t.name}-gateway` });
+      await waitForOperator("the gateway Deployment to come back", async () => {
+        const d = await deployment(`${t.name}-gateway`).catch(() => undefined);
+        return d !== undefined && d.metadata?.uid !== before.metadata?.uid ? d : undefined;
+      });
+    }),
+  );
+
+  it(
     "deleting an owned Deployment by hand brings it back",
     scenario(async (s) => {
       const { namespace, deployment } = s;
@@ -310,7 +345,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
       const before = await deployment(`${t.name}-gateway`);
       await cluster.apps.deleteNamespacedDeployment({ namespace, name: `${t.name}-gateway` });
-      const back = await waitFor("the gateway Deployment to come back", async () => {
+      const back = await waitForOperator("the gateway Deployment to come back", async () => {
         const d = await deployment(`${t?.name}-gateway`).catch(() => undefined);
         return d !== undefined && d.metadata?.uid !== before.metadata?.uid ? d : undefined;
       });
@@ -338,7 +373,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
         c.status?.conditions?.find((x) => x.type === "Degraded")?.message ?? "",
         /cannot reach Kafka at 127.0.0.1:1/,
       );
-      await waitFor("a retry after backoff", async () =>
+      await waitForOperator("a retry after backoff", async () =>
         ((await operator?.metrics.errors.get())?.values.find((v) => v.labels.step === "kafka")
           ?.value ?? 0) >= 2
           ? true
@@ -389,7 +424,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
         await cluster.waitCondition(namespace, t.name, "CassandraSchemaReady", "True");
         await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
         await cluster.deleteChatCluster(namespace, t.name);
-        await waitFor("the ChatCluster to be gone", async () => {
+        await waitForOperator("the ChatCluster to be gone", async () => {
           try {
             await cluster.getChatCluster(namespace, t?.name ?? "");
             return undefined;
@@ -397,7 +432,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
             return err instanceof ApiException && err.code === 404 ? true : undefined;
           }
         });
-        await waitFor("the garbage collector to delete the Deployments", async () => {
+        await waitForOperator("the garbage collector to delete the Deployments", async () => {
           const list = await cluster.apps.listNamespacedDeployment({ namespace });
           return list.items.length === 0 ? true : undefined;
         });

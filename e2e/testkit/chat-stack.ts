@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { Client } from "cassandra-driver";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
+import { migrate } from "#contract/schema/migrate";
 import { createTopicIfMissing } from "../../workloads/shared/backends/bus.kafka.ts";
-import { migrate } from "../../workloads/shared/schema/migrate.ts";
 import { Workload } from "./processes.ts";
 import { cassandraContactPoints, cassandraLocalDc, kafkaBrokers, redisUrl } from "./stack.ts";
 

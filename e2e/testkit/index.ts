@@ -3,7 +3,6 @@ export { ChatStack, type ChatStackOptions } from "./chat-stack.ts";
 export { uniqueK8sName, uniqueName } from "./names.ts";
 export { OpenApiChecker, type OpenApiDoc } from "./openapi.ts";
 export { OwnPart } from "./own-part.ts";
-export { OwnRedis } from "./own-redis.ts";
 export { freePort, Workload } from "./processes.ts";
 export {
   cassandraContactPoints,

@@ -1,9 +1,9 @@
 // The operator process: `node operator/src/main.ts` (KUBECONFIG or in-cluster credentials;
 // settings from the environment, see runtime/config.ts).
-import { EnvReader } from "../../workloads/shared/config.ts";
-import { onShutdownSignal } from "../../workloads/shared/process.ts";
-import { createLogger } from "../../workloads/shared/telemetry/log.ts";
-import { startTracing } from "../../workloads/shared/telemetry/tracing.ts";
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { readOperatorSettings } from "./runtime/config.ts";
 import { Operator } from "./runtime/operator.ts";
 
@@ -19,8 +19,9 @@ const stopTracing = startTracing({
 const operator = new Operator({
   settings,
   log,
-  onLeadershipLost: () => {
-    log.error("leadership lost: exiting so a fresh process campaigns again");
+  // losing the Lease does not end the process: it stands by and campaigns again
+  onFatal: () => {
+    log.error("the operator cannot go on: exiting so the Pod restarts");
     process.exit(1);
   },
 });

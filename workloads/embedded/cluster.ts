@@ -2,6 +2,7 @@
 // backends. The embedded default runs one of each on the memory backends; unit tests run several
 // to prove cross-gateway routing without any server.
 import { randomBytes } from "node:crypto";
+import { createLogger, type Logger } from "#contract/telemetry/log";
 import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway, type Gateway } from "../gateway/app.ts";
 import { DEFAULT_LIMITS } from "../gateway/config.ts";
@@ -9,7 +10,6 @@ import type { GatewayLimits } from "../gateway/core/context.ts";
 import { matcherDefaults } from "../matcher/config.ts";
 import { Matcher, type MatcherSettings } from "../matcher/matcher.ts";
 import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
-import { createLogger, type Logger } from "../shared/telemetry/log.ts";
 import { createMetrics, type Metrics } from "../shared/telemetry/metrics.ts";
 
 export interface ClusterOptions {

@@ -1,17 +1,17 @@
 // The embedded default (`npm start`): gateway, forwarder and matcher in one process, on in-memory
 // backends, on one port. Nothing to install; nothing survives a restart.
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway } from "../gateway/app.ts";
 import { readGatewaySettings } from "../gateway/config.ts";
 import { readMatcherSettings } from "../matcher/config.ts";
 import { Matcher } from "../matcher/matcher.ts";
 import { memoryBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal } from "../shared/process.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
 
 const env = new EnvReader(process.env);
 const settings = readGatewaySettings(env, { embedded: true });

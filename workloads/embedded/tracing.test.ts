@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { SpanNames, startTracing } from "#contract/telemetry/tracing";
 import { ChatSocket, Rest, waitFor } from "../../e2e/testkit/index.ts";
-import { SpanNames, startTracing } from "../shared/telemetry/tracing.ts";
 import { type InProcessCluster, startCluster } from "./cluster.ts";
 
 describe("tracing", () => {

@@ -2,6 +2,7 @@
 // hands them after a crash or a rebalance.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { createLogger } from "#contract/telemetry/log";
 import { waitFor } from "../../e2e/testkit/wait.ts";
 import { MemoryBus } from "../shared/backends/bus.memory.ts";
 import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
@@ -12,7 +13,6 @@ import { MemoryStore } from "../shared/backends/store.memory.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
 import { type BusEvent, encode } from "../shared/events.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { Forwarder } from "./forwarder.ts";
 

@@ -16,6 +16,8 @@
 // the member counts it (seq_regressions), writes the lost messages back from a bounded memory
 // of its recent writes, and goes on above the highest seq it gave: a gap, never a reuse.
 import { SpanKind } from "@opentelemetry/api";
+import type { Logger } from "#contract/telemetry/log";
+import { contextFrom, inSpan, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
 import {
@@ -31,9 +33,7 @@ import {
   decodeBusEvent,
   encode,
 } from "../shared/events.ts";
-import type { Logger } from "../shared/telemetry/log.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
-import { contextFrom, inSpan, SpanNames, traceHeaders } from "../shared/telemetry/tracing.ts";
 
 export interface ForwarderOptions {
   readonly bus: Bus;
@@ -75,14 +75,23 @@ export class Forwarder {
   /** every live gateway while the registry settles after a loss, re-read once per interval */
   #settling: { checkedAt: number; gateways: Promise<readonly string[]> } | undefined;
   #consumer: BusConsumer | undefined;
-  #ready = false;
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
   }
 
-  get ready(): boolean {
-    return this.#ready;
+  /**
+   * The consumer group check of /readyz: passes while this member is in its group. A member
+   * with no partitions (the group has more members than the topic has partitions) is a
+   * standby that takes over at the next rebalance: it counts as ready, and says so.
+   */
+  async groupCheck(): Promise<string> {
+    const m = this.#consumer?.membership();
+    if (m === undefined) throw new Error("not consuming");
+    if (!m.joined) throw new Error(`not in group ${this.#o.groupId} (joining or rebalancing)`);
+    return m.partitions.length === 0
+      ? `standby in ${this.#o.groupId}: no partitions (more members than partitions)`
+      : `in ${this.#o.groupId} with partitions ${m.partitions.join(",")}`;
   }
 
   async start(): Promise<void> {
@@ -93,7 +102,6 @@ export class Forwarder {
       onAssignment: (partitions) => {
         // another member may have sequenced our partitions' rooms meanwhile: check again
         this.#checked.clear();
-        this.#ready = true;
         this.#o.log.info({ partitions }, "partitions assigned");
       },
     });
@@ -101,7 +109,6 @@ export class Forwarder {
 
   /** Stops consuming after the batch in flight is stored, routed and committed. */
   async stop(): Promise<void> {
-    this.#ready = false;
     await this.#consumer?.stop();
     this.#consumer = undefined;
   }

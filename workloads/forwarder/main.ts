@@ -1,19 +1,19 @@
 // The forwarder process: `node workloads/forwarder/main.ts` (configuration from the environment).
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal, probeServer } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal, probeServer } from "../shared/process.ts";
+import { Readiness } from "../shared/readiness.ts";
 import { readSharedSettings } from "../shared/settings.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
+import { readForwarderSettings } from "./config.ts";
 import { Forwarder } from "./forwarder.ts";
 
 const env = new EnvReader(process.env);
 const shared = readSharedSettings(env, "forwarder");
-const port = env.int("PORT", 8081, { min: 0, max: 65535 });
-const host = env.string("HOST", "0.0.0.0");
-const groupId = env.string("FORWARDER_GROUP_ID", `${shared.cluster}.forwarder`);
+const { port, host, groupId } = readForwarderSettings(env, shared.cluster);
 env.done();
 
 const log = createLogger("forwarder", shared.logLevel);
@@ -25,12 +25,21 @@ const stopTracing = startTracing({
 });
 const backends = await connectBackends(shared, "forwarder");
 const forwarder = new Forwarder({ ...backends, topic: shared.topic, groupId, log, metrics });
-const probes = probeServer(metrics, () => forwarder.ready);
+const readiness = new Readiness(
+  [
+    { name: "kafka", check: () => backends.bus.ping() },
+    { name: "consumer-group", check: () => forwarder.groupCheck() },
+  ],
+  { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
+);
+const probes = probeServer(metrics, () => readiness.report());
 onShutdownSignal(log, 30_000, async () => {
+  readiness.stop();
   await forwarder.stop();
   probes.close();
   await backends.close();
   await stopTracing();
 });
 await forwarder.start();
+readiness.start();
 probes.listen(port, host, () => log.info({ port, groupId }, "forwarder started"));

@@ -4,6 +4,8 @@ import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { type ReadyState, readyBody } from "#contract/process";
+import { PROBE_PATHS } from "#contract/settings";
 import type { KdfParams } from "./auth/passwords.ts";
 import { Sessions } from "./auth/sessions.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
@@ -28,6 +30,8 @@ export interface GatewayOptions {
   readonly extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
   /** max REST body size in bytes */
   readonly bodyLimit?: number;
+  /** the backends' readiness checks (none: ready once listening, as on the memory backends) */
+  readonly readiness?: () => ReadyState;
 }
 
 export interface Gateway {
@@ -93,11 +97,19 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   app.get("/asyncapi.json", { schema: { hide: true } }, async (_req, reply) =>
     reply.type("application/json; charset=utf-8").send(asyncApi),
   );
-  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) =>
-    ready ? { status: "ready" } : reply.status(503).send({ status: "not ready" }),
-  );
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
+  app.get(PROBE_PATHS.live, { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get(PROBE_PATHS.ready, { schema: { hide: true } }, async (_req, reply) => {
+    const backends = opts.readiness?.();
+    const state: ReadyState = {
+      ready: ready && (backends?.ready ?? true),
+      checks: { listening: { ok: ready }, ...backends?.checks },
+    };
+    return reply
+      .status(state.ready ? 200 : 503)
+      .type("application/json")
+      .send(readyBody(state));
+  });
+  app.get(PROBE_PATHS.metrics, { schema: { hide: true } }, async (_req, reply) =>
     reply
       .header("content-type", ctx.metrics.registry.contentType)
       .send(await ctx.metrics.registry.metrics()),

@@ -2,7 +2,9 @@
 
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { EnvReader } from "../shared/config.ts";
+import type { EnvReader } from "#contract/env";
+import { readOptional, readSetting, SETTINGS } from "#contract/settings";
+import { readListen } from "../shared/settings.ts";
 import type { KdfParams } from "./auth/passwords.ts";
 import type { TokenConfig } from "./auth/tokens.ts";
 import type { GatewayLimits } from "./core/context.ts";
@@ -18,30 +20,35 @@ export interface GatewaySettings {
   readonly drainTimeoutMs: number;
 }
 
+const S = SETTINGS;
+
 /** The limits when the environment sets none; the embedded default and docs/protocol.md use them. */
 export const DEFAULT_LIMITS: GatewayLimits = {
-  maxFrameBytes: 16 * 1024,
-  maxBufferedBytes: 1024 * 1024,
-  heartbeatMs: 30_000,
-  ackTimeoutMs: 120_000,
-  registryTtlMs: 30_000,
-  userRate: { capacity: 50, refillPerSecond: 20 },
-  anonymousRate: { capacity: 20, refillPerSecond: 5 },
-  maxRoomMembers: 10_000,
+  maxFrameBytes: S.wsMaxFrameBytes.default,
+  maxBufferedBytes: S.wsMaxBufferedBytes.default,
+  heartbeatMs: S.wsHeartbeatMs.default,
+  ackTimeoutMs: S.wsAckTimeoutMs.default,
+  registryTtlMs: S.registryTtlMs.default,
+  userRate: { capacity: S.rateLimitBurst.default, refillPerSecond: S.rateLimitPerSecond.default },
+  anonymousRate: {
+    capacity: S.anonRateLimitBurst.default,
+    refillPerSecond: S.anonRateLimitPerSecond.default,
+  },
+  maxRoomMembers: S.maxRoomMembers.default,
 };
 
-/** The environment variable that sets each limit. */
+/** The environment variable that sets each limit (docs/protocol.md names them). */
 export const LIMIT_ENV = {
-  maxFrameBytes: "WS_MAX_FRAME_BYTES",
-  maxBufferedBytes: "WS_MAX_BUFFERED_BYTES",
-  heartbeatMs: "WS_HEARTBEAT_MS",
-  ackTimeoutMs: "WS_ACK_TIMEOUT_MS",
-  registryTtlMs: "REGISTRY_TTL_MS",
-  userRateCapacity: "RATE_LIMIT_BURST",
-  userRateRefill: "RATE_LIMIT_PER_SECOND",
-  anonymousRateCapacity: "ANON_RATE_LIMIT_BURST",
-  anonymousRateRefill: "ANON_RATE_LIMIT_PER_SECOND",
-  maxRoomMembers: "MAX_ROOM_MEMBERS",
+  maxFrameBytes: S.wsMaxFrameBytes.name,
+  maxBufferedBytes: S.wsMaxBufferedBytes.name,
+  heartbeatMs: S.wsHeartbeatMs.name,
+  ackTimeoutMs: S.wsAckTimeoutMs.name,
+  registryTtlMs: S.registryTtlMs.name,
+  userRateCapacity: S.rateLimitBurst.name,
+  userRateRefill: S.rateLimitPerSecond.name,
+  anonymousRateCapacity: S.anonRateLimitBurst.name,
+  anonymousRateRefill: S.anonRateLimitPerSecond.name,
+  maxRoomMembers: S.maxRoomMembers.name,
 } as const;
 
 /**
@@ -50,57 +57,43 @@ export const LIMIT_ENV = {
  */
 export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean }): GatewaySettings {
   const secret = opts.embedded
-    ? (env.optional("JWT_SECRET") ?? randomBytes(32).toString("base64url"))
-    : env.secret("JWT_SECRET", 32);
-  const d = DEFAULT_LIMITS;
+    ? (readOptional(env, { ...S.jwtSecret, kind: "optional" }) ??
+      randomBytes(32).toString("base64url"))
+    : readSetting(env, S.jwtSecret);
   return {
-    port: env.int("PORT", 8080, { min: 0, max: 65535 }),
-    host: env.string("HOST", opts.embedded ? "127.0.0.1" : "0.0.0.0"),
-    gatewayId: env.string(
-      "GATEWAY_ID",
-      `${env.optional("POD_NAME") ?? hostname()}-${randomBytes(3).toString("hex")}`,
+    ...readListen(env, "gateway", opts.embedded ? "127.0.0.1" : "0.0.0.0"),
+    gatewayId: readSetting(
+      env,
+      S.gatewayId,
+      `${readOptional(env, S.podName) ?? hostname()}-${randomBytes(3).toString("hex")}`,
     ),
     tokens: {
       secret: new TextEncoder().encode(secret),
-      issuer: env.string("JWT_ISSUER", "switchboard"),
-      accessTtlSeconds: env.int("ACCESS_TOKEN_TTL_SECONDS", 900, { min: 10, max: 86_400 }),
-      refreshTtlSeconds: env.int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400, {
-        min: 60,
-        max: 365 * 86_400,
-      }),
+      issuer: readSetting(env, S.jwtIssuer),
+      accessTtlSeconds: readSetting(env, S.accessTokenTtlSeconds),
+      refreshTtlSeconds: readSetting(env, S.refreshTokenTtlSeconds),
     },
     kdf: {
-      memory: env.int("PASSWORD_KDF_MEMORY_KIB", 19_456, { min: 1024, max: 1_048_576 }),
-      passes: env.int("PASSWORD_KDF_PASSES", 2, { min: 1, max: 10 }),
+      memory: readSetting(env, S.passwordKdfMemoryKib),
+      passes: readSetting(env, S.passwordKdfPasses),
       parallelism: 1,
     },
     limits: {
-      maxFrameBytes: env.int(LIMIT_ENV.maxFrameBytes, d.maxFrameBytes, {
-        min: 1024,
-        max: 1024 * 1024,
-      }),
-      maxBufferedBytes: env.int(LIMIT_ENV.maxBufferedBytes, d.maxBufferedBytes, {
-        min: 16 * 1024,
-      }),
-      heartbeatMs: env.int(LIMIT_ENV.heartbeatMs, d.heartbeatMs, { min: 100 }),
-      ackTimeoutMs: env.int(LIMIT_ENV.ackTimeoutMs, d.ackTimeoutMs, { min: 1000 }),
-      registryTtlMs: env.int(LIMIT_ENV.registryTtlMs, d.registryTtlMs, { min: 1000 }),
+      maxFrameBytes: readSetting(env, S.wsMaxFrameBytes),
+      maxBufferedBytes: readSetting(env, S.wsMaxBufferedBytes),
+      heartbeatMs: readSetting(env, S.wsHeartbeatMs),
+      ackTimeoutMs: readSetting(env, S.wsAckTimeoutMs),
+      registryTtlMs: readSetting(env, S.registryTtlMs),
       userRate: {
-        capacity: env.int(LIMIT_ENV.userRateCapacity, d.userRate.capacity, { min: 1 }),
-        refillPerSecond: env.number(LIMIT_ENV.userRateRefill, d.userRate.refillPerSecond, {
-          min: 0.001,
-        }),
+        capacity: readSetting(env, S.rateLimitBurst),
+        refillPerSecond: readSetting(env, S.rateLimitPerSecond),
       },
       anonymousRate: {
-        capacity: env.int(LIMIT_ENV.anonymousRateCapacity, d.anonymousRate.capacity, { min: 1 }),
-        refillPerSecond: env.number(
-          LIMIT_ENV.anonymousRateRefill,
-          d.anonymousRate.refillPerSecond,
-          { min: 0.001 },
-        ),
+        capacity: readSetting(env, S.anonRateLimitBurst),
+        refillPerSecond: readSetting(env, S.anonRateLimitPerSecond),
       },
-      maxRoomMembers: env.int(LIMIT_ENV.maxRoomMembers, d.maxRoomMembers, { min: 2 }),
+      maxRoomMembers: readSetting(env, S.maxRoomMembers),
     },
-    drainTimeoutMs: env.int("DRAIN_TIMEOUT_MS", 10_000, { min: 0 }),
+    drainTimeoutMs: readSetting(env, S.drainTimeoutMs),
   };
 }

@@ -1,12 +1,13 @@
 // The gateway process: `node workloads/gateway/main.ts` (configuration from the environment).
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal } from "../shared/process.ts";
+import { Readiness } from "../shared/readiness.ts";
 import { readSharedSettings } from "../shared/settings.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
 import { createGateway } from "./app.ts";
 import { readGatewaySettings } from "./config.ts";
 
@@ -23,6 +24,18 @@ const stopTracing = startTracing({
 });
 const metrics = createMetrics();
 const backends = await connectBackends(shared, "gateway", { log, metrics });
+// ready only while a message can go end to end: produced to Kafka, stored by way of the
+// forwarders in Cassandra (also read here for history), routed through Redis, and delivered
+// back to this gateway through its subscription
+const readiness = new Readiness(
+  [
+    { name: "delivery-subscription", check: () => backends.delivery.ping() },
+    { name: "kafka", check: () => backends.bus.ping() },
+    { name: "cassandra", check: () => backends.store.ping() },
+    { name: "redis", check: () => backends.registry.ping() },
+  ],
+  { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
+);
 const gateway = await createGateway(
   {
     ...backends,
@@ -32,11 +45,13 @@ const gateway = await createGateway(
     log,
     metrics,
   },
-  { tokens: settings.tokens, kdf: settings.kdf },
+  { tokens: settings.tokens, kdf: settings.kdf, readiness: () => readiness.report() },
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
+  readiness.stop();
   await gateway.stop();
   await backends.close();
   await stopTracing();
 });
+readiness.start();
 await gateway.listen(settings.port, settings.host);

@@ -2,31 +2,31 @@
 // defaults, which the embedded default uses too.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { EnvReader } from "../shared/config.ts";
+import type { EnvReader } from "#contract/env";
+import { readOptional, readSetting, SETTINGS } from "#contract/settings";
 import type { MatcherSettings } from "./matcher.ts";
 
+const S = SETTINGS;
+
 export const matcherDefaults: Omit<MatcherSettings, "workerId"> = {
-  fallbackWaitMs: 10_000,
-  pairIntervalMs: 100,
-  leaseMs: 15_000,
-  scanLimit: 200,
-  handoverConcurrency: 16,
+  fallbackWaitMs: S.matchFallbackWaitMs.default,
+  pairIntervalMs: S.matchPairIntervalMs.default,
+  leaseMs: S.matchLeaseMs.default,
+  scanLimit: S.matchScanLimit.default,
+  handoverConcurrency: S.matchHandoverConcurrency.default,
 };
 
 export function readMatcherSettings(env: EnvReader): MatcherSettings {
-  const d = matcherDefaults;
   return {
-    workerId: env.string(
-      "MATCHER_ID",
-      `${env.optional("POD_NAME") ?? hostname()}-${randomBytes(3).toString("hex")}`,
+    workerId: readSetting(
+      env,
+      S.matcherId,
+      `${readOptional(env, S.podName) ?? hostname()}-${randomBytes(3).toString("hex")}`,
     ),
-    fallbackWaitMs: env.int("MATCH_FALLBACK_WAIT_MS", d.fallbackWaitMs, { min: 0, max: 3_600_000 }),
-    pairIntervalMs: env.int("MATCH_PAIR_INTERVAL_MS", d.pairIntervalMs, { min: 10, max: 60_000 }),
-    leaseMs: env.int("MATCH_LEASE_MS", d.leaseMs, { min: 500, max: 600_000 }),
-    scanLimit: env.int("MATCH_SCAN_LIMIT", d.scanLimit, { min: 2, max: 10_000 }),
-    handoverConcurrency: env.int("MATCH_HANDOVER_CONCURRENCY", d.handoverConcurrency, {
-      min: 1,
-      max: 256,
-    }),
+    fallbackWaitMs: readSetting(env, S.matchFallbackWaitMs),
+    pairIntervalMs: readSetting(env, S.matchPairIntervalMs),
+    leaseMs: readSetting(env, S.matchLeaseMs),
+    scanLimit: readSetting(env, S.matchScanLimit),
+    handoverConcurrency: readSetting(env, S.matchHandoverConcurrency),
   };
 }

@@ -1,20 +1,20 @@
 // The matcher process: `node workloads/matcher/main.ts` (configuration from the environment).
 
+import { EnvReader } from "#contract/env";
+import { onShutdownSignal, probeServer } from "#contract/process";
+import { createLogger } from "#contract/telemetry/log";
+import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { EnvReader } from "../shared/config.ts";
-import { onShutdownSignal, probeServer } from "../shared/process.ts";
-import { readSharedSettings } from "../shared/settings.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
+import { Readiness } from "../shared/readiness.ts";
+import { readListen, readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { startTracing } from "../shared/telemetry/tracing.ts";
 import { readMatcherSettings } from "./config.ts";
 import { Matcher } from "./matcher.ts";
 
 const env = new EnvReader(process.env);
 const shared = readSharedSettings(env, "matcher");
 const settings = readMatcherSettings(env);
-const port = env.int("PORT", 8082, { min: 0, max: 65535 });
-const host = env.string("HOST", "0.0.0.0");
+const { port, host } = readListen(env, "matcher");
 env.done();
 
 const log = createLogger("matcher", shared.logLevel);
@@ -34,12 +34,26 @@ const matcher = new Matcher({
   log,
   metrics,
 });
-const probes = probeServer(metrics, () => matcher.ready);
+const readiness = new Readiness(
+  [
+    {
+      name: "matcher",
+      check: async () => {
+        if (!matcher.ready) throw new Error("not started");
+      },
+    },
+    { name: "redis", check: () => backends.matchQueue.ping() },
+  ],
+  { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
+);
+const probes = probeServer(metrics, () => readiness.report());
 onShutdownSignal(log, settings.leaseMs + 10_000, async () => {
+  readiness.stop();
   await matcher.stop();
   probes.close();
   await backends.close();
   await stopTracing();
 });
 matcher.start();
+readiness.start();
 probes.listen(port, host, () => log.info({ port, workerId: settings.workerId }, "matcher started"));

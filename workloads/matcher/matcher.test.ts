@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, beforeEach, describe, it } from "node:test";
+import { createLogger } from "#contract/telemetry/log";
 import { waitFor } from "../../e2e/testkit/index.ts";
 import { MemoryBus } from "../shared/backends/bus.memory.ts";
 import type { BusConsumer } from "../shared/backends/bus.ts";
 import { MemoryMatchQueue } from "../shared/backends/match-queue.memory.ts";
 import { MemoryStore } from "../shared/backends/store.memory.ts";
 import { type BusEvent, decodeBusEvent } from "../shared/events.ts";
-import { createLogger } from "../shared/telemetry/log.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { matcherDefaults } from "./config.ts";
 import { Matcher } from "./matcher.ts";

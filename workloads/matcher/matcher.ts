@@ -7,15 +7,15 @@
 // it again (clients de-duplicate `matched` by ticket id), unless the room already ended. A new
 // match ends the users' earlier match rooms, so nobody has two partners at once.
 import { context, SpanKind } from "@opentelemetry/api";
+import type { Logger } from "#contract/telemetry/log";
+import { inSpan, SpanNames, traceHeaders, tracer } from "#contract/telemetry/tracing";
 import type { Bus } from "../shared/backends/bus.ts";
 import type { MatchPair, MatchQueue } from "../shared/backends/match-queue.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { Member, Room } from "../shared/domain.ts";
 import { type BusEvent, encode, type PublicProfile } from "../shared/events.ts";
 import { endMatchRoom } from "../shared/match-room.ts";
-import type { Logger } from "../shared/telemetry/log.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
-import { inSpan, SpanNames, traceHeaders, tracer } from "../shared/telemetry/tracing.ts";
 
 /**
  * new: room created and both told; repeated: a handover done before (by a replica that died

@@ -1,7 +1,18 @@
 // Settings every workload shares: which ChatCluster it belongs to and where its backends are.
 // SWITCHBOARD_BACKENDS=memory runs on in-process adapters (the embedded default, unit tests);
 // real runs on Kafka, Cassandra and Redis.
-import type { EnvReader } from "./config.ts";
+import type { EnvReader } from "#contract/env";
+import {
+  defaultKeyspaceOf,
+  messagesTopicOf,
+  readList,
+  readOptional,
+  readSetting,
+  redisNamespaceOf,
+  SETTINGS,
+  WORKLOAD_PORTS,
+  type Workload,
+} from "#contract/settings";
 
 export interface RealBackendSettings {
   readonly kind: "real";
@@ -29,45 +40,50 @@ export interface SharedSettings {
 }
 
 export function readSharedSettings(env: EnvReader, service: string): SharedSettings {
-  const cluster = env.string("SWITCHBOARD_CLUSTER", "switchboard");
+  const S = SETTINGS;
+  const cluster = readSetting(env, S.cluster);
   if (!/^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/.test(cluster)) {
-    env.string("SWITCHBOARD_CLUSTER_INVALID_NAME_must_be_a_DNS_label");
+    env.string(`${S.cluster.name}_INVALID_NAME_must_be_a_DNS_label`);
   }
-  const kind = env.oneOf("SWITCHBOARD_BACKENDS", ["memory", "real"] as const, "real");
-  const keyspaceDefault = cluster.replaceAll("-", "_");
+  const kind = readSetting(env, S.backends);
   const backends: SharedSettings["backends"] =
     kind === "memory"
       ? { kind }
       : {
           kind,
-          kafkaBrokers: env.list("KAFKA_BROKERS", []),
-          kafkaClientId: env.string("KAFKA_CLIENT_ID", `${cluster}-${service}`),
-          cassandraContactPoints: env.list("CASSANDRA_CONTACT_POINTS", []),
-          cassandraLocalDc: env.string("CASSANDRA_LOCAL_DC", "datacenter1"),
-          cassandraKeyspace: env.string("CASSANDRA_KEYSPACE", keyspaceDefault),
-          cassandraUsername: env.optional("CASSANDRA_USERNAME"),
-          cassandraPassword: env.optional("CASSANDRA_PASSWORD"),
-          redisUrl: env.string("REDIS_URL"),
-          kafkaSessionTimeoutMs: env.int("KAFKA_SESSION_TIMEOUT_MS", 30_000, {
-            min: 6_000,
-            max: 300_000,
-          }),
+          kafkaBrokers: readList(env, S.kafkaBrokers),
+          kafkaClientId: readSetting(env, S.kafkaClientId, `${cluster}-${service}`),
+          cassandraContactPoints: readList(env, S.cassandraContactPoints),
+          cassandraLocalDc: readSetting(env, S.cassandraLocalDc),
+          cassandraKeyspace: readSetting(env, S.cassandraKeyspace, defaultKeyspaceOf(cluster)),
+          cassandraUsername: readOptional(env, S.cassandraUsername),
+          cassandraPassword: readOptional(env, S.cassandraPassword),
+          redisUrl: readSetting(env, S.redisUrl),
+          kafkaSessionTimeoutMs: readSetting(env, S.kafkaSessionTimeoutMs),
         };
   if (backends.kind === "real") {
-    if (backends.kafkaBrokers.length === 0) env.string("KAFKA_BROKERS");
-    if (backends.cassandraContactPoints.length === 0) env.string("CASSANDRA_CONTACT_POINTS");
+    if (backends.kafkaBrokers.length === 0) env.string(S.kafkaBrokers.name);
+    if (backends.cassandraContactPoints.length === 0) env.string(S.cassandraContactPoints.name);
   }
   return {
     cluster,
-    topic: env.string("SWITCHBOARD_TOPIC", `${cluster}.messages`),
-    redisNamespace: `sb:${cluster}:`,
+    topic: readSetting(env, S.topic, messagesTopicOf(cluster)),
+    redisNamespace: redisNamespaceOf(cluster),
     backends,
-    otlpEndpoint: env.optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-    traceSampleRatio: env.number("OTEL_TRACES_SAMPLER_ARG", 1, { min: 0, max: 1 }),
-    logLevel: env.oneOf(
-      "LOG_LEVEL",
-      ["trace", "debug", "info", "warn", "error", "fatal"] as const,
-      "info",
-    ),
+    otlpEndpoint: readOptional(env, S.otlpEndpoint),
+    traceSampleRatio: readSetting(env, S.traceSampleRatio),
+    logLevel: readSetting(env, S.logLevel),
+  };
+}
+
+/** Where a workload's HTTP server listens (the gateway: on loopback when embedded). */
+export function readListen(
+  env: EnvReader,
+  workload: Workload,
+  hostDefault = "0.0.0.0",
+): { readonly port: number; readonly host: string } {
+  return {
+    port: readSetting(env, SETTINGS.port, WORKLOAD_PORTS[workload]),
+    host: readSetting(env, SETTINGS.host, hostDefault),
   };
 }

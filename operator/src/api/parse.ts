@@ -1,6 +1,8 @@
 // Parse, don't validate: a ChatCluster from the API server (or a test) becomes a typed value with
 // every default filled in, or an error listing what is wrong. The reconciler sees nothing else.
+
 import { Value } from "@sinclair/typebox/value";
+import { defaultKeyspaceOf, messagesTopicOf } from "#contract/settings";
 import { type ChatCluster, ChatClusterSchema, type ChatClusterSpec } from "./schema.ts";
 
 type Filled<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -67,8 +69,8 @@ export function parseChatCluster(input: unknown): ParseResult {
 export const topicPrefix = (c: ParsedChatCluster): string => c.spec.kafka.topicPrefix ?? c.name;
 
 /** The messages topic: the one the workloads read as SWITCHBOARD_TOPIC. */
-export const messagesTopic = (c: ParsedChatCluster): string => `${topicPrefix(c)}.messages`;
+export const messagesTopic = (c: ParsedChatCluster): string => messagesTopicOf(topicPrefix(c));
 
 /** The keyspace: the spec's, or the name with - as _ (as the workloads default it). */
 export const keyspaceOf = (c: ParsedChatCluster): string =>
-  c.spec.cassandra.keyspace ?? c.name.replaceAll("-", "_");
+  c.spec.cassandra.keyspace ?? defaultKeyspaceOf(c.name);

@@ -1,5 +1,5 @@
 // The Cassandra edge of the reconcile: the keyspace with the spec's replication and then THE
-// SAME versioned migrations the workloads' CLI applies (workloads/shared/schema/migrate.ts),
+// SAME versioned migrations the workloads' CLI applies (workloads/contract/schema/migrate.ts),
 // each applied once and recorded, with schema agreement after each statement. A cheap read of
 // schema_migrations comes first, so a reconcile of an up-to-date keyspace changes nothing.
 // Never destructive on a spec edit: the keyspace name is immutable (CEL) and an existing
@@ -11,7 +11,7 @@ import {
   migrate,
   type Replication,
   type Result,
-} from "../../../workloads/shared/schema/migrate.ts";
+} from "#contract/schema/migrate";
 import type { ParsedChatCluster } from "../api/parse.ts";
 
 export interface CassandraAccess {

@@ -1,29 +1,43 @@
-// The ConfigMap every workload reads its settings from (workloads/shared/settings.ts and
-// workloads/gateway/config.ts name the variables). Secrets never go here: they are referenced
-// from the pod's env (workloads.ts).
+// The ConfigMap every workload reads its settings from, written through the contract's setting
+// definitions (workloads/contract/settings.ts), which the workloads' readers read through.
+// One ConfigMap serves all three workloads: each key is read by at least one of them
+// (contract.test.ts checks it). Secrets never go here: they are referenced from the pod's env
+// (workloads.ts).
+
 import type { V1ConfigMap } from "@kubernetes/client-node";
+import { SETTINGS, settingValue } from "#contract/settings";
 import { keyspaceOf, messagesTopic, type ParsedChatCluster } from "../api/parse.ts";
 import { configMapName, ownedMeta } from "./names.ts";
 
 export function configData(c: ParsedChatCluster): Record<string, string> {
   const { kafka, cassandra, redis, auth, observability } = c.spec;
+  const S = SETTINGS;
   const data: Record<string, string> = {
-    SWITCHBOARD_CLUSTER: c.name,
-    SWITCHBOARD_BACKENDS: "real",
-    SWITCHBOARD_TOPIC: messagesTopic(c),
-    KAFKA_BROKERS: kafka.bootstrapServers.join(","),
-    CASSANDRA_CONTACT_POINTS: cassandra.contactPoints.join(","),
-    CASSANDRA_LOCAL_DC: cassandra.localDatacenter,
-    CASSANDRA_KEYSPACE: keyspaceOf(c),
-    JWT_ISSUER: auth.issuer,
-    ACCESS_TOKEN_TTL_SECONDS: String(auth.accessTokenTtlSeconds),
-    REFRESH_TOKEN_TTL_SECONDS: String(auth.refreshTokenTtlSeconds),
-    LOG_LEVEL: observability.logLevel,
-    OTEL_TRACES_SAMPLER_ARG: String(observability.traceSampleRatio),
+    [S.cluster.name]: settingValue(S.cluster, c.name),
+    [S.backends.name]: settingValue(S.backends, "real"),
+    [S.topic.name]: settingValue(S.topic, messagesTopic(c)),
+    [S.kafkaBrokers.name]: settingValue(S.kafkaBrokers, kafka.bootstrapServers),
+    [S.cassandraContactPoints.name]: settingValue(
+      S.cassandraContactPoints,
+      cassandra.contactPoints,
+    ),
+    [S.cassandraLocalDc.name]: settingValue(S.cassandraLocalDc, cassandra.localDatacenter),
+    [S.cassandraKeyspace.name]: settingValue(S.cassandraKeyspace, keyspaceOf(c)),
+    [S.jwtIssuer.name]: settingValue(S.jwtIssuer, auth.issuer),
+    [S.accessTokenTtlSeconds.name]: settingValue(
+      S.accessTokenTtlSeconds,
+      auth.accessTokenTtlSeconds,
+    ),
+    [S.refreshTokenTtlSeconds.name]: settingValue(
+      S.refreshTokenTtlSeconds,
+      auth.refreshTokenTtlSeconds,
+    ),
+    [S.logLevel.name]: settingValue(S.logLevel, observability.logLevel),
+    [S.traceSampleRatio.name]: settingValue(S.traceSampleRatio, observability.traceSampleRatio),
   };
-  if (redis.url !== undefined) data.REDIS_URL = redis.url;
+  if (redis.url !== undefined) data[S.redisUrl.name] = settingValue(S.redisUrl, redis.url);
   if (observability.otlpEndpoint !== undefined) {
-    data.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = observability.otlpEndpoint;
+    data[S.otlpEndpoint.name] = settingValue(S.otlpEndpoint, observability.otlpEndpoint);
   }
   return data;
 }

@@ -69,7 +69,8 @@ describe("desired state of a ChatCluster", () => {
       const d = buildDeployment(c, k);
       const pod = d.spec?.template.spec;
       const container = pod?.containers[0];
-      assert.deepEqual(container?.command, ["node", `workloads/${k}/main.ts`]);
+      assert.equal(container?.command, undefined, "the image's entrypoint runs");
+      assert.deepEqual(container?.args, [k]);
       assert.equal(container?.image, "ghcr.io/switchboard/workloads:0.1.0");
       assert.equal(container?.ports?.[0]?.containerPort, ports[k]);
       assert.equal(pod?.securityContext?.runAsNonRoot, true);

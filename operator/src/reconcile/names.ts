@@ -1,6 +1,7 @@
 // Names, labels and owner references of everything a ChatCluster owns, in one place, so the
 // builders, the pruning of objects no longer wanted and the watches agree.
 import type { V1ObjectMeta, V1OwnerReference } from "@kubernetes/client-node";
+import type { Workload } from "#contract/settings";
 import type { ParsedChatCluster } from "../api/parse.ts";
 import { API_VERSION, GROUP, KIND } from "../api/schema.ts";
 
@@ -11,22 +12,8 @@ export const CONFIG_HASH_ANNOTATION = `${GROUP}/config-hash`;
 export const CLUSTER_LABEL = `${GROUP}/cluster`;
 export const MANAGED_BY = "app.kubernetes.io/managed-by";
 
-export const COMPONENTS = ["gateway", "forwarder", "matcher"] as const;
+export const COMPONENTS = ["gateway", "forwarder", "matcher"] as const satisfies Workload[];
 export type Component = (typeof COMPONENTS)[number];
-
-/** What each workload runs and where it answers probes and metrics. */
-export const WORKLOADS: Readonly<
-  Record<Component, { readonly entry: string; readonly port: number }>
-> = {
-  gateway: { entry: "workloads/gateway/main.ts", port: 8080 },
-  forwarder: { entry: "workloads/forwarder/main.ts", port: 8081 },
-  matcher: { entry: "workloads/matcher/main.ts", port: 8082 },
-};
-
-/** The image's working directory, where the repository's workloads/ is. */
-export const APP_DIR = "/app";
-/** The image's non-root user. */
-export const APP_UID = 10001;
 
 export const componentName = (c: ParsedChatCluster, component: Component) =>
   `${c.name}-${component}`;

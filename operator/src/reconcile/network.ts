@@ -2,9 +2,11 @@
 // matcher accept only scrapes of their probe/metrics port; nothing else may connect to any of
 // them. Egress is not restricted: Kafka, Cassandra and Redis are the user's, addressed by
 // host name, so no selector here could name them (docs/decisions/0008-operator.md).
+
 import type { V1NetworkPolicy } from "@kubernetes/client-node";
+import { WORKLOAD_PORTS } from "#contract/settings";
 import type { ParsedChatCluster } from "../api/parse.ts";
-import { type Component, componentName, ownedMeta, selectorLabels, WORKLOADS } from "./names.ts";
+import { type Component, componentName, ownedMeta, selectorLabels } from "./names.ts";
 
 export function buildNetworkPolicy(c: ParsedChatCluster, component: Component): V1NetworkPolicy {
   return {
@@ -14,7 +16,7 @@ export function buildNetworkPolicy(c: ParsedChatCluster, component: Component): 
     spec: {
       podSelector: { matchLabels: selectorLabels(c, component) },
       policyTypes: ["Ingress"],
-      ingress: [{ ports: [{ port: WORKLOADS[component].port, protocol: "TCP" }] }],
+      ingress: [{ ports: [{ port: WORKLOAD_PORTS[component], protocol: "TCP" }] }],
     },
   };
 }

@@ -2,13 +2,20 @@
 // no capabilities, no service account token), probes on the workloads' /healthz and /readyz,
 // secrets referenced from the env, and a config hash that rolls the pods when their
 // configuration changes.
-import type { V1Deployment, V1EnvVar, V1Service } from "@kubernetes/client-node";
+
+import type { V1Deployment, V1EnvVar, V1EnvVarSource, V1Service } from "@kubernetes/client-node";
+import {
+  IMAGE_UID,
+  PROBE_PATHS,
+  SETTINGS,
+  type Setting,
+  settingValue,
+  WORKLOAD_PORTS,
+} from "#contract/settings";
 import type { ParsedChatCluster, ResolvedComponent } from "../api/parse.ts";
 import { configData } from "./configmap.ts";
 import { stableHash } from "./hash.ts";
 import {
-  APP_DIR,
-  APP_UID,
   CONFIG_HASH_ANNOTATION,
   type Component,
   commonLabels,
@@ -17,30 +24,30 @@ import {
   ownedMeta,
   selectorLabels,
   serviceAccountName,
-  WORKLOADS,
 } from "./names.ts";
 
 export const componentSpec = (c: ParsedChatCluster, component: Component): ResolvedComponent =>
   c.spec[component];
 
-/** Env from Secrets and the downward API (the ConfigMap comes in through envFrom). */
+/** Env from Secrets and the downward API, each only for the workloads that read it. */
 export function secretEnv(c: ParsedChatCluster, component: Component): V1EnvVar[] {
-  const env: V1EnvVar[] = [
-    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-  ];
-  const fromSecret = (name: string, ref: { name: string; key: string }): V1EnvVar => ({
-    name,
-    valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } },
+  const S = SETTINGS;
+  const env: V1EnvVar[] = [];
+  const add = (setting: Setting, valueFrom: V1EnvVarSource) => {
+    if (setting.readBy.includes(component)) env.push({ name: setting.name, valueFrom });
+  };
+  const fromSecret = (ref: { name: string; key: string }) => ({
+    secretKeyRef: { name: ref.name, key: ref.key },
   });
-  if (component === "gateway") env.push(fromSecret("JWT_SECRET", c.spec.auth.jwtSecretRef));
+  add(S.podName, { fieldRef: { fieldPath: "metadata.name" } });
+  add(S.jwtSecret, fromSecret(c.spec.auth.jwtSecretRef));
   const creds = c.spec.cassandra.credentialsSecretRef;
   if (creds !== undefined) {
-    env.push(fromSecret("CASSANDRA_USERNAME", { name: creds.name, key: "username" }));
-    env.push(fromSecret("CASSANDRA_PASSWORD", { name: creds.name, key: "password" }));
+    add(S.cassandraUsername, fromSecret({ name: creds.name, key: "username" }));
+    add(S.cassandraPassword, fromSecret({ name: creds.name, key: "password" }));
   }
-  if (c.spec.redis.urlSecretRef !== undefined) {
-    env.push(fromSecret("REDIS_URL", c.spec.redis.urlSecretRef));
-  }
+  if (c.spec.redis.urlSecretRef !== undefined)
+    add(S.redisUrl, fromSecret(c.spec.redis.urlSecretRef));
   return env;
 }
 
@@ -51,7 +58,7 @@ export function configHash(c: ParsedChatCluster, component: Component): string {
 
 export function buildDeployment(c: ParsedChatCluster, component: Component): V1Deployment {
   const spec = componentSpec(c, component);
-  const { entry, port } = WORKLOADS[component];
+  const port = WORKLOAD_PORTS[component];
   const { observability, image } = c.spec;
   const annotations: Record<string, string> = {
     [CONFIG_HASH_ANNOTATION]: configHash(c, component),
@@ -59,7 +66,7 @@ export function buildDeployment(c: ParsedChatCluster, component: Component): V1D
   if (observability.metrics) {
     annotations["prometheus.io/scrape"] = "true";
     annotations["prometheus.io/port"] = String(port);
-    annotations["prometheus.io/path"] = "/metrics";
+    annotations["prometheus.io/path"] = PROBE_PATHS.metrics;
   }
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: "http" },
@@ -89,9 +96,9 @@ export function buildDeployment(c: ParsedChatCluster, component: Component): V1D
           terminationGracePeriodSeconds: 30,
           securityContext: {
             runAsNonRoot: true,
-            runAsUser: APP_UID,
-            runAsGroup: APP_UID,
-            fsGroup: APP_UID,
+            runAsUser: IMAGE_UID,
+            runAsGroup: IMAGE_UID,
+            fsGroup: IMAGE_UID,
             seccompProfile: { type: "RuntimeDefault" },
           },
           containers: [
@@ -99,15 +106,18 @@ export function buildDeployment(c: ParsedChatCluster, component: Component): V1D
               name: component,
               image: `${image.repository}:${image.tag}`,
               imagePullPolicy: image.pullPolicy,
-              command: ["node", entry],
-              workingDir: APP_DIR,
+              // the image's entrypoint (node workloads/main.ts) runs the command named here
+              args: [component],
               ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
-              env: [{ name: "PORT", value: String(port) }, ...secretEnv(c, component)],
+              env: [
+                { name: SETTINGS.port.name, value: settingValue(SETTINGS.port, port) },
+                ...secretEnv(c, component),
+              ],
               envFrom: [{ configMapRef: { name: configMapName(c) } }],
               resources: spec.resources,
-              livenessProbe: probe("/healthz", 10, 3),
-              readinessProbe: probe("/readyz", 5, 2),
-              startupProbe: probe("/healthz", 2, 30),
+              livenessProbe: probe(PROBE_PATHS.live, 10, 3),
+              readinessProbe: probe(PROBE_PATHS.ready, 5, 2),
+              startupProbe: probe(PROBE_PATHS.live, 2, 30),
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
@@ -126,7 +136,7 @@ export function buildDeployment(c: ParsedChatCluster, component: Component): V1D
 }
 
 export function buildService(c: ParsedChatCluster, component: Component): V1Service {
-  const { port } = WORKLOADS[component];
+  const port = WORKLOAD_PORTS[component];
   const gateway = component === "gateway" ? c.spec.gateway.service : undefined;
   return {
     apiVersion: "v1",

@@ -2,7 +2,7 @@
 // process with a message naming it). Short timings are for tests; the defaults are
 // client-go's leader-election timings and controller-runtime's backoff cap.
 import { hostname } from "node:os";
-import type { EnvReader } from "../../../workloads/shared/config.ts";
+import type { EnvReader } from "#contract/env";
 
 export interface OperatorSettings {
   /** the one namespace to watch; undefined: every namespace */

@@ -4,10 +4,15 @@
 // with the Lease's resourceVersion (so two candidates cannot both win), renews every
 // retryPeriod, and gives up leadership when it could not renew within renewDeadline. Release on
 // shutdown hands over at once.
+// Losing the Lease is not the end of the candidate: it reports onStopped, forgets what it had
+// observed, and campaigns again like a freshly started replica would, so an operator that runs
+// in-process (tests, or a Pod whose API server was slow for a moment) leads again once the
+// Lease is free. The Lease API and the clock are injected so unit tests drive both.
 import {
   ApiException,
   type CoordinationV1Api,
   type V1Lease,
+  type V1LeaseSpec,
   V1MicroTime,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -23,6 +28,35 @@ export interface LeaderOptions {
   readonly onStarted: () => void;
   readonly onStopped: () => void;
 }
+
+/** The Lease as the elector sees it; `spec` is written back as read apart from the fields it sets. */
+export interface LeaseState {
+  readonly record: LeaseRecord;
+  readonly acquireTime: V1MicroTime | undefined;
+  readonly leaseTransitions: number;
+  readonly spec: V1LeaseSpec;
+}
+
+/** Reading and compare-and-swap writing of one Lease (a CoordinationV1Api in production). */
+export interface LeaseStore {
+  read(): Promise<LeaseState | undefined>;
+  create(spec: V1LeaseSpec): Promise<void>;
+  /** Fails (409) when the Lease's resourceVersion is no longer `resourceVersion`. */
+  replace(resourceVersion: string, spec: V1LeaseSpec): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) =>
+    new Promise<void>((r) => {
+      setTimeout(r, ms).unref();
+    }),
+};
 
 export interface LeaseRecord {
   readonly holder: string;
@@ -44,25 +78,76 @@ export function leaseDecision(
   return "wait";
 }
 
-const sleep = (ms: number) =>
-  new Promise<void>((r) => {
-    setTimeout(r, ms).unref();
-  });
+/** The LeaseStore of one Lease on the API server, each call bounded by `timeoutMs`. */
+export function kubeLeaseStore(
+  api: CoordinationV1Api,
+  namespace: string,
+  name: string,
+  timeoutMs: number,
+): LeaseStore {
+  const metadata = { name, namespace };
+  return {
+    async read() {
+      let lease: V1Lease;
+      try {
+        lease = await withTimeout(
+          "read Lease",
+          timeoutMs,
+          api.readNamespacedLease({ namespace, name }),
+        );
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw err;
+      }
+      return {
+        record: {
+          holder: lease.spec?.holderIdentity ?? "",
+          // read back as a string despite the V1MicroTime typing
+          renewTime: String(lease.spec?.renewTime ?? ""),
+          resourceVersion: lease.metadata?.resourceVersion ?? "",
+        },
+        acquireTime: lease.spec?.acquireTime,
+        leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+        spec: lease.spec ?? {},
+      };
+    },
+    async create(spec) {
+      await withTimeout(
+        "create Lease",
+        timeoutMs,
+        api.createNamespacedLease({ namespace, body: { metadata, spec } }),
+      );
+    },
+    async replace(resourceVersion, spec) {
+      await withTimeout(
+        "update Lease",
+        timeoutMs,
+        api.replaceNamespacedLease({
+          namespace,
+          name,
+          body: { metadata: { ...metadata, resourceVersion }, spec },
+        }),
+      );
+    },
+  };
+}
 
 export class LeaderElector {
-  readonly #api: CoordinationV1Api;
+  readonly #store: LeaseStore;
   readonly #o: LeaderOptions;
   readonly #log: Logger;
+  readonly #clock: Clock;
   #leading = false;
   #stopped = false;
   #observed: { key: string; atMs: number } | undefined;
   #lastRenewMs = 0;
   #loop: Promise<void> | undefined;
 
-  constructor(api: CoordinationV1Api, o: LeaderOptions, log: Logger) {
-    this.#api = api;
+  constructor(store: LeaseStore, o: LeaderOptions, log: Logger, clock: Clock = realClock) {
+    this.#store = store;
     this.#o = o;
     this.#log = log;
+    this.#clock = clock;
   }
 
   get leading(): boolean {
@@ -92,49 +177,34 @@ export class LeaderElector {
         if (this.#leading) this.#log.warn({ err: String(err) }, "could not renew the Lease");
         return false;
       });
-      const now = Date.now();
+      const now = this.#clock.now();
       if (ok) {
         this.#lastRenewMs = now;
         if (!this.#leading) {
+          // held even when stopping, so that stop() releases it
           this.#leading = true;
+          if (this.#stopped) break;
           this.#log.info({ lease: this.#o.name, identity: this.#o.identity }, "became the leader");
           this.#o.onStarted();
         }
       } else if (this.#leading && now - this.#lastRenewMs >= this.#o.renewDeadlineMs) {
         this.#leading = false;
-        this.#log.error({ lease: this.#o.name }, "lost the Lease: stopping reconciles");
+        // a fresh candidate: the Lease must be seen unrenewed for a whole duration before a take
+        this.#observed = undefined;
+        this.#log.error(
+          { lease: this.#o.name },
+          "lost the Lease: stopping reconciles and campaigning again",
+        );
         this.#o.onStopped();
-        return;
       }
-      await sleep(this.#o.retryPeriodMs);
-    }
-  }
-
-  async #read(): Promise<V1Lease | undefined> {
-    try {
-      return await withTimeout(
-        "read Lease",
-        this.#o.retryPeriodMs * 2,
-        this.#api.readNamespacedLease({ namespace: this.#o.namespace, name: this.#o.name }),
-      );
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw err;
+      await this.#clock.sleep(this.#o.retryPeriodMs);
     }
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
-    const lease = await this.#read();
-    const now = Date.now();
-    const record: LeaseRecord | undefined =
-      lease === undefined
-        ? undefined
-        : {
-            holder: lease.spec?.holderIdentity ?? "",
-            // read back as a string despite the V1MicroTime typing
-            renewTime: String(lease.spec?.renewTime ?? ""),
-            resourceVersion: lease.metadata?.resourceVersion ?? "",
-          };
+    const lease = await this.#store.read();
+    const now = this.#clock.now();
+    const record = lease?.record;
     if (record !== undefined) {
       const key = `${record.holder}|${record.renewTime}`;
       if (this.#observed?.key !== key) this.#observed = { key, atMs: now };
@@ -147,65 +217,28 @@ export class LeaderElector {
       this.#o.leaseDurationMs,
     );
     if (decision === "wait") return false;
-    const spec = {
+    const spec: V1LeaseSpec = {
       holderIdentity: this.#o.identity,
       leaseDurationSeconds: Math.max(1, Math.ceil(this.#o.leaseDurationMs / 1000)),
       renewTime: new V1MicroTime(),
       acquireTime:
-        decision === "renew" ? (lease?.spec?.acquireTime ?? new V1MicroTime()) : new V1MicroTime(),
-      leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (decision === "take" ? 1 : 0),
+        decision === "renew" ? (lease?.acquireTime ?? new V1MicroTime()) : new V1MicroTime(),
+      leaseTransitions: (lease?.leaseTransitions ?? 0) + (decision === "take" ? 1 : 0),
     };
-    const timeout = this.#o.retryPeriodMs * 2;
-    if (decision === "create") {
-      await withTimeout(
-        "create Lease",
-        timeout,
-        this.#api.createNamespacedLease({
-          namespace: this.#o.namespace,
-          body: { metadata: { name: this.#o.name, namespace: this.#o.namespace }, spec },
-        }),
-      );
-      return true;
-    }
+    if (decision === "create") await this.#store.create(spec);
     // resourceVersion makes this a compare-and-swap: a concurrent winner makes it fail with 409
-    await withTimeout(
-      "update Lease",
-      timeout,
-      this.#api.replaceNamespacedLease({
-        namespace: this.#o.namespace,
-        name: this.#o.name,
-        body: {
-          metadata: {
-            name: this.#o.name,
-            namespace: this.#o.namespace,
-            resourceVersion: record?.resourceVersion ?? "",
-          },
-          spec,
-        },
-      }),
-    );
+    else await this.#store.replace(record?.resourceVersion ?? "", spec);
     return true;
   }
 
   async #release(): Promise<void> {
-    const lease = await this.#read();
-    if (lease?.spec?.holderIdentity !== this.#o.identity) return;
-    await this.#api.replaceNamespacedLease({
-      namespace: this.#o.namespace,
-      name: this.#o.name,
-      body: {
-        metadata: {
-          name: this.#o.name,
-          namespace: this.#o.namespace,
-          resourceVersion: lease.metadata?.resourceVersion ?? "",
-        },
-        spec: {
-          ...lease.spec,
-          holderIdentity: "",
-          leaseDurationSeconds: 1,
-          renewTime: new V1MicroTime(),
-        },
-      },
+    const lease = await this.#store.read();
+    if (lease?.record.holder !== this.#o.identity) return;
+    await this.#store.replace(lease.record.resourceVersion, {
+      ...lease.spec,
+      holderIdentity: "",
+      leaseDurationSeconds: 1,
+      renewTime: new V1MicroTime(),
     });
   }
 }

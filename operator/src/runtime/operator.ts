@@ -1,18 +1,20 @@
 // The operator process's parts wired together: leader election first; once leading, the watches
 // feed the work queue, which runs the reconciler one key at a time per ChatCluster, with a
 // periodic resync so drift in Kafka or Cassandra (which send no events) is corrected too.
+// Losing the Lease pauses the queue (the running reconciles finish, no new one starts), keeps the
+// watches' caches warm and campaigns again; leading again resumes with every cached key queued.
 // stop() drains: no new reconciles, the running ones finish, watches stop, the Lease is released.
 import type { Server } from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { probeServer } from "../../../workloads/shared/process.ts";
+import { probeServer } from "#contract/process";
 import { CassandraClients } from "../reconcile/cassandra.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
 import type { OperatorSettings } from "./config.ts";
 import { KubeEventRecorder } from "./events.ts";
 import { Kube } from "./kube.ts";
-import { LeaderElector } from "./leader.ts";
+import { kubeLeaseStore, LeaderElector } from "./leader.ts";
 import { createOperatorMetrics, type OperatorMetrics, SpanNames } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import { Watches } from "./watches.ts";
@@ -22,8 +24,10 @@ export interface OperatorOptions {
   readonly log: Logger;
   /** default: KUBECONFIG, else in-cluster */
   readonly kubeConfig?: KubeConfig;
-  /** called when leadership is lost (main exits non-zero, as client-go does) */
+  /** told when leadership is lost; the operator itself stands by and campaigns again */
   readonly onLeadershipLost?: () => void;
+  /** told when the operator cannot go on (its watches could not start); main exits non-zero */
+  readonly onFatal?: () => void;
 }
 
 export class Operator {
@@ -36,6 +40,7 @@ export class Operator {
   readonly #leader: LeaderElector;
   #server: Server | undefined;
   #resync: NodeJS.Timeout | undefined;
+  #watchesStarted: Promise<boolean> | undefined;
   #synced = false;
   #stopping = false;
 
@@ -101,7 +106,12 @@ export class Operator {
       maxRestartDelayMs: s.queue.maxDelayMs,
     });
     this.#leader = new LeaderElector(
-      this.#kube.coordination,
+      kubeLeaseStore(
+        this.#kube.coordination,
+        s.lease.namespace,
+        s.lease.name,
+        s.lease.retryPeriodMs * 2,
+      ),
       {
         namespace: s.lease.namespace,
         name: s.lease.name,
@@ -115,7 +125,9 @@ export class Operator {
         },
         onStopped: () => {
           this.metrics.leader.set(0);
-          void this.#queue.stop();
+          clearInterval(this.#resync);
+          this.#resync = undefined;
+          void this.#queue.pause();
           o.onLeadershipLost?.();
         },
       },
@@ -150,18 +162,25 @@ export class Operator {
   }
 
   async #lead(): Promise<void> {
-    try {
-      await this.#watches.start();
-      this.#synced = true;
+    this.#watchesStarted ??= this.#watches.start().then(
+      () => true,
+      (err: unknown) => {
+        this.#o.log.error({ err }, "could not start the watches");
+        this.#o.onFatal?.();
+        return false;
+      },
+    );
+    if (!(await this.#watchesStarted)) return;
+    this.#synced = true;
+    // leadership may have been lost again while the caches synced
+    if (!this.#leader.leading || this.#stopping) return;
+    this.#queue.resume();
+    for (const key of this.#watches.keys()) this.#queue.add(key);
+    clearInterval(this.#resync);
+    this.#resync = setInterval(() => {
       for (const key of this.#watches.keys()) this.#queue.add(key);
-      this.#resync = setInterval(() => {
-        for (const key of this.#watches.keys()) this.#queue.add(key);
-      }, this.#o.settings.resyncMs);
-      this.#resync.unref();
-    } catch (err) {
-      this.#o.log.error({ err }, "could not start the watches");
-      this.#o.onLeadershipLost?.();
-    }
+    }, this.#o.settings.resyncMs);
+    this.#resync.unref();
   }
 
   async stop(): Promise<void> {

@@ -202,6 +202,49 @@ describe("WorkQueue", () => {
     assert.equal(calls, 1);
   });
 
+  it("pause lets the running reconcile finish, drops what waits, and resume takes work again", async () => {
+    const seen: string[] = [];
+    const g = gate();
+    const ft = fakeTimers();
+    const q = new WorkQueue({
+      process: (k) => {
+        seen.push(k);
+        return k === "a"
+          ? g.p
+          : Promise.resolve({ kind: "requeue", afterMs: 10, why: "test" } as StepResult);
+      },
+      concurrency: 1,
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+      maxKeys: 5,
+      timers: ft.timers,
+    });
+    q.add("a");
+    q.add("b");
+    let paused = false;
+    const p = q.pause().then(() => {
+      paused = true;
+    });
+    q.add("c");
+    await tick();
+    assert.equal(paused, false, "waits for the running reconcile");
+    g.open({ kind: "requeue", afterMs: 10, why: "test" });
+    await p;
+    ft.advance(100);
+    await tick();
+    assert.deepEqual(seen, ["a"], "nothing ran or was requeued while paused");
+    assert.equal(q.depth, 0);
+    q.resume();
+    q.add("b");
+    await tick();
+    assert.deepEqual(seen, ["a", "b"]);
+    await q.stop();
+    q.resume();
+    q.add("c");
+    await tick();
+    assert.deepEqual(seen, ["a", "b"], "stop is for good");
+  });
+
   it("backoffMs doubles from the base up to the cap", () => {
     assert.deepEqual(
       [1, 2, 3, 4, 5, 50].map((n) => backoffMs(n, 100, 1000)),

@@ -5,7 +5,9 @@
 // - a failure requeues the key after a capped exponential backoff (an event arriving during
 //   that backoff does not cut it short, so a broken backend is not hammered);
 // - bounded: at most `maxKeys` distinct keys are held; more are refused and counted;
-// - stop() lets the running reconciles finish and starts no new one.
+// - pause() drops what waits and lets the running reconciles finish, starting no new one until
+//   resume() (a leader that lost its Lease stands by; the caller re-adds every key on resume);
+// - stop() is a pause for good.
 import type { StepResult } from "../reconcile/result.ts";
 
 export interface Timers {
@@ -50,6 +52,7 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
   readonly #idle = new Set<() => void>();
   #stopped = false;
+  #paused = false;
 
   constructor(o: QueueOptions) {
     this.#o = o;
@@ -66,7 +69,7 @@ export class WorkQueue {
 
   /** Reconcile `key` as soon as a worker is free (merged with any pending entry). */
   add(key: string): void {
-    if (this.#stopped) return;
+    if (this.#paused) return;
     const delayed = this.#delayed.get(key);
     if (delayed?.backoff === true) return; // keep the backoff
     if (delayed !== undefined) {
@@ -90,7 +93,7 @@ export class WorkQueue {
 
   /** Reconcile `key` after `ms` (unless an earlier entry already exists). */
   addAfter(key: string, ms: number, backoff = false): void {
-    if (this.#stopped || this.#queued.has(key) || this.#delayed.has(key)) return;
+    if (this.#paused || this.#queued.has(key) || this.#delayed.has(key)) return;
     const handle = this.#t.setTimeout(() => {
       this.#delayed.delete(key);
       this.add(key);
@@ -108,9 +111,15 @@ export class WorkQueue {
     this.#depthChanged();
   }
 
-  /** Stops taking work; resolves when the running reconciles have finished. */
+  /** Stops for good; resolves when the running reconciles have finished. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    await this.pause();
+  }
+
+  /** Stops taking work until resume(); resolves when the running reconciles have finished. */
+  async pause(): Promise<void> {
+    this.#paused = true;
     for (const d of this.#delayed.values()) this.#t.clearTimeout(d.handle);
     this.#delayed.clear();
     this.#ready.length = 0;
@@ -120,12 +129,17 @@ export class WorkQueue {
     await new Promise<void>((resolve) => this.#idle.add(resolve));
   }
 
+  /** Takes work again after pause() (not after stop()); pending keys were dropped: re-add them. */
+  resume(): void {
+    if (!this.#stopped) this.#paused = false;
+  }
+
   #depthChanged(): void {
     this.#o.onDepth?.(this.depth);
   }
 
   #pump(): void {
-    while (!this.#stopped && this.#active.size < this.#o.concurrency) {
+    while (!this.#paused && this.#active.size < this.#o.concurrency) {
       const key = this.#ready.shift();
       if (key === undefined) return;
       this.#queued.delete(key);

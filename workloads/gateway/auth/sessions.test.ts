@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { createLogger } from "#contract/telemetry/log";
 import { MemoryDelivery } from "../../shared/backends/delivery.memory.ts";
 import { MemoryRegistry } from "../../shared/backends/registry.memory.ts";
 import { MemoryStore } from "../../shared/backends/store.memory.ts";
-import { createLogger } from "../../shared/telemetry/log.ts";
 import { REVOCATION_CHECK_MS, Sessions } from "./sessions.ts";
 
 function setup() {

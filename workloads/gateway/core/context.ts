@@ -1,11 +1,12 @@
 // What the gateway's core works with: the backends, its own identity and its limits.
+
+import type { Logger } from "#contract/telemetry/log";
 import type { Bus } from "../../shared/backends/bus.ts";
 import type { Delivery } from "../../shared/backends/delivery.ts";
 import type { MatchQueue } from "../../shared/backends/match-queue.ts";
 import type { BucketSpec, RateLimiter } from "../../shared/backends/rate-limiter.ts";
 import type { Registry } from "../../shared/backends/registry.ts";
 import type { Store } from "../../shared/backends/store.ts";
-import type { Logger } from "../../shared/telemetry/log.ts";
 import type { Metrics } from "../../shared/telemetry/metrics.ts";
 
 export interface Backends {

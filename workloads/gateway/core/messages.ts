@@ -3,11 +3,11 @@
 // sequences and stores it, and the sender's ack comes back through the delivery path.
 
 import { context } from "@opentelemetry/api";
+import { inSpan, SpanKind, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { MessageContent, MsgType, StoredMessage } from "../../shared/domain.ts";
 import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { messageId } from "../../shared/ids.ts";
-import { inSpan, SpanKind, SpanNames, traceHeaders } from "../../shared/telemetry/tracing.ts";
 import type { GatewayContext } from "./context.ts";
 
 export interface SendRequest {

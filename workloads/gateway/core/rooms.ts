@@ -3,12 +3,13 @@
 //   group   — private: members are added by a member; anyone in it may leave
 //   channel — public: anyone may find and join it
 //   match   — created by the matcher for a pair of strangers; leaving ends it for both
+
+import { traceHeaders } from "#contract/telemetry/tracing";
 import type { Member, Room, RoomKind } from "../../shared/domain.ts";
 import { ChatError } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { newId } from "../../shared/ids.ts";
 import { endMatchRoom } from "../../shared/match-room.ts";
-import { traceHeaders } from "../../shared/telemetry/tracing.ts";
 import type { GatewayContext } from "./context.ts";
 
 export interface RoomSummary {

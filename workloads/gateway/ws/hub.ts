@@ -1,6 +1,7 @@
 // The gateway's live state: its sockets by user and by room, what it has told the registry,
 // and the fan-out of deliveries from the forwarder to local sockets.
 import { SpanKind } from "@opentelemetry/api";
+import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
 import type { StoredMessage } from "../../shared/domain.ts";
 import { UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import {
@@ -10,7 +11,6 @@ import {
   encode,
 } from "../../shared/events.ts";
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
-import { contextFrom, inSpan, SpanNames } from "../../shared/telemetry/tracing.ts";
 import type { Sessions } from "../auth/sessions.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";

@@ -98,6 +98,22 @@ export function busContract(name: string, factory: BusFactory): void {
 
     const handledBy = (probes: readonly Probe[]): Received[] => probes.flatMap((p) => p.handled());
 
+    it("answers ping while up; a consumer reports its membership and leaves it on stop", async () => {
+      await fx.bus.ping();
+      const { probe, consumer } = await join(uniqueName("g"));
+      const m = await waitFor(
+        "the member to join",
+        () => {
+          const now = consumer.membership();
+          return now.joined && probe.assignment !== undefined ? now : undefined;
+        },
+        WAIT,
+      );
+      assert.ok(m.joined);
+      await consumer.stop();
+      assert.equal(consumer.membership().joined, false);
+    });
+
     async function waitForHandled(probes: readonly Probe[], sent: readonly BusRecord[]) {
       const wanted = new Set(sent.map((r) => r.value));
       await waitFor(

@@ -17,7 +17,14 @@ import {
   type Producer,
   type SASLOptions,
 } from "kafkajs";
-import type { Bus, BusConsumer, BusRecord, ConsumedBatch, ConsumerOptions } from "./bus.ts";
+import type {
+  Bus,
+  BusConsumer,
+  BusMembership,
+  BusRecord,
+  ConsumedBatch,
+  ConsumerOptions,
+} from "./bus.ts";
 
 export interface KafkaBusConfig {
   readonly brokers: string[];
@@ -119,6 +126,7 @@ export class KafkaBus implements Bus {
   readonly #queue: Pending[] = [];
   #queuedRecords = 0;
   #producer: Promise<Producer> | undefined;
+  #admin: Promise<Admin> | undefined;
   #draining: Promise<void> | undefined;
   #closed = false;
 
@@ -205,6 +213,45 @@ export class KafkaBus implements Bus {
     });
   }
 
+  /**
+   * Connects the producer (so a gateway is ready before its first publish) and asks a broker
+   * for the cluster's metadata, within `timeoutMs`. The admin client used for it is dropped
+   * after a failure, so the next ping starts on fresh connections.
+   */
+  async ping(timeoutMs = 2_000): Promise<void> {
+    if (this.#closed) throw new BusError("BUS_CLOSED", "bus is closed");
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Kafka did not answer in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([
+        (async () => {
+          await this.#connectedProducer();
+          this.#admin ??= this.#connectAdmin();
+          await (await this.#admin).describeCluster();
+        })(),
+        timeout,
+      ]);
+    } catch (err) {
+      const admin = this.#admin;
+      this.#admin = undefined;
+      void admin?.then((a) => a.disconnect()).catch(() => undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #connectAdmin(): Promise<Admin> {
+    const admin = this.#kafka.admin({ retry: { retries: 0 } });
+    await admin.connect();
+    return admin;
+  }
+
   #connectedProducer(): Promise<Producer> {
     if (this.#producer === undefined) {
       const producer = this.#kafka.producer({
@@ -244,9 +291,19 @@ export class KafkaBus implements Bus {
       ...(tuning.maxWaitTimeInMs !== undefined && { maxWaitTimeInMs: tuning.maxWaitTimeInMs }),
       retry: { ...tuning.retry, restartOnFailure: async () => !stopping },
     });
+    let membership: BusMembership = { joined: false, partitions: [] };
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      if (!stopping) onAssignment?.([...(payload.memberAssignment[topic] ?? [])]);
+      const partitions = [...(payload.memberAssignment[topic] ?? [])];
+      membership = { joined: !stopping, partitions };
+      if (!stopping) onAssignment?.(partitions);
     });
+    const left = () => {
+      membership = { joined: false, partitions: membership.partitions };
+    };
+    consumer.on(consumer.events.REBALANCING, left);
+    consumer.on(consumer.events.CRASH, left);
+    consumer.on(consumer.events.STOP, left);
+    consumer.on(consumer.events.DISCONNECT, left);
 
     const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
       const { batch, isRunning, resolveOffset, commitOffsetsIfNecessary, uncommittedOffsets } =
@@ -296,6 +353,7 @@ export class KafkaBus implements Bus {
 
     let stopped: Promise<void> | undefined;
     const handle: BusConsumer = {
+      membership: () => membership,
       stop: () => {
         stopping = true;
         stopped ??= consumer.disconnect().finally(() => this.#consumers.delete(handle));
@@ -313,5 +371,7 @@ export class KafkaBus implements Bus {
     await this.#draining;
     const producer = await this.#producer?.catch(() => undefined);
     await producer?.disconnect();
+    const admin = await this.#admin?.catch(() => undefined);
+    await admin?.disconnect();
   }
 }

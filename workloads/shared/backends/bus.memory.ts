@@ -25,6 +25,7 @@ type StoredRecord = BusRecord & { readonly offset: string };
 interface Member {
   readonly options: ConsumerOptions;
   stopping: boolean;
+  partitions: readonly number[];
   left?: Promise<void>;
 }
 
@@ -109,6 +110,7 @@ class Group {
     this.#owners = this.#owners.map((_, p) => active[p % active.length]);
     for (const member of active) {
       const partitions = this.#owners.flatMap((owner, p) => (owner === member ? [p] : []));
+      member.partitions = partitions;
       const onAssignment = member.options.onAssignment;
       if (onAssignment !== undefined) queueMicrotask(() => onAssignment(partitions));
     }
@@ -179,11 +181,17 @@ export class MemoryBus implements Bus {
       group = new Group(topic, this.#maxBatch, this.#backoff);
       topic.groups.set(options.groupId, group);
     }
-    const member: Member = { options, stopping: false };
+    const member: Member = { options, stopping: false, partitions: [] };
     const joined = group;
     joined.join(member);
-    return { stop: () => joined.leave(member) };
+    return {
+      stop: () => joined.leave(member),
+      membership: () => ({ joined: !member.stopping, partitions: member.partitions }),
+    };
   }
+
+  /** In-process: always reachable. */
+  async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.#closed = true;

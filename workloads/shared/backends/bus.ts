@@ -25,7 +25,15 @@ export interface ConsumerOptions {
   readonly onAssignment?: (partitions: number[]) => void;
 }
 
+export interface BusMembership {
+  /** in the group now: joined, and not rebalancing, crashed or stopped since */
+  readonly joined: boolean;
+  /** the partitions assigned at the last join (none when the group has more members) */
+  readonly partitions: readonly number[];
+}
+
 export interface BusConsumer {
+  membership(): BusMembership;
   /** stops fetching, lets the batch in progress finish and commit, then leaves the group */
   stop(): Promise<void>;
 }
@@ -33,5 +41,7 @@ export interface BusConsumer {
 export interface Bus {
   publish(topic: string, records: readonly BusRecord[]): Promise<void>;
   consume(options: ConsumerOptions): Promise<BusConsumer>;
+  /** Resolves while the log can take a publish now (brokers reachable); rejects saying why. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

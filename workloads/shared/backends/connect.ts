@@ -1,7 +1,8 @@
 // Builds the backends a workload runs on from its settings: the memory adapters, or clients of
 // the real Kafka, Cassandra and Redis. Closing them is the caller's last shutdown step.
+
+import type { Logger } from "#contract/telemetry/log";
 import type { SharedSettings } from "../settings.ts";
-import type { Logger } from "../telemetry/log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { KafkaBus } from "./bus.kafka.ts";
 import { MemoryBus } from "./bus.memory.ts";

@@ -48,6 +48,12 @@ export function deliveryContract(name: string, factory: DeliveryFactory): void {
     });
 
   describe(`Delivery contract: ${name}`, () => {
+    test("answers ping while up, before and while listening", async ({ subject }) => {
+      await subject.ping();
+      await subject.listen("gw-ping", () => undefined);
+      await subject.ping();
+    });
+
     test("a payload reaches exactly the addressed gateway", async ({ subject }, errors) => {
       const a = recorder();
       const b = recorder();

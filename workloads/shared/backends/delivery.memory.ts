@@ -56,6 +56,9 @@ export class MemoryDelivery implements Delivery {
     };
   }
 
+  /** In-process: always reachable. */
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const listeners of this.#listeners.values()) {

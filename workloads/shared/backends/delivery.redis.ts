@@ -10,6 +10,7 @@ import {
   boundedRedisOptions,
   closeClient,
   execPipeline,
+  pingRedis,
   type RedisClientSettings,
   type RedisKeys,
   redisKeys,
@@ -108,6 +109,15 @@ export class RedisDelivery implements Delivery {
       throw err;
     }
     return stop;
+  }
+
+  /** Redis answers, and the subscriber connection (once listening) is up and re-subscribed. */
+  async ping(): Promise<void> {
+    await pingRedis(this.#client);
+    const sub = this.#subscriber;
+    if (sub !== undefined && this.#channels.size > 0 && sub.status !== "ready") {
+      throw new Error(`the delivery subscription's connection is ${sub.status}`);
+    }
   }
 
   async close(): Promise<void> {

@@ -10,5 +10,7 @@ export interface Delivery {
   sendMany(items: readonly { gatewayId: string; payload: string }[]): Promise<void>;
   /** Listens on the gateway's address until the returned function is called. */
   listen(gatewayId: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Resolves while the backend can serve now; rejects saying why (bounded in time). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -129,5 +129,8 @@ export class MemoryMatchQueue implements MatchQueue {
     return this.#queue.length;
   }
 
+  /** In-process: always reachable. */
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 }

@@ -20,6 +20,7 @@ import {
   boundedRedisOptions,
   checkNamespace,
   closeClient,
+  pingRedis,
   type RedisClientSettings,
 } from "./redis-keys.ts";
 
@@ -244,6 +245,10 @@ export class RedisMatchQueue implements MatchQueue {
 
   async queueLength(): Promise<number> {
     return this.#client.zcard(`${this.#ns}mq:queue`);
+  }
+
+  ping(): Promise<void> {
+    return pingRedis(this.#client);
   }
 
   async close(): Promise<void> {

@@ -59,6 +59,8 @@ export interface MatchQueue {
   /** Removes a handled pair from the outbox. */
   completePair(pair: MatchPair): Promise<void>;
   queueLength(): Promise<number>;
+  /** Resolves while the backend can serve now; rejects saying why (bounded in time). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

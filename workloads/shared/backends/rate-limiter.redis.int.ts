@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { OwnRedis, redisUrl, uniqueName, waitFor } from "../../../e2e/testkit/index.ts";
+import { OwnPart, redisUrl, uniqueName, waitFor } from "../../../e2e/testkit/index.ts";
 import { rateLimiterContract } from "./rate-limiter.contract.ts";
 import { RedisRateLimiter } from "./rate-limiter.redis.ts";
 import {
@@ -88,12 +88,12 @@ describe("RedisRateLimiter on Redis", () => {
 });
 
 describe("RedisRateLimiter while Redis is down", () => {
-  let redis: OwnRedis;
+  let redis: OwnPart;
   before(async () => {
-    redis = await OwnRedis.start();
+    redis = await OwnPart.start("redis");
   });
   after(async () => {
-    await redis.destroy();
+    await redis.stop();
   });
 
   it("keeps allowing sends up to the limit in this process, refuses beyond it, reports the outage once, and returns to Redis", async () => {

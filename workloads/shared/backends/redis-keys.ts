@@ -74,6 +74,19 @@ export function boundedRedisOptions(
   };
 }
 
+/**
+ * Resolves while Redis answers PING. A client that lost its connection (reconnecting, closed)
+ * fails at once instead of queueing the PING until its command timeout; a client still making
+ * its first connection waits for it (bounded by the command timeout).
+ */
+export async function pingRedis(client: Redis): Promise<void> {
+  if (["reconnecting", "close", "end"].includes(client.status)) {
+    throw new Error(`Redis connection is ${client.status}`);
+  }
+  const reply = await client.ping();
+  if (reply !== "PONG") throw new Error(`Redis answered PING with ${String(reply).slice(0, 40)}`);
+}
+
 /** Rejects a client whose commands could wait forever. */
 export function assertBounded(client: Redis): void {
   const { commandTimeout, maxRetriesPerRequest } = client.options;

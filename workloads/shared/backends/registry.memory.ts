@@ -79,6 +79,9 @@ export class MemoryRegistry implements Registry {
     return new Set(userIds.filter((userId) => live(this.#users, userId, now).length > 0));
   }
 
+  /** In-process: always reachable. */
+  async ping(): Promise<void> {}
+
   async close() {
     this.#rooms.clear();
     this.#users.clear();

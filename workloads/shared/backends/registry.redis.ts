@@ -9,6 +9,7 @@ import {
   boundedRedisOptions,
   closeClient,
   execPipeline,
+  pingRedis,
   type RedisClientSettings,
   type RedisKeys,
   redisKeys,
@@ -101,6 +102,10 @@ export class RedisRegistry implements Registry {
     for (const userId of userIds) pipeline.zcount(this.#keys.userGateways(userId), after, "+inf");
     const counts = await execPipeline(pipeline);
     return new Set(userIds.filter((_, i) => Number(counts[i]) > 0));
+  }
+
+  ping(): Promise<void> {
+    return pingRedis(this.#client);
   }
 
   close(): Promise<void> {

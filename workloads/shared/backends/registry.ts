@@ -48,5 +48,7 @@ export interface Registry {
   /** The subset of `userIds` online on at least one gateway. */
   onlineUsers(userIds: readonly string[]): Promise<Set<string>>;
 
+  /** Resolves while the backend can serve now; rejects saying why (bounded in time). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -9,17 +9,17 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Client } from "cassandra-driver";
+import { checksumOf, loadMigrations, migrate, type Replication } from "#contract/schema/migrate";
 import {
   cassandraContactPoints,
   cassandraLocalDc,
   uniqueName,
 } from "../../../e2e/testkit/index.ts";
-import { checksumOf, loadMigrations, migrate, type Replication } from "../schema/migrate.ts";
 import { CassandraStore } from "./store.cassandra.ts";
 import { storeContract } from "./store.contract.ts";
 
 const replication: Replication = { class: "SimpleStrategy", replicationFactor: 1 };
-const migrationsDir = fileURLToPath(new URL("../schema/migrations/", import.meta.url));
+const migrationsDir = fileURLToPath(new URL("../../contract/schema/migrations/", import.meta.url));
 
 async function connect(): Promise<Client> {
   const client = new Client({

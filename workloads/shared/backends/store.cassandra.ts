@@ -1,8 +1,9 @@
-// Store on Cassandra: the tables of workloads/shared/schema/migrations, one per query (see
+// Store on Cassandra: the tables of workloads/contract/schema/migrations, one per query (see
 // docs/decisions/0004-cassandra-data-model.md). Prepared statements, LOCAL_QUORUM reads and
 // writes, LOCAL_SERIAL for lightweight transactions, a timeout on every query, paging where a
 // list can be long. Same semantics as store.memory.ts, proven by store.contract.ts.
 import { Client, type ClientOptions, type QueryOptions, types } from "cassandra-driver";
+import { validateKeyspace } from "#contract/schema/migrate";
 import type {
   Member,
   MemberRole,
@@ -16,7 +17,6 @@ import type {
   StoredMessage,
   User,
 } from "../domain.ts";
-import { validateKeyspace } from "../schema/migrate.ts";
 import { checkLimit, directMembers, directPair } from "./store.memory.ts";
 import type { HistoryQuery, Store } from "./store.ts";
 
@@ -505,6 +505,14 @@ export class CassandraStore implements Store {
       [roomId],
     );
     return rows.map((row) => positionFromRow(roomId, text(row, "user_id"), row));
+  }
+
+  /** One read of the coordinator's system.local, bounded by a 2 s read timeout. */
+  async ping(): Promise<void> {
+    await this.#client.execute("SELECT release_version FROM system.local", [], {
+      readTimeout: 2_000,
+      isIdempotent: true,
+    });
   }
 
   async close(): Promise<void> {

@@ -288,6 +288,9 @@ export class MemoryStore implements Store {
       .map(copy);
   }
 
+  /** In-process: always reachable. */
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 }
 

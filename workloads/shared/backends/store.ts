@@ -90,5 +90,7 @@ export interface Store {
   readPositions(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadPosition>>;
   roomReadPositions(roomId: string): Promise<ReadPosition[]>;
 
+  /** Resolves while the backend can serve now; rejects saying why (bounded in time). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,6 +11,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const r = [registry];
   return {
     registry,
+    readinessCheck: new Gauge({
+      name: "switchboard_readiness_check",
+      help: "1 while the named readiness check passes (a backend the workload needs answers), else 0",
+      labelNames: ["check"] as const,
+      registers: r,
+    }),
     connections: new Gauge({
       name: "switchboard_gateway_connections",
       help: "Open WebSocket connections on this gateway",

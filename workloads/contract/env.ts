@@ -10,13 +10,24 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export class EnvReader {
   readonly #env: Env;
   readonly #errors: string[] = [];
+  readonly #read = new Set<string>();
 
   constructor(env: Env) {
     this.#env = env;
   }
 
+  /** Every variable a reader asked for (the contract test compares it with what it was given). */
+  get read(): ReadonlySet<string> {
+    return this.#read;
+  }
+
+  #get(name: string): string | undefined {
+    this.#read.add(name);
+    return this.#env[name];
+  }
+
   string(name: string, fallback?: string): string {
-    const v = this.#env[name];
+    const v = this.#get(name);
     if (v !== undefined && v !== "") return v;
     if (fallback !== undefined) return fallback;
     this.#errors.push(`${name} is required`);
@@ -24,13 +35,13 @@ export class EnvReader {
   }
 
   optional(name: string): string | undefined {
-    const v = this.#env[name];
+    const v = this.#get(name);
     return v === undefined || v === "" ? undefined : v;
   }
 
   /** a secret: required, at least minLength characters, never included in messages */
   secret(name: string, minLength: number): string {
-    const v = this.#env[name];
+    const v = this.#get(name);
     if (v === undefined || v.length < minLength) {
       this.#errors.push(`${name} must be set to a secret of at least ${minLength} characters`);
       return "";
@@ -39,7 +50,7 @@ export class EnvReader {
   }
 
   int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
-    const raw = this.#env[name];
+    const raw = this.#get(name);
     if (raw === undefined || raw === "") return fallback;
     const v = Number(raw);
     if (!Number.isInteger(v) || v < min || v > max) {
@@ -52,7 +63,7 @@ export class EnvReader {
   }
 
   number(name: string, fallback: number, { min = 0, max = Number.MAX_VALUE } = {}): number {
-    const raw = this.#env[name];
+    const raw = this.#get(name);
     if (raw === undefined || raw === "") return fallback;
     const v = Number(raw);
     if (!Number.isFinite(v) || v < min || v > max) {
@@ -63,7 +74,7 @@ export class EnvReader {
   }
 
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
-    const raw = this.#env[name];
+    const raw = this.#get(name);
     if (raw === undefined || raw === "") return fallback;
     if ((values as readonly string[]).includes(raw)) return raw as T;
     this.#errors.push(`${name} must be one of ${values.join(", ")}, got '${raw.slice(0, 40)}'`);
@@ -71,7 +82,7 @@ export class EnvReader {
   }
 
   list(name: string, fallback: readonly string[]): string[] {
-    const raw = this.#env[name];
+    const raw = this.#get(name);
     if (raw === undefined || raw === "") return [...fallback];
     return raw
       .split(",")

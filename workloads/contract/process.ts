@@ -2,6 +2,7 @@
 // time, and a small HTTP server for probes and metrics where a workload has no HTTP of its own.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
+import { PROBE_PATHS } from "./settings.ts";
 import type { Logger } from "./telemetry/log.ts";
 
 /**
@@ -42,21 +43,38 @@ export function onShutdownSignal(
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
 }
 
-/** /healthz (alive), /readyz (ready()), /metrics on a port of its own. */
+/** What /readyz answers: ready or not, and optionally each check by name with its state. */
+export interface ReadyState {
+  readonly ready: boolean;
+  readonly checks?: Readonly<Record<string, unknown>>;
+}
+
+/** The JSON body of /readyz. */
+export const readyBody = (s: ReadyState): string =>
+  JSON.stringify({
+    status: s.ready ? "ready" : "not ready",
+    ...(s.checks !== undefined && { checks: s.checks }),
+  });
+
+/**
+ * /healthz (alive: answers whenever the process does), /readyz (200 or 503 with a JSON body
+ * naming each check), /metrics, on a port of its own.
+ */
 export function probeServer(
   metrics: { readonly registry: Registry },
-  ready: () => boolean,
+  ready: () => boolean | ReadyState,
 ): Server {
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") {
+    if (path === PROBE_PATHS.live) {
       res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-    } else if (path === "/readyz") {
-      const ok = ready();
+    } else if (path === PROBE_PATHS.ready) {
+      const r = ready();
+      const state = typeof r === "boolean" ? { ready: r } : r;
       res
-        .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
-        .end(`{"status":"${ok ? "ready" : "not ready"}"}`);
-    } else if (path === "/metrics") {
+        .writeHead(state.ready ? 200 : 503, { "content-type": "application/json" })
+        .end(readyBody(state));
+    } else if (path === PROBE_PATHS.metrics) {
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
         () => res.writeHead(500).end(),

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseMigrateEnv } from "../../migrate.ts";
 import {
   checksumOf,
   loadMigrations,
@@ -13,7 +12,8 @@ import {
   replicationCql,
   splitStatements,
   validateKeyspace,
-} from "./migrate.ts";
+} from "#contract/schema/migrate";
+import { parseMigrateEnv } from "./migrate.ts";
 
 const migration = (version: number, text: string): Migration => {
   const parsed = parseMigration(`${String(version).padStart(4, "0")}_m${version}.cql`, text);
