@@ -7,6 +7,7 @@ export {
   cassandraLocalDc,
   kafkaBrokers,
   kubeconfigPath,
+  kubectlPath,
   redisUrl,
 } from "./stack.ts";
 export { type WaitOptions, waitFor } from "./wait.ts";

@@ -46,3 +46,5 @@ export const cassandraContactPoints = (): string[] =>
   list(setting("cassandra", "CASSANDRA_CONTACT_POINTS"));
 export const cassandraLocalDc = (): string => setting("cassandra", "CASSANDRA_LOCAL_DC");
 export const kubeconfigPath = (): string => setting("kube", "KUBECONFIG");
+/** the kubectl hack/stack built (the machines have none installed) */
+export const kubectlPath = (): string => setting("kube", "SB_KUBECTL");

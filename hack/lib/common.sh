@@ -26,9 +26,15 @@ export SWITCHBOARD_CACHE SWITCHBOARD_STATE
 : "${SB_ETCD_PEER_PORT:=12380}"
 : "${SB_APISERVER_PORT:=16443}"
 : "${SB_CONTROLLER_MANAGER_PORT:=10257}"
+# Optional: one more address of this host, reachable from Pods (hack/cluster net makes it).
+# When set, Redis and Cassandra listen on it too, and Kafka has a second listener on it
+# (port SB_KAFKA_NODE_PORT) that advertises it, so clients in Pods get usable metadata.
+# Clients on the host keep using 127.0.0.1.
+: "${SB_NODE_ADDRESS:=}"
+: "${SB_KAFKA_NODE_PORT:=19094}"
 export SB_REDIS_PORT SB_KAFKA_PORT SB_KAFKA_CONTROLLER_PORT SB_CASSANDRA_PORT \
   SB_CASSANDRA_STORAGE_PORT SB_ETCD_PORT SB_ETCD_PEER_PORT SB_APISERVER_PORT \
-  SB_CONTROLLER_MANAGER_PORT
+  SB_CONTROLLER_MANAGER_PORT SB_NODE_ADDRESS SB_KAFKA_NODE_PORT
 
 log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${SB_PART:-hack}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -48,17 +54,29 @@ wait_for() {
   done
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; } # port_open <port> [host]
 port_free() { ! port_open "$1"; }
+
+# node_address_present: SB_NODE_ADDRESS is unset, or an address of this host (the parts
+# cannot listen on it otherwise).
+node_address_present() {
+  [[ -z $SB_NODE_ADDRESS ]] || ip -o -4 addr show | grep -qF " inet $SB_NODE_ADDRESS/" ||
+    die "SB_NODE_ADDRESS=$SB_NODE_ADDRESS is no address of this host; create it first with: hack/cluster net"
+}
 
 pidfile() { echo "$SWITCHBOARD_STATE/pids/$1.pid"; }
 logfile() { echo "$SWITCHBOARD_STATE/logs/$1.log"; }
 
-# running <name>: true when the process recorded for <name> is alive.
+# running <name>: true when the process recorded for <name> is alive. A zombie is not: on
+# these VMs PID 1 reaps orphans only every second or so.
 running() {
-  local f
+  local f pid state
   f=$(pidfile "$1")
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ ${state:0:1} != Z ]]
 }
 
 # start_bg <name> <command...>: starts the command in its own session (so its whole

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hack/parts/cassandra.sh — a real single-node Apache Cassandra 5.0.9 on
-# 127.0.0.1:$SB_CASSANDRA_PORT (CQL) for development and tests; data centre "datacenter1".
+# 127.0.0.1:$SB_CASSANDRA_PORT (CQL; every address, advertising $SB_NODE_ADDRESS, when that is
+# set) for development and tests; data centre "datacenter1".
 #
 #   hack/parts/cassandra.sh install        jars from Maven Central into $SWITCHBOARD_CACHE/cassandra/lib-<pom hash>
 #   hack/parts/cassandra.sh up             install, configure, start, wait until CQL answers
@@ -124,10 +125,20 @@ cmd_up() {
   if ! running cassandra; then
     port_free "$SB_CASSANDRA_PORT" || die "127.0.0.1:$SB_CASSANDRA_PORT is taken by another process"
     port_free "$SB_CASSANDRA_STORAGE_PORT" || die "127.0.0.1:$SB_CASSANDRA_STORAGE_PORT is taken by another process"
+    node_address_present
+    # Cassandra has one rpc_address: to serve CQL on loopback and on the node address it
+    # listens on all of them and advertises the node address (clients on the host still
+    # connect through 127.0.0.1).
+    local rpc=127.0.0.1 broadcast=127.0.0.1
+    if [[ -n $SB_NODE_ADDRESS ]]; then
+      ! port_open "$SB_CASSANDRA_PORT" "$SB_NODE_ADDRESS" || die "$SB_NODE_ADDRESS:$SB_CASSANDRA_PORT is taken by another process"
+      rpc=0.0.0.0 broadcast=$SB_NODE_ADDRESS
+    fi
     mkdir -p "$conf" "$STATE/logs" "$SWITCHBOARD_STATE/logs" \
       "$STATE"/data/{data,commitlog,saved_caches,hints,cdc_raw}
     render "$CASS_SRC/cassandra.yaml.template" "$conf/cassandra.yaml" \
-      PORT="$SB_CASSANDRA_PORT" STORAGE_PORT="$SB_CASSANDRA_STORAGE_PORT" DATA_DIR="$STATE/data"
+      PORT="$SB_CASSANDRA_PORT" STORAGE_PORT="$SB_CASSANDRA_STORAGE_PORT" DATA_DIR="$STATE/data" \
+      RPC_ADDRESS="$rpc" BROADCAST_RPC_ADDRESS="$broadcast"
     cp "$CASS_SRC/logback.xml" "$conf/logback.xml"
     local opts jamm
     mapfile -t opts < <(jvm_options "$CASS_SRC/jvm17.options")
@@ -155,7 +166,7 @@ cmd_up() {
     show_log_tail
     die "Cassandra exited during start-up"
   fi
-  log "ready on 127.0.0.1:$SB_CASSANDRA_PORT after $((SECONDS - t0)) s"
+  log "ready on 127.0.0.1:$SB_CASSANDRA_PORT${SB_NODE_ADDRESS:+ and $SB_NODE_ADDRESS:$SB_CASSANDRA_PORT} after $((SECONDS - t0)) s"
 }
 
 cmd_down() {
@@ -183,6 +194,7 @@ cmd_status() {
 
 cmd_env() {
   echo "export CASSANDRA_CONTACT_POINTS=127.0.0.1:$SB_CASSANDRA_PORT"
+  [[ -z $SB_NODE_ADDRESS ]] || echo "export POD_CASSANDRA_CONTACT_POINTS=$SB_NODE_ADDRESS:$SB_CASSANDRA_PORT"
   echo "export CASSANDRA_LOCAL_DC=datacenter1"
 }
 

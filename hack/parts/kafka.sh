@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # hack/parts/kafka.sh — a real single-node Apache Kafka 4.4.0 (KRaft, broker and controller
-# in one JVM) on 127.0.0.1:$SB_KAFKA_PORT, for development and tests.
+# in one JVM) on 127.0.0.1:$SB_KAFKA_PORT, for development and tests; with SB_NODE_ADDRESS
+# set, also a listener on $SB_NODE_ADDRESS:$SB_KAFKA_NODE_PORT that advertises that address
+# (for clients in hack/cluster's Pods).
 #
 #   hack/parts/kafka.sh install        jars from Maven Central into $SWITCHBOARD_CACHE/kafka/lib-<pom hash>
 #   hack/parts/kafka.sh up             install, configure, format once, start, wait until it answers
@@ -113,9 +115,16 @@ cmd_up() {
   if ! running kafka; then
     port_free "$SB_KAFKA_PORT" || die "127.0.0.1:$SB_KAFKA_PORT is taken by another process"
     port_free "$SB_KAFKA_CONTROLLER_PORT" || die "127.0.0.1:$SB_KAFKA_CONTROLLER_PORT is taken by another process"
+    node_address_present
+    local node_listener=
+    if [[ -n $SB_NODE_ADDRESS ]]; then
+      ! port_open "$SB_KAFKA_NODE_PORT" "$SB_NODE_ADDRESS" || die "$SB_NODE_ADDRESS:$SB_KAFKA_NODE_PORT is taken by another process"
+      node_listener=",NODE://$SB_NODE_ADDRESS:$SB_KAFKA_NODE_PORT"
+    fi
     mkdir -p "$conf" "$STATE/data" "$SWITCHBOARD_STATE/logs"
     render "$KAFKA_SRC/server.properties.template" "$conf/server.properties" \
-      PORT="$SB_KAFKA_PORT" CONTROLLER_PORT="$SB_KAFKA_CONTROLLER_PORT" DATA_DIR="$STATE/data"
+      PORT="$SB_KAFKA_PORT" CONTROLLER_PORT="$SB_KAFKA_CONTROLLER_PORT" DATA_DIR="$STATE/data" \
+      NODE_LISTENER="$node_listener"
     cp "$KAFKA_SRC/log4j2.properties" "$conf/log4j2.properties"
     local tool=("$java" -Xmx256m "-Dlog4j2.configurationFile=$conf/log4j2.properties" -cp "$lib/*" kafka.tools.StorageTool)
     if [[ ! -f $STATE/data/meta.properties ]]; then
@@ -145,7 +154,7 @@ cmd_up() {
     show_log_tail
     die "Kafka exited during start-up"
   fi
-  log "ready on 127.0.0.1:$SB_KAFKA_PORT after $((SECONDS - t0)) s"
+  log "ready on 127.0.0.1:$SB_KAFKA_PORT${SB_NODE_ADDRESS:+ and $SB_NODE_ADDRESS:$SB_KAFKA_NODE_PORT} after $((SECONDS - t0)) s"
 }
 
 cmd_down() {
@@ -171,7 +180,10 @@ cmd_status() {
   fi
 }
 
-cmd_env() { echo "export KAFKA_BROKERS=127.0.0.1:$SB_KAFKA_PORT"; }
+cmd_env() {
+  echo "export KAFKA_BROKERS=127.0.0.1:$SB_KAFKA_PORT"
+  [[ -z $SB_NODE_ADDRESS ]] || echo "export POD_KAFKA_BROKERS=$SB_NODE_ADDRESS:$SB_KAFKA_NODE_PORT"
+}
 
 case ${1:-} in
   install) cmd_install ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hack/parts/redis.sh install|up|down [--purge]|status|env — Redis from Debian's redis-server,
-# on 127.0.0.1:$SB_REDIS_PORT, with a config of ours (no persistence, data under the state dir).
+# on 127.0.0.1:$SB_REDIS_PORT (and $SB_NODE_ADDRESS when set), with a config of ours (no
+# persistence, data under the state dir).
 SB_PART=redis
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
@@ -19,11 +20,14 @@ ping() { [[ $(redis-cli -h 127.0.0.1 -p "$SB_REDIS_PORT" ping 2>/dev/null) == PO
 
 up() {
   install
+  node_address_present
   mkdir -p "$dir"
+  # Protected mode refuses every client that is not on loopback; with an explicit bind to
+  # the node address, only Pods on this host reach it.
   cat >"$dir/redis.conf" <<CONF
-bind 127.0.0.1
+bind 127.0.0.1${SB_NODE_ADDRESS:+ $SB_NODE_ADDRESS}
 port $SB_REDIS_PORT
-protected-mode yes
+protected-mode $([[ -n $SB_NODE_ADDRESS ]] && echo no || echo yes)
 daemonize no
 save ""
 appendonly no
@@ -34,7 +38,7 @@ CONF
   running redis || port_free "$SB_REDIS_PORT" || die "port $SB_REDIS_PORT is taken by a process we did not start"
   start_bg redis redis-server "$dir/redis.conf"
   wait_for 30 "redis PING" ping || { tail -n 20 "$(logfile redis)" >&2; exit 1; }
-  log "ready on 127.0.0.1:$SB_REDIS_PORT"
+  log "ready on 127.0.0.1:$SB_REDIS_PORT${SB_NODE_ADDRESS:+ and $SB_NODE_ADDRESS:$SB_REDIS_PORT}"
 }
 
 down() {
@@ -46,7 +50,10 @@ status() {
   if ping; then status_line redis healthy "redis://127.0.0.1:$SB_REDIS_PORT"; else status_line redis down "redis://127.0.0.1:$SB_REDIS_PORT"; return 1; fi
 }
 
-env() { echo "export REDIS_URL=redis://127.0.0.1:$SB_REDIS_PORT"; }
+env() {
+  echo "export REDIS_URL=redis://127.0.0.1:$SB_REDIS_PORT"
+  [[ -z $SB_NODE_ADDRESS ]] || echo "export POD_REDIS_URL=redis://$SB_NODE_ADDRESS:$SB_REDIS_PORT"
+}
 
 cmd=${1:-}; shift || true
 case $cmd in
