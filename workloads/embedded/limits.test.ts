@@ -50,7 +50,10 @@ async function startChat(limits: Partial<GatewayLimits>): Promise<Chat> {
 describe("idle timeout", () => {
   let chat: Chat;
   before(async () => {
-    chat = await startChat({ heartbeatMs: 50 });
+    // short enough for a quick test, long enough that the live socket's pong (answered by the
+    // ws client in this same busy process) is never late: at 50 ms a pong seen 133 ms after its
+    // ping on the loaded shared machine had the live socket closed too
+    chat = await startChat({ heartbeatMs: 250 });
   });
   after(async () => {
     await chat.cluster.stop();
@@ -95,7 +98,7 @@ describe("slow consumers", () => {
     await chat.cluster.stop();
   });
 
-  it("drops a member who stops reading with SLOW_CONSUMER; the others get every message", async () => {
+  it("drops a member who stops reading with a 4003 close frame; the others get every message", async () => {
     const base = chat.cluster.urls[0] as string;
     const sender = await ChatSocket.open(base, chat.alice.accessToken);
     const reader = await ChatSocket.open(base, chat.carol.accessToken);
@@ -139,10 +142,90 @@ describe("slow consumers", () => {
         Array.from({ length: sent }, (_, i) => first + i),
       );
       assert.equal(reader.closeCode, undefined);
-      // the dropped socket is closed by the gateway: reading it again ends in its close
-      await stalled.resumeUntilClosed();
+      // reading again, the dropped client gets what was queued, then the close frame with 4003
+      // (not a reset: the client learns that it may reconnect and resume)
+      assert.equal(await stalled.resumeUntilClosed(), CloseCodes.SLOW_CONSUMER.code);
     } finally {
       stalled.destroy();
+      await Promise.all([sender.close(), reader.close()]);
+    }
+  });
+});
+
+describe("abusive sockets", () => {
+  let chat: Chat;
+  let abusers: Session[];
+  before(async () => {
+    chat = await startChat({});
+    const rest = new Rest(chat.cluster.urls[0] as string);
+    abusers = await Promise.all([1, 2, 3, 4].map((i) => rest.register(`mallory${i}`)));
+  });
+  after(async () => {
+    await chat.cluster.stop();
+  });
+
+  it("closes sockets that keep sending invalid frames, answering each one up to the close, while a healthy pair chats", async () => {
+    const base = chat.cluster.urls[0] as string;
+    const sender = await ChatSocket.open(base, chat.alice.accessToken);
+    const reader = await ChatSocket.open(base, chat.bob.accessToken);
+    const bad = await Promise.all(abusers.map((u) => ChatSocket.open(base, u.accessToken)));
+    const n = 3_000;
+    try {
+      // each abusive socket fires its bad frames at once: unknown types and broken messages
+      for (const s of bad) {
+        for (let i = 0; i < n; i++) {
+          s.send(
+            i % 2 === 0
+              ? { type: "teleport", id: `b${i}` }
+              : { type: "message", id: `b${i}`, room_id: chat.roomId },
+          );
+        }
+      }
+      const health = fetch(`${base}/healthz`, { signal: AbortSignal.timeout(15_000) });
+      const count = 40;
+      await sender.sendMessages(chat.roomId, count, { prefix: "calm-" });
+      assert.equal((await health).status, 200, "the process answered /healthz during the abuse");
+
+      for (const s of bad) {
+        const code = await waitFor("the abusive socket to be closed", () => s.closeCode);
+        assert.equal(code, CloseCodes.INVALID_FRAMES.code);
+        const answers = s.frames.filter((f) => f.type === "error");
+        // every bad frame up to the close was answered once, in order, with a documented error
+        assert.ok(answers.length > 0 && answers.length < n, `${answers.length} answers`);
+        assert.deepEqual(
+          answers.map((f) => f.id),
+          answers.map((_, i) => `b${i}`),
+        );
+        for (const f of answers) {
+          assert.match(f.code as string, /^(INVALID_FRAME|RATE_LIMITED)$/, JSON.stringify(f));
+        }
+        // invalid frames take tokens too: the user's bucket (burst 50) ran dry
+        assert.ok(
+          answers.some((f) => f.code === "RATE_LIMITED"),
+          "no frame was rate-limited",
+        );
+      }
+      assert.equal(await disconnects(chat.metrics, "INVALID_FRAMES"), bad.length);
+
+      // the healthy pair got every ack and every message, in order
+      const acks = await sender.waitForCount((f) => f.type === "ack", count, "acks");
+      const got = await reader.waitForCount(
+        (f) => f.type === "message" && f.room_id === chat.roomId,
+        count,
+        "messages at the healthy reader",
+      );
+      assert.deepEqual(
+        got.map((f) => f.seq),
+        acks.map((f) => f.seq),
+      );
+      assert.equal(sender.closeCode, undefined);
+      assert.equal(reader.closeCode, undefined);
+      assert.deepEqual(
+        [...sender.frames, ...reader.frames].filter((f) => f.type === "error"),
+        [],
+      );
+    } finally {
+      for (const s of bad) s.ws.terminate();
       await Promise.all([sender.close(), reader.close()]);
     }
   });
@@ -166,12 +249,37 @@ async function stalledClient(base: string, token: string) {
   );
   socket.write(frame);
   return {
-    async resumeUntilClosed(): Promise<void> {
+    /** reads on until the server ends the connection; the close frame's code, if one came */
+    async resumeUntilClosed(): Promise<number | undefined> {
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
       const closed = once(socket, "close");
       socket.on("error", () => {});
       socket.resume();
       await closed;
+      return closeCodeIn(Buffer.concat(chunks));
     },
     destroy: () => socket.destroy(),
   };
+}
+
+/** The status code of the close frame in a server's byte stream (HTTP response, then frames). */
+function closeCodeIn(stream: Buffer): number | undefined {
+  let i = stream.indexOf("\r\n\r\n") + 4;
+  while (i > 3 && i + 2 <= stream.length) {
+    const opcode = (stream[i] as number) & 0x0f;
+    let length = (stream[i + 1] as number) & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = stream.readUInt16BE(i + 2);
+      header = 4;
+    } else if (length === 127) {
+      length = Number(stream.readBigUInt64BE(i + 2));
+      header = 10;
+    }
+    // server frames are not masked
+    if (opcode === 0x8) return length >= 2 ? stream.readUInt16BE(i + header) : undefined;
+    i += header + length;
+  }
+  return undefined;
 }

@@ -145,6 +145,49 @@ describe("messaging on the memory backends (two gateways)", () => {
     }
   });
 
+  it("answers every request of a burst of duplicates, on every socket of the sender, with the same ack", async () => {
+    const url = cluster.urls[0] as string;
+    const s1 = await ChatSocket.open(url, alice.accessToken);
+    const s2 = await ChatSocket.open(url, alice.accessToken);
+    try {
+      const frame = {
+        type: "message",
+        room_id: roomId,
+        client_msg_id: "burst-1",
+        msg_type: "text",
+        content: { text: "five times" },
+      };
+      // five sends of one client_msg_id without waiting, then the same from a second socket
+      const ids = ["P0", "P1", "P2", "P3", "P4"];
+      for (const id of ids) s1.send({ ...frame, id });
+      s2.send({ ...frame, id: "Q0" });
+      const answers = await s1.waitForCount(
+        (f) => typeof f.id === "string" && ids.includes(f.id),
+        ids.length,
+        "answers to P0..P4",
+      );
+      const other = await s2.waitFor((f) => f.id === "Q0", "the answer to Q0");
+      for (const f of [...answers, other]) {
+        assert.equal(f.type, "ack", JSON.stringify(f));
+        assert.equal(f.message_id, other.message_id);
+        assert.equal(f.seq, other.seq);
+      }
+      assert.deepEqual(answers.map((f) => f.id).sort(), ids);
+      // a socket's own request is answered with its ack, not (also) echoed as a message
+      const later = await s1.request({ ...frame, client_msg_id: "burst-2" });
+      await s2.waitFor((f) => f.type === "message" && f.seq === later.seq, "the later message");
+      for (const s of [s1, s2]) {
+        assert.equal(
+          s.frames.filter((f) => f.client_msg_id === "burst-1").length,
+          s === s1 ? 5 : 1,
+        );
+        assert.equal(s.messages(roomId).filter((f) => f.client_msg_id === "burst-1").length, 0);
+      }
+    } finally {
+      await Promise.all([s1.close(), s2.close()]);
+    }
+  });
+
   it("resumes on another gateway with exactly what was missed, before live messages", async () => {
     const sb = await ChatSocket.open(cluster.urls[1] as string, bob.accessToken);
     const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);

@@ -23,6 +23,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxFrameBytes: 16 * 1024,
   maxBufferedBytes: 1024 * 1024,
   heartbeatMs: 30_000,
+  ackTimeoutMs: 120_000,
   registryTtlMs: 30_000,
   userRate: { capacity: 50, refillPerSecond: 20 },
   anonymousRate: { capacity: 20, refillPerSecond: 5 },
@@ -34,6 +35,7 @@ export const LIMIT_ENV = {
   maxFrameBytes: "WS_MAX_FRAME_BYTES",
   maxBufferedBytes: "WS_MAX_BUFFERED_BYTES",
   heartbeatMs: "WS_HEARTBEAT_MS",
+  ackTimeoutMs: "WS_ACK_TIMEOUT_MS",
   registryTtlMs: "REGISTRY_TTL_MS",
   userRateCapacity: "RATE_LIMIT_BURST",
   userRateRefill: "RATE_LIMIT_PER_SECOND",
@@ -81,6 +83,7 @@ export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean })
         min: 16 * 1024,
       }),
       heartbeatMs: env.int(LIMIT_ENV.heartbeatMs, d.heartbeatMs, { min: 100 }),
+      ackTimeoutMs: env.int(LIMIT_ENV.ackTimeoutMs, d.ackTimeoutMs, { min: 1000 }),
       registryTtlMs: env.int(LIMIT_ENV.registryTtlMs, d.registryTtlMs, { min: 1000 }),
       userRate: {
         capacity: env.int(LIMIT_ENV.userRateCapacity, d.userRate.capacity, { min: 1 }),

@@ -21,7 +21,8 @@ const stopTracing = startTracing({
   otlpEndpoint: shared.otlpEndpoint,
   sampleRatio: shared.traceSampleRatio,
 });
-const backends = await connectBackends(shared, "gateway");
+const metrics = createMetrics();
+const backends = await connectBackends(shared, "gateway", { log, metrics });
 const gateway = await createGateway(
   {
     ...backends,
@@ -29,7 +30,7 @@ const gateway = await createGateway(
     topic: shared.topic,
     limits: settings.limits,
     log,
-    metrics: createMetrics(),
+    metrics,
   },
   { tokens: settings.tokens, kdf: settings.kdf },
 );

@@ -178,8 +178,23 @@ export class Operator {
   }
 }
 
+/**
+ * KUBECONFIG, ~/.kube/config or the Pod's service account. With none of them the client falls
+ * back to http://localhost:8080 and a standby would retry that Lease forever without a word:
+ * stop at start-up with an error that says what is missing instead.
+ */
 function defaultKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
+  const cluster = kc.getCurrentCluster();
+  if (
+    kc.currentContext === "loaded-context" &&
+    cluster?.name === "cluster" &&
+    cluster.server === "http://localhost:8080"
+  ) {
+    throw new Error(
+      "no Kubernetes credentials: set KUBECONFIG, provide ~/.kube/config, or run in a Pod with a service account token",
+    );
+  }
   return kc;
 }

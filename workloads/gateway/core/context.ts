@@ -24,6 +24,8 @@ export interface GatewayLimits {
   readonly maxBufferedBytes: number;
   /** how often the heartbeat sweep pings sockets; a socket silent for 2 sweeps is closed */
   readonly heartbeatMs: number;
+  /** a message not acknowledged this long after it was sent is answered UNAVAILABLE */
+  readonly ackTimeoutMs: number;
   /** registry entries expire after this long without a heartbeat */
   readonly registryTtlMs: number;
   /** per-user token bucket shared by WebSocket frames and REST requests */

@@ -1,6 +1,6 @@
 // The per-user (or per-address) token bucket every request takes from, on WebSocket and REST
-// alike. A limiter that does not answer (Redis timed out: under load the command waits behind
-// the gateway's own backlog) is a retriable UNAVAILABLE, logged with its cause, never INTERNAL.
+// alike. The Redis limiter decides in the process when Redis does not answer; a limiter that
+// fails all the same is a retriable UNAVAILABLE, logged with its cause, never INTERNAL.
 import type { BucketSpec } from "../../shared/backends/rate-limiter.ts";
 import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import type { GatewayContext } from "./context.ts";

@@ -5,6 +5,13 @@ import { CloseCodes, type CloseReason } from "../../shared/protocol/close-codes.
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import type { RoomCursor } from "./cursor.ts";
 
+/**
+ * How long a socket the gateway closes has to complete the close handshake (read the close frame
+ * queued behind its unsent frames, and answer it) before the TCP connection is dropped. Until
+ * then the socket holds at most its buffer limit.
+ */
+export const CLOSE_GRACE_MS = 10_000;
+
 export class Connection {
   readonly id = randomUUID();
   readonly userId: string;
@@ -54,13 +61,13 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.#onClose(reason);
-    if (reason === "SLOW_CONSUMER" || reason === "IDLE_TIMEOUT") {
-      // the peer is not reading: a close handshake would wait on it
-      this.#ws.close(CloseCodes[reason].code, text);
-      this.#ws.terminate();
-    } else {
-      this.#ws.close(CloseCodes[reason].code, text);
-    }
+    // the close frame goes out after what is queued, so a client that reads again sees the code
+    // (terminating at once would reset the connection: the client saw 1006, not 4003); a peer
+    // that does not complete the close handshake in time (it stopped reading, or it is gone)
+    // is dropped
+    this.#ws.close(CloseCodes[reason].code, text);
+    const ws = this.#ws;
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   ping(): void {

@@ -71,7 +71,7 @@ export async function onMessage(
   await requireRoom(d, conn, roomId);
   // expect the ack before producing: the forwarder may route it back before the produce resolves
   const id = messageId(conn.userId, f.client_msg_id);
-  d.hub.expectAck(conn, id, f.id);
+  const pending = d.hub.expectAck(conn, id, f.id);
   try {
     await d.messages.send({
       senderId: conn.userId,
@@ -81,8 +81,8 @@ export async function onMessage(
       content: f.content,
     });
   } catch (err) {
-    d.hub.cancelAck(id);
-    throw err;
+    // answered already: an earlier send of the same client_msg_id was acked, and so was this one
+    if (d.hub.cancelAck(pending)) throw err;
   }
 }
 

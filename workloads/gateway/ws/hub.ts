@@ -2,6 +2,7 @@
 // and the fan-out of deliveries from the forwarder to local sockets.
 import { SpanKind } from "@opentelemetry/api";
 import type { StoredMessage } from "../../shared/domain.ts";
+import { UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import {
   type DeliveredMessage,
   type Delivery as DeliveryPayload,
@@ -16,7 +17,6 @@ import type { Connection } from "./connection.ts";
 import { RoomCursor } from "./cursor.ts";
 
 const CATCH_UP_PAGE = 100;
-const PENDING_ACK_TTL_MS = 120_000;
 
 export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
   type: "message",
@@ -41,7 +41,9 @@ export const fromStored = (m: StoredMessage): DeliveredMessage => ({
   createdAt: m.createdAt.toISOString(),
 });
 
-interface PendingAck {
+/** One message request waiting for its ack: every request gets one, duplicates included. */
+export interface PendingAck {
+  readonly messageId: string;
   readonly conn: Connection;
   readonly requestId: string | undefined;
   readonly at: number;
@@ -54,7 +56,8 @@ export class Hub {
   #draining = false;
   readonly #byUser = new Map<string, Set<Connection>>();
   readonly #byRoom = new Map<string, Set<Connection>>();
-  readonly #pendingAcks = new Map<string, PendingAck>();
+  /** by message id: the requests (of any of the sender's sockets) waiting for its ack */
+  readonly #pendingAcks = new Map<string, PendingAck[]>();
   readonly #sentAt = new Map<string, number>();
   #stopListening: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -73,8 +76,9 @@ export class Hub {
     this.#stopListening = await this.#ctx.delivery.listen(this.#ctx.gatewayId, (p) =>
       this.#onDelivery(p),
     );
-    const { heartbeatMs, registryTtlMs } = this.#ctx.limits;
-    this.#timers.push(setInterval(() => this.#expirePendingAcks(), heartbeatMs).unref());
+    const { heartbeatMs, registryTtlMs, ackTimeoutMs } = this.#ctx.limits;
+    const ackSweepMs = Math.max(100, Math.min(heartbeatMs, Math.floor(ackTimeoutMs / 4)));
+    this.#timers.push(setInterval(() => this.#expirePendingAcks(), ackSweepMs).unref());
     this.#timers.push(
       setInterval(
         () => {
@@ -151,7 +155,11 @@ export class Hub {
         emptied.push(roomId);
       }
     }
-    for (const [id, p] of this.#pendingAcks) if (p.conn === conn) this.#pendingAcks.delete(id);
+    for (const [id, waiting] of this.#pendingAcks) {
+      const rest = waiting.filter((p) => p.conn !== conn);
+      if (rest.length === 0) this.#pendingAcks.delete(id);
+      else if (rest.length < waiting.length) this.#pendingAcks.set(id, rest);
+    }
     const tasks: Promise<unknown>[] = [];
     if (emptied.length > 0)
       tasks.push(this.#ctx.registry.unsubscribeRooms(this.#ctx.gatewayId, emptied));
@@ -167,15 +175,31 @@ export class Hub {
     );
   }
 
-  /** The sender's socket gets an ack (not a message frame) when its message comes back. */
-  expectAck(conn: Connection, messageId: string, requestId: string | undefined): void {
-    this.#pendingAcks.set(messageId, { conn, requestId, at: Date.now() });
-    this.#sentAt.set(messageId, performance.now());
+  /**
+   * The sender's socket gets an ack (not a message frame) when its message comes back: one ack
+   * per request, so each of several sends of one client_msg_id, from one socket or several, is
+   * answered with the same message_id and seq.
+   */
+  expectAck(conn: Connection, messageId: string, requestId: string | undefined): PendingAck {
+    const pending: PendingAck = { messageId, conn, requestId, at: Date.now() };
+    const waiting = this.#pendingAcks.get(messageId);
+    if (waiting === undefined) this.#pendingAcks.set(messageId, [pending]);
+    else waiting.push(pending);
+    if (!this.#sentAt.has(messageId)) this.#sentAt.set(messageId, performance.now());
+    return pending;
   }
 
-  cancelAck(messageId: string): void {
-    this.#pendingAcks.delete(messageId);
-    this.#sentAt.delete(messageId);
+  /** Withdraws a request's ack; false when it was answered already (the message is acked). */
+  cancelAck(pending: PendingAck): boolean {
+    const waiting = this.#pendingAcks.get(pending.messageId);
+    const i = waiting?.indexOf(pending) ?? -1;
+    if (waiting === undefined || i < 0) return false;
+    waiting.splice(i, 1);
+    if (waiting.length === 0) {
+      this.#pendingAcks.delete(pending.messageId);
+      this.#sentAt.delete(pending.messageId);
+    }
+    return true;
   }
 
   /** Subscribes the user's local sockets to a room right away (used before a first send). */
@@ -274,22 +298,31 @@ export class Hub {
 
   /** `frame` gives the message frame serialized once (UTF-8 bytes) for all of a room's sockets. */
   #sendMessage(conn: Connection, m: DeliveredMessage, frame?: () => Buffer): void {
-    const ack = this.#pendingAcks.get(m.id);
-    if (ack !== undefined && ack.conn === conn) {
-      this.#pendingAcks.delete(m.id);
+    if (this.#sendAcks(conn, m)) return;
+    conn.sendRaw(frame === undefined ? JSON.stringify(toMessageFrame(m)) : frame());
+    this.#ctx.metrics.messagesOut.inc();
+  }
+
+  /** Answers each of the socket's requests waiting for `m` with an ack; false if none waits. */
+  #sendAcks(conn: Connection, m: DeliveredMessage): boolean {
+    const waiting = this.#pendingAcks.get(m.id);
+    const mine = waiting?.filter((p) => p.conn === conn) ?? [];
+    if (waiting === undefined || mine.length === 0) return false;
+    const rest = waiting.filter((p) => p.conn !== conn);
+    if (rest.length === 0) this.#pendingAcks.delete(m.id);
+    else this.#pendingAcks.set(m.id, rest);
+    for (const p of mine) {
       conn.send({
         type: "ack",
-        ...(ack.requestId === undefined ? {} : { id: ack.requestId }),
+        ...(p.requestId === undefined ? {} : { id: p.requestId }),
         room_id: m.roomId,
         client_msg_id: m.clientMsgId,
         message_id: m.id,
         seq: m.seq,
         created_at: m.createdAt,
       });
-      return;
     }
-    conn.sendRaw(frame === undefined ? JSON.stringify(toMessageFrame(m)) : frame());
-    this.#ctx.metrics.messagesOut.inc();
+    return true;
   }
 
   #onDelivery(raw: string): void {
@@ -345,7 +378,6 @@ export class Hub {
 
   #deliverMessage(m: DeliveredMessage, traceparent: string | undefined): void {
     const conns = this.#byRoom.get(m.roomId);
-    const ack = this.#pendingAcks.get(m.id);
     let data: Buffer | undefined;
     const frame = () => {
       data ??= Buffer.from(JSON.stringify(toMessageFrame(m)));
@@ -359,7 +391,7 @@ export class Hub {
           const verdict = cursor.offer(m);
           if (verdict === "send") this.#sendMessage(conn, m, frame);
           else if (verdict === "gap") void this.#catchUp(conn, m.roomId);
-          else if (verdict === "drop" && ack?.conn === conn) this.#sendMessage(conn, m); // a retry's ack
+          else if (verdict === "drop") this.#sendAcks(conn, m); // a retry's ack
         }
       }
       const t0 = this.#sentAt.get(m.id);
@@ -425,12 +457,32 @@ export class Hub {
     }
   }
 
+  /**
+   * A request still without its ack after ackTimeoutMs (the forwarder or the store is stalled)
+   * is answered UNAVAILABLE, so every request gets an answer; the client resends with the same
+   * client_msg_id, which is safe whether or not the message was stored.
+   */
   #expirePendingAcks(): void {
-    const expired = Date.now() - PENDING_ACK_TTL_MS;
-    for (const [id, p] of this.#pendingAcks) {
-      if (p.at < expired) {
+    const expired = Date.now() - this.#ctx.limits.ackTimeoutMs;
+    for (const [id, waiting] of this.#pendingAcks) {
+      const late = waiting.filter((p) => p.at < expired);
+      if (late.length === 0) continue;
+      const rest = waiting.filter((p) => p.at >= expired);
+      if (rest.length > 0) this.#pendingAcks.set(id, rest);
+      else {
         this.#pendingAcks.delete(id);
         this.#sentAt.delete(id);
+      }
+      for (const p of late) {
+        this.#ctx.metrics.errors.inc({ code: "UNAVAILABLE" });
+        p.conn.send({
+          type: "error",
+          ...(p.requestId === undefined ? {} : { id: p.requestId }),
+          code: "UNAVAILABLE",
+          message:
+            "no ack in time: the message may or may not be stored; resend it with the same client_msg_id",
+          retry_after_ms: UNAVAILABLE_RETRY_AFTER_MS,
+        });
       }
     }
   }

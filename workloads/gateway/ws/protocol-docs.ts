@@ -7,7 +7,8 @@ import { ErrorCodes } from "../../shared/errors.ts";
 import { CloseCodes } from "../../shared/protocol/close-codes.ts";
 import { ClientFrameSchemas, ServerFrameSchemas } from "../../shared/protocol/frames.ts";
 import { DEFAULT_LIMITS, LIMIT_ENV } from "../config.ts";
-import { MAX_QUEUED_FRAMES, WS_PATH } from "./server.ts";
+import { CLOSE_GRACE_MS } from "./connection.ts";
+import { INVALID_FRAME_BUDGET, MAX_QUEUED_FRAMES, WS_PATH } from "./server.ts";
 
 export const PROTOCOL_SCHEMA_FILE = "docs/protocol.schema.json";
 export const ASYNCAPI_FILE = "docs/asyncapi.json";
@@ -342,10 +343,22 @@ export function limitsTable(): string {
         `a client reading slower than its frames arrive is closed with ${CloseCodes.SLOW_CONSUMER.code}`,
       ],
       [
+        "close grace",
+        `${CLOSE_GRACE_MS / 1000} s`,
+        "fixed",
+        `a socket the gateway closes (${CloseCodes.SLOW_CONSUMER.code}, ${CloseCodes.IDLE_TIMEOUT.code}, ${CloseCodes.INVALID_FRAMES.code}, ...) gets the close frame after its queued frames; if the close handshake has not completed by then, the connection is dropped (the client sees 1006)`,
+      ],
+      [
         "heartbeat",
         `${d.heartbeatMs / 1000} s`,
         env(LIMIT_ENV.heartbeatMs),
         `the server pings every interval; a socket that sent nothing (no frame, no pong) since the last ping is closed with ${CloseCodes.IDLE_TIMEOUT.code}; welcome.heartbeat_ms tells the value`,
+      ],
+      [
+        "ack timeout",
+        `${d.ackTimeoutMs / 1000} s`,
+        env(LIMIT_ENV.ackTimeoutMs),
+        "a message not acknowledged this long after it was sent is answered UNAVAILABLE with its id (the message may or may not be stored: resend it with the same client_msg_id); an ack that comes later reaches the socket as a message frame",
       ],
       [
         "rate per user",
@@ -363,7 +376,13 @@ export function limitsTable(): string {
         "frames waiting per socket",
         String(MAX_QUEUED_FRAMES),
         "fixed",
-        "frames are handled one at a time per socket; beyond this many waiting, a frame is answered RATE_LIMITED (retry_after_ms 100) and not handled",
+        "frames are handled one at a time per socket; with this many waiting the gateway stops reading the socket until half of them are handled, and a frame it had read already beyond the limit is answered RATE_LIMITED (retry_after_ms 100, with its id) and not handled",
+      ],
+      [
+        "invalid frames per socket",
+        `burst ${INVALID_FRAME_BUDGET.capacity}, ${INVALID_FRAME_BUDGET.refillPerSecond} per second`,
+        "fixed",
+        `each is answered INVALID_FRAME (or RATE_LIMITED: it takes a token like any frame); the frame beyond the budget is answered too, then the socket is closed with ${CloseCodes.INVALID_FRAMES.code} and what it sent after that frame is ignored`,
       ],
       [
         "members per room",

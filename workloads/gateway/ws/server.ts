@@ -1,19 +1,42 @@
 // The WebSocket endpoint: authenticates the upgrade, then reads frames one at a time per socket
 // (so a client's messages keep their order), rate-limits them, and answers every failure with
-// an error frame. Nothing a client sends can crash the process or disturb other sockets.
+// an error frame. Nothing a client sends can crash the process or disturb other sockets: each
+// socket yields to the others after every frame it delivers (one frame per socket per turn of
+// the event loop), stops being read while its queue is full, pays a token for every frame
+// (invalid ones too), and is closed once it spends its budget of invalid frames.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { BucketSpec } from "../../shared/backends/rate-limiter.ts";
 import { asChatError, ChatError } from "../../shared/errors.ts";
-import { parseClientFrame } from "../../shared/protocol/parse.ts";
+import type { ClientFrame } from "../../shared/protocol/frames.ts";
+import { type ParseResult, parseClientFrame } from "../../shared/protocol/parse.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { takeToken } from "../core/rate.ts";
+import { LocalBucket } from "./budget.ts";
 import { Connection } from "./connection.ts";
 import { dispatch, type HandlerDeps } from "./handlers.ts";
 
 export const WS_PATH = "/v1/ws";
 /** frames waiting behind the one being handled, per socket, before the socket is refused more */
 export const MAX_QUEUED_FRAMES = 64;
+/**
+ * Invalid frames one socket may send (a burst, refilled per second) before it is closed with
+ * INVALID_FRAMES; each is answered with its error until then.
+ */
+export const INVALID_FRAME_BUDGET: BucketSpec = { capacity: 100, refillPerSecond: 1 };
+
+/** One socket's inbound side: its queue of frames, its budgets, whether it is read. */
+interface Inbound {
+  queue: Promise<void>;
+  queued: number;
+  paused: boolean;
+  /** the socket spent its invalid-frame budget: what it sends now is ignored, then it is closed */
+  refusing: boolean;
+  readonly invalid: LocalBucket;
+  /** the user's bucket said to wait until then: frames before it are refused without asking */
+  limitedUntil: number;
+}
 
 export class SocketServer {
   readonly #deps: HandlerDeps;
@@ -32,6 +55,9 @@ export class SocketServer {
       maxPayload: deps.ctx.limits.maxFrameBytes,
       perMessageDeflate: false,
       clientTracking: false,
+      // one message event per socket per turn of the event loop: a socket sending thousands of
+      // small frames in one TCP read cannot hold the process for all of them at once
+      allowSynchronousEvents: false,
     });
   }
 
@@ -94,40 +120,68 @@ export class SocketServer {
 
   #accept(ws: WebSocket, claims: { userId: string; username: string }): void {
     const { ctx, hub } = this.#deps;
+    // leaves the hub at once when the gateway closes the socket (its close handshake may take
+    // up to CLOSE_GRACE_MS), or when the socket closes otherwise
+    let detached = false;
+    const detach = () => {
+      if (detached) return;
+      detached = true;
+      this.#conns.delete(conn);
+      ctx.metrics.connections.dec();
+      hub.close(conn);
+    };
     const conn = new Connection(ws, claims, ctx.limits.maxBufferedBytes, (reason) => {
       ctx.metrics.disconnects.inc({ reason });
+      detach();
     });
     this.#conns.add(conn);
     ctx.metrics.connections.inc();
     ctx.metrics.connectionsTotal.inc();
-    let queue: Promise<void> = Promise.resolve();
-    let queued = 0;
+    const inbound: Inbound = {
+      queue: Promise.resolve(),
+      queued: 0,
+      paused: false,
+      refusing: false,
+      invalid: new LocalBucket(INVALID_FRAME_BUDGET),
+      limitedUntil: 0,
+    };
 
     ws.on("message", (data: RawData, isBinary: boolean) => {
+      if (conn.closed || inbound.refusing) return;
       conn.alive = true;
-      if (isBinary) {
-        this.#fail(
-          conn,
-          new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
-          undefined,
-        );
-        return;
-      }
-      if (queued >= MAX_QUEUED_FRAMES) {
+      // parsed on arrival, so that even a frame refused before its turn is answered with its id
+      const parsed: ParseResult = isBinary ? refuseBinary(data) : parseClientFrame(data.toString());
+      // the frame that spends the budget is still answered; the socket closes after the answers
+      if (!parsed.ok && !inbound.invalid.take()) inbound.refusing = true;
+      if (inbound.queued >= MAX_QUEUED_FRAMES) {
+        // frames the receiver had read before the socket was paused
         this.#fail(
           conn,
           new ChatError("RATE_LIMITED", "too many frames in flight", { retryAfterMs: 100 }),
-          undefined,
+          parsed.ok ? requestIdOf(parsed.frame) : parsed.id,
         );
-        return;
+      } else {
+        inbound.queued++;
+        if (inbound.queued >= MAX_QUEUED_FRAMES) {
+          // read no more from this socket until its queue is half empty
+          inbound.paused = true;
+          ws.pause();
+        }
+        inbound.queue = inbound.queue
+          .then(() => this.#handle(conn, inbound, parsed))
+          .finally(() => {
+            inbound.queued--;
+            if (inbound.paused && inbound.queued <= MAX_QUEUED_FRAMES / 2) {
+              inbound.paused = false;
+              ws.resume();
+            }
+          });
       }
-      queued++;
-      const text = data.toString();
-      queue = queue
-        .then(() => this.#handle(conn, text))
-        .finally(() => {
-          queued--;
-        });
+      if (inbound.refusing) {
+        inbound.queue = inbound.queue.then(() =>
+          conn.close("INVALID_FRAMES", "too many invalid frames"),
+        );
+      }
     });
     ws.on("pong", () => {
       conn.alive = true;
@@ -141,32 +195,53 @@ export class SocketServer {
         conn.closed = true;
         ctx.metrics.disconnects.inc({ reason: code === 1009 ? "FRAME_TOO_LARGE" : "CLIENT" });
       }
-      this.#conns.delete(conn);
-      ctx.metrics.connections.dec();
-      hub.close(conn);
+      detach();
     });
   }
 
-  async #handle(conn: Connection, text: string): Promise<void> {
+  async #handle(conn: Connection, inbound: Inbound, parsed: ParseResult): Promise<void> {
     if (conn.closed) return;
-    const parsed = parseClientFrame(text);
     if (!parsed.ok) {
+      // an invalid frame costs a token like any other (an empty bucket answers RATE_LIMITED)
+      try {
+        await this.#takeToken(conn, inbound);
+      } catch (err) {
+        this.#fail(conn, asChatError(err), parsed.id);
+        return;
+      }
       this.#fail(conn, parsed.error, parsed.id);
       return;
     }
     const frame = parsed.frame;
     const { ctx } = this.#deps;
     ctx.metrics.framesIn.inc({ type: frame.type });
-    const requestId = "id" in frame ? frame.id : undefined;
+    const requestId = requestIdOf(frame);
     try {
-      if (frame.type !== "ping" && frame.type !== "hello") {
-        await takeToken(ctx, `user:${conn.userId}`, ctx.limits.userRate);
-      }
+      if (frame.type !== "ping" && frame.type !== "hello") await this.#takeToken(conn, inbound);
       await dispatch(this.#deps, conn, frame);
     } catch (err) {
       const e = asChatError(err);
       if (e.code === "INTERNAL") ctx.log.error({ err, type: frame.type }, "frame failed");
       this.#fail(conn, e, requestId);
+    }
+  }
+
+  /**
+   * A token from the user's bucket. After a refusal, the socket's frames are refused on the spot
+   * until the retry time the limiter gave, so a socket that ignores retry_after_ms does not turn
+   * each of its frames into a limiter call.
+   */
+  async #takeToken(conn: Connection, inbound: Inbound): Promise<void> {
+    const { ctx } = this.#deps;
+    const wait = inbound.limitedUntil - performance.now();
+    if (wait > 0) throw new ChatError("RATE_LIMITED", "slow down", { retryAfterMs: wait });
+    try {
+      await takeToken(ctx, `user:${conn.userId}`, ctx.limits.userRate);
+    } catch (err) {
+      if (err instanceof ChatError && err.code === "RATE_LIMITED" && err.retryAfterMs) {
+        inbound.limitedUntil = performance.now() + err.retryAfterMs;
+      }
+      throw err;
     }
   }
 
@@ -180,6 +255,23 @@ export class SocketServer {
       ...(e.retryAfterMs === undefined ? {} : { retry_after_ms: Math.ceil(e.retryAfterMs) }),
     });
   }
+}
+
+const requestIdOf = (frame: ClientFrame): string | undefined => frame.id;
+
+/** A binary frame is refused, with the id of the frame it holds if it holds a readable one. */
+function refuseBinary(data: RawData): ParseResult {
+  const bytes = Array.isArray(data)
+    ? Buffer.concat(data)
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data);
+  const inside = parseClientFrame(bytes.toString());
+  return {
+    ok: false,
+    error: new ChatError("INVALID_FRAME", "binary frames are not accepted; send JSON text"),
+    id: inside.ok ? requestIdOf(inside.frame) : inside.id,
+  };
 }
 
 function reject(socket: Duplex, status: number, text: string): void {

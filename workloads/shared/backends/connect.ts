@@ -1,6 +1,8 @@
 // Builds the backends a workload runs on from its settings: the memory adapters, or clients of
 // the real Kafka, Cassandra and Redis. Closing them is the caller's last shutdown step.
 import type { SharedSettings } from "../settings.ts";
+import type { Logger } from "../telemetry/log.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import { KafkaBus } from "./bus.kafka.ts";
 import { MemoryBus } from "./bus.memory.ts";
 import type { Bus } from "./bus.ts";
@@ -11,7 +13,7 @@ import { MemoryMatchQueue } from "./match-queue.memory.ts";
 import { RedisMatchQueue } from "./match-queue.redis.ts";
 import type { MatchQueue } from "./match-queue.ts";
 import { MemoryRateLimiter } from "./rate-limiter.memory.ts";
-import { RedisRateLimiter } from "./rate-limiter.redis.ts";
+import { type RateLimiterOutage, RedisRateLimiter } from "./rate-limiter.redis.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { MemoryRegistry } from "./registry.memory.ts";
 import { RedisRegistry } from "./registry.redis.ts";
@@ -42,9 +44,16 @@ export function memoryBackends(): Backends {
   return { ...b, close: () => closeAll(b) };
 }
 
+/** Where the backends report what the workload should log and count (a rate limiter outage). */
+export interface BackendTelemetry {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
 export async function connectBackends(
   settings: SharedSettings,
   service: string,
+  telemetry?: BackendTelemetry,
 ): Promise<Backends> {
   const s = settings.backends;
   if (s.kind === "memory") return memoryBackends();
@@ -83,6 +92,7 @@ export async function connectBackends(
     limiter: RedisRateLimiter.connect(s.redisUrl, {
       namespace,
       connectionName: `${service}-limiter`,
+      ...(telemetry === undefined ? {} : { outage: limiterOutage(telemetry) }),
     }),
     matchQueue: RedisMatchQueue.connect(s.redisUrl, {
       namespace,
@@ -90,6 +100,25 @@ export async function connectBackends(
     }),
   };
   return { ...b, close: () => closeAll(b) };
+}
+
+/** Logs an outage of the Redis rate limiter once when it starts and once when it ends. */
+export function limiterOutage({ log, metrics }: BackendTelemetry): RateLimiterOutage {
+  return {
+    down(err) {
+      metrics.rateLimiterOutages.inc();
+      log.warn(
+        { err },
+        "Redis does not answer the rate limiter: limiting per process until it does (each gateway allows the full rate)",
+      );
+    },
+    up() {
+      log.info("Redis answers the rate limiter again: limits are shared again");
+    },
+    local() {
+      metrics.rateLimiterLocal.inc();
+    },
+  };
 }
 
 async function closeAll(b: Omit<Backends, "close">): Promise<void> {

@@ -1,9 +1,10 @@
 // RedisRateLimiter on the real Redis: the contract (on the server's clock), plus what only Redis
-// can show (two gateway pods sharing one bucket, the key and its expiry).
+// can show (two gateway pods sharing one bucket, the key and its expiry), and, on a Redis of the
+// test's own that it stops, the fallback to a per-process limit during an outage.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { redisUrl, uniqueName, waitFor } from "../../../e2e/testkit/index.ts";
+import { OwnRedis, redisUrl, uniqueName, waitFor } from "../../../e2e/testkit/index.ts";
 import { rateLimiterContract } from "./rate-limiter.contract.ts";
 import { RedisRateLimiter } from "./rate-limiter.redis.ts";
 import {
@@ -82,6 +83,74 @@ describe("RedisRateLimiter on Redis", () => {
     } finally {
       await dropNamespace(admin, keys);
       await subject.close();
+    }
+  });
+});
+
+describe("RedisRateLimiter while Redis is down", () => {
+  let redis: OwnRedis;
+  before(async () => {
+    redis = await OwnRedis.start();
+  });
+  after(async () => {
+    await redis.destroy();
+  });
+
+  it("keeps allowing sends up to the limit in this process, refuses beyond it, reports the outage once, and returns to Redis", async () => {
+    const keys = freshKeys();
+    const events: string[] = [];
+    let local = 0;
+    const limiter = RedisRateLimiter.connect(redis.url, {
+      namespace: keys.namespace,
+      probeAfterMs: 100,
+      outage: {
+        down: () => events.push("down"),
+        up: () => events.push("up"),
+        local: () => {
+          local++;
+        },
+      },
+    });
+    const admin = new Redis(redis.url, boundedRedisOptions());
+    const spec = { capacity: 5, refillPerSecond: 0.001 };
+    try {
+      assert.equal((await limiter.take("user-1", spec)).allowed, true);
+      assert.equal(await admin.exists(keys.rateBucket("user-1")), 1, "decided in Redis");
+      await closeClient(admin);
+
+      await redis.down();
+      const during: boolean[] = [];
+      for (let i = 0; i < 8; i++) during.push((await limiter.take("user-2", spec)).allowed);
+      // the local bucket has the same parameters: the burst of 5, then refusals
+      assert.deepEqual(during, [true, true, true, true, true, false, false, false]);
+      const refused = await limiter.take("user-2", spec);
+      assert.equal(refused.allowed, false);
+      assert.ok(refused.retryAfterMs > 0);
+      assert.equal(limiter.degraded, true);
+      assert.deepEqual(events, ["down"], "the outage is reported once");
+      assert.equal(local, 9);
+
+      await redis.up();
+      await waitFor(
+        "the limiter to use Redis again",
+        async () => {
+          await limiter.take("user-3", spec);
+          return events.includes("up") ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      assert.deepEqual(events, ["down", "up"]);
+      assert.equal(limiter.degraded, false);
+      const back = new Redis(redis.url, boundedRedisOptions());
+      try {
+        assert.equal((await limiter.take("user-4", spec)).allowed, true);
+        assert.equal(await back.exists(keys.rateBucket("user-4")), 1, "decided in Redis again");
+      } finally {
+        await closeClient(back);
+      }
+    } finally {
+      await closeClient(admin);
+      await limiter.close();
     }
   });
 });

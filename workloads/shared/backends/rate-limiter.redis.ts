@@ -3,8 +3,15 @@
 // server's own clock (TIME), so every gateway pod agrees on it whatever its own clock says,
 // and sets PEXPIRE to the moment the bucket is full again: a full bucket and no key are the
 // same state. A denied take writes nothing. docs/decisions/0005.
+//
+// A Redis that does not answer (stopped, failing over, timed out) does not stop sending: the
+// limiter falls back to a token bucket in this process with the same parameters, so during an
+// outage each of N gateway pods allows the full rate (up to N times the limit across the
+// cluster). It reports the outage once when it starts and once when Redis answers again, and
+// asks Redis again at most one call at a time, every `probeAfterMs`.
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
+import { MemoryRateLimiter } from "./rate-limiter.memory.ts";
 import type { BucketSpec, RateDecision, RateLimiter } from "./rate-limiter.ts";
 import {
   assertBounded,
@@ -15,9 +22,22 @@ import {
   redisKeys,
 } from "./redis-keys.ts";
 
+/** What the limiter tells about a Redis outage (logs and metrics are the caller's). */
+export interface RateLimiterOutage {
+  /** Redis did not answer: decisions are taken in this process until it does */
+  down(err: unknown): void;
+  /** Redis answers again: decisions are shared again */
+  up(): void;
+  /** one decision taken in this process */
+  local(): void;
+}
+
 export interface RedisRateLimiterOptions {
   /** key prefix of the ChatCluster, e.g. `sb:<cluster>:` */
   readonly namespace: string;
+  /** after Redis failed, how long decisions stay local before Redis is asked again (1 s) */
+  readonly probeAfterMs?: number;
+  readonly outage?: RateLimiterOutage;
 }
 
 // KEYS[1] bucket; ARGV capacity, refill per second, cost. Returns {allowed, remaining, retryAfterMs}.
@@ -50,6 +70,15 @@ const takeSha = createHash("sha1").update(takeScript).digest("hex");
 export class RedisRateLimiter implements RateLimiter {
   readonly #client: Redis;
   readonly #keys: RedisKeys;
+  readonly #local = new MemoryRateLimiter();
+  readonly #probeAfterMs: number;
+  readonly #outage: RateLimiterOutage | undefined;
+  /** Redis failed and has not answered since */
+  #down = false;
+  /** until then (performance.now()), decisions are local without asking Redis */
+  #localUntil = 0;
+  /** a call to Redis is under way while it is down: the others decide locally meanwhile */
+  #probing = false;
 
   /** Connects a client of its own with bounded options; close() quits it. */
   static connect(
@@ -62,12 +91,56 @@ export class RedisRateLimiter implements RateLimiter {
   /** Takes ownership of `client` (close() quits it), which must have bounded options. */
   constructor(client: Redis, options: RedisRateLimiterOptions) {
     assertBounded(client);
+    // a lost connection surfaces as failed commands, reported through `outage`
+    client.on("error", () => {});
     this.#client = client;
     this.#keys = redisKeys(options.namespace);
+    this.#probeAfterMs = options.probeAfterMs ?? 1_000;
+    this.#outage = options.outage;
+  }
+
+  /** true while Redis is not answering and decisions are taken in this process */
+  get degraded(): boolean {
+    return this.#down;
   }
 
   async take(key: string, spec: BucketSpec, cost = 1): Promise<RateDecision> {
     checkRequest(spec, cost);
+    if (this.#down && (this.#probing || performance.now() < this.#localUntil)) {
+      return this.#takeLocally(key, spec, cost);
+    }
+    const probe = this.#down;
+    if (probe) this.#probing = true;
+    let decision: RateDecision;
+    try {
+      decision = await this.#takeInRedis(key, spec, cost);
+    } catch (err) {
+      if (!this.#down) {
+        this.#down = true;
+        this.#outage?.down(err);
+      }
+      this.#localUntil = performance.now() + this.#probeAfterMs;
+      return this.#takeLocally(key, spec, cost);
+    } finally {
+      if (probe) this.#probing = false;
+    }
+    if (this.#down) {
+      this.#down = false;
+      this.#outage?.up();
+    }
+    return decision;
+  }
+
+  close(): Promise<void> {
+    return closeClient(this.#client);
+  }
+
+  #takeLocally(key: string, spec: BucketSpec, cost: number): Promise<RateDecision> {
+    this.#outage?.local();
+    return this.#local.take(key, spec, cost);
+  }
+
+  async #takeInRedis(key: string, spec: BucketSpec, cost: number): Promise<RateDecision> {
     const reply = await this.#run(this.#keys.rateBucket(key), [
       spec.capacity,
       spec.refillPerSecond,
@@ -78,10 +151,6 @@ export class RedisRateLimiter implements RateLimiter {
     }
     const [allowed, remaining, retryAfterMs] = reply as [number, number, number];
     return { allowed: allowed === 1, remaining, retryAfterMs };
-  }
-
-  close(): Promise<void> {
-    return closeClient(this.#client);
   }
 
   /** EVALSHA, and once, when the server does not hold the script yet, EVAL (which caches it). */

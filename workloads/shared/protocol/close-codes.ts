@@ -40,6 +40,12 @@ export const CloseCodes = {
     reconnect: false,
     description: "The user logged out or the session was revoked: log in again.",
   },
+  INVALID_FRAMES: {
+    code: 4006,
+    reconnect: false,
+    description:
+      "The client kept sending invalid frames (beyond the invalid-frame budget in Limits): fix the client before reconnecting.",
+  },
 } as const satisfies Record<string, { code: number; reconnect: boolean; description: string }>;
 
 export type CloseReason = keyof typeof CloseCodes;

@@ -83,7 +83,11 @@ export const MessageFrame = frame(
 );
 export const TypingFrame = frame(
   "typing",
-  { room_id: Uuid, state: Type.Union([Type.Literal("start"), Type.Literal("stop")]) },
+  {
+    id: Type.Optional(Id),
+    room_id: Uuid,
+    state: Type.Union([Type.Literal("start"), Type.Literal("stop")]),
+  },
   "Typing indicator; ephemeral, never stored.",
 );
 export const SeenFrame = frame(

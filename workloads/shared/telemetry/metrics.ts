@@ -128,6 +128,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["step"] as const,
       registers: r,
     }),
+    rateLimiterOutages: new Counter({
+      name: "switchboard_rate_limiter_outages_total",
+      help: "Times Redis stopped answering the rate limiter, which then limits per process until it answers again",
+      registers: r,
+    }),
+    rateLimiterLocal: new Counter({
+      name: "switchboard_rate_limiter_local_decisions_total",
+      help: "Rate-limit decisions taken in this process (per-process buckets) while Redis did not answer",
+      registers: r,
+    }),
     deliveriesRouted: new Counter({
       name: "switchboard_forwarder_deliveries_total",
       help: "Payloads sent to gateway pods by the forwarder",
