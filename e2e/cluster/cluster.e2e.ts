@@ -274,21 +274,25 @@ describe("Switchboard on a real cluster", { timeout: 40 * MINUTES }, () => {
     timeout: 10 * MINUTES,
   }, async () => {
     const tc = t as TestCluster;
-    await cluster.patchSpec(namespace, tc.name, { gateway: { replicas: 3 } });
-    await sendBatch(20);
-    await cluster.waitReadyPods(namespace, componentSelector(tc, "gateway"), 3);
-    await cluster.waitCondition(namespace, tc.name, "Ready", "True", undefined, 5 * MINUTES);
-    await cluster.printPods("gateway scaled to 3");
-    await cluster.patchSpec(namespace, tc.name, { gateway: { replicas: 1 } });
-    await sendBatch(20);
-    await cluster.waitReadyPods(namespace, componentSelector(tc, "gateway"), 1);
-    await sendBatch(10);
-    await sender.waitAllAcked(3 * MINUTES);
-    await Promise.all(receivers.map((r) => r.waitShown(roomId, sent, 3 * MINUTES)));
-    assertExactlyOnce(receivers, roomId, sent);
-    await cluster.printPods("gateway scaled to 1");
-    await cluster.patchSpec(namespace, tc.name, { gateway: { replicas: 2 } });
-    await cluster.waitReadyPods(namespace, componentSelector(tc, "gateway"), 2);
+    try {
+      await cluster.patchSpec(namespace, tc.name, { gateway: { replicas: 3 } });
+      await sendBatch(20);
+      await cluster.waitReadyPods(namespace, componentSelector(tc, "gateway"), 3);
+      await cluster.waitCondition(namespace, tc.name, "Ready", "True", undefined, 5 * MINUTES);
+      await cluster.printPods("gateway scaled to 3");
+      await cluster.patchSpec(namespace, tc.name, { gateway: { replicas: 1 } });
+      await sendBatch(20);
+      await cluster.waitReadyPods(namespace, componentSelector(tc, "gateway"), 1);
+      await sendBatch(10);
+      await sender.waitAllAcked(3 * MINUTES);
+      await Promise.all(receivers.map((r) => r.waitShown(roomId, sent, 3 * MINUTES)));
+      assertExactlyOnce(receivers, roomId, sent);
+      await cluster.printPods("gateway scaled to 1");
+    } finally {
+      // the later tests start from two gateways, whatever happened here
+      await cluster.patchSpec(namespace, tc.name, { gateway: { replicas: 2 } });
+      await cluster.waitReadyPods(namespace, componentSelector(tc, "gateway"), 2);
+    }
   });
 
   it("a spec change (image tag, a setting) rolls the Pods and converges", {

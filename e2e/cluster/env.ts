@@ -41,7 +41,8 @@ export interface ClusterSuiteEnv {
 }
 
 export function readSuiteEnv(): ClusterSuiteEnv {
-  const hint = 'run `eval "$(hack/cluster env)"` (or hack/kind env) first';
+  const hint =
+    'run `eval "$(hack/cluster env)"` and `eval "$(hack/stack env)"` with SB_NODE_ADDRESS set (or `eval "$(hack/kind env)"`) first';
   const access = optional("SB_E2E_ACCESS", "direct");
   if (access !== "direct" && access !== "port-forward") {
     throw new Error(`SB_E2E_ACCESS must be direct or port-forward, got ${JSON.stringify(access)}`);
@@ -50,9 +51,9 @@ export function readSuiteEnv(): ClusterSuiteEnv {
     kubeconfig: required("KUBECONFIG", hint),
     helm: optional("SB_HELM", "helm"),
     kubectl: optional("SB_KUBECTL", "kubectl"),
-    podKafka: list(required("SB_POD_KAFKA_BROKERS", hint)),
-    podCassandra: list(required("SB_POD_CASSANDRA_CONTACT_POINTS", hint)),
-    podRedisUrl: required("SB_POD_REDIS_URL", hint),
+    podKafka: list(required("POD_KAFKA_BROKERS", hint)),
+    podCassandra: list(required("POD_CASSANDRA_CONTACT_POINTS", hint)),
+    podRedisUrl: required("POD_REDIS_URL", hint),
     access,
     altImageTag: optional("SB_E2E_ALT_IMAGE_TAG", "0.1.0-e2e"),
     outageStop: optional("SB_E2E_OUTAGE_STOP", `${repoDir}hack/stack down redis`),

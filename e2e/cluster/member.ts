@@ -48,7 +48,9 @@ export class Member {
     return out;
   }
 
+  /** Opens a socket and says hello with the resume positions; nothing to do while connected. */
   async connect(url?: string): Promise<void> {
+    if (this.connected) return;
     this.#connecting ??= this.#open(url).finally(() => {
       this.#connecting = undefined;
     });
