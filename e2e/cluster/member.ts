@@ -1,0 +1,175 @@
+// A chat member that behaves like a well-written client under churn: when its socket closes it
+// reconnects (to whatever gateway the URL provider gives) with its resume positions, and it
+// resends every unacknowledged message with the same client_msg_id. It records every message
+// frame it is shown, raw, so a test can prove nothing was lost and nothing shown twice.
+import WebSocket from "ws";
+import type { Session } from "../testkit/index.ts";
+import { waitFor } from "../testkit/index.ts";
+
+type Frame = { type: string; [k: string]: unknown };
+
+export class Member {
+  readonly name: string;
+  readonly session: Session;
+  readonly #url: () => Promise<string>;
+  /** the seq of every message frame shown, per room, in arrival order */
+  readonly shown = new Map<string, number[]>();
+  readonly acks = new Map<string, number>();
+  /** seqs of this member's own messages per room (a sender is answered with acks, not message frames) */
+  readonly #own = new Map<string, number[]>();
+  readonly closes: number[] = [];
+  readonly #pending = new Map<string, Frame>();
+  #ws: WebSocket | undefined;
+  #stopped = false;
+  #connecting: Promise<void> | undefined;
+  #next = 0;
+  /** the gateway Pod this member's current socket was opened to (its URL) */
+  url = "";
+
+  constructor(name: string, session: Session, url: () => Promise<string>) {
+    this.name = name;
+    this.session = session;
+    this.#url = url;
+  }
+
+  get connected(): boolean {
+    return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** the highest seq per room below which nothing is missing: what a resume asks from */
+  positions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const room of new Set([...this.shown.keys(), ...this.#own.keys()])) {
+      const have = new Set([...(this.shown.get(room) ?? []), ...(this.#own.get(room) ?? [])]);
+      let n = 0;
+      while (have.has(n + 1)) n++;
+      out[room] = n;
+    }
+    return out;
+  }
+
+  /** Opens a socket and says hello with the resume positions; nothing to do while connected. */
+  async connect(url?: string): Promise<void> {
+    if (this.connected) return;
+    this.#connecting ??= this.#open(url).finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #open(fixed?: string): Promise<void> {
+    const base = fixed ?? (await this.#url());
+    const ws = new WebSocket(
+      `${base.replace(/^http/, "ws")}/v1/ws?access_token=${encodeURIComponent(this.session.accessToken)}`,
+      { perMessageDeflate: false, handshakeTimeout: 10_000 },
+    );
+    const welcomed = new Promise<void>((resolve, reject) => {
+      ws.once("error", reject);
+      ws.once("close", (code) => reject(new Error(`closed ${code} before welcome`)));
+      ws.on("message", (data) => {
+        const f = JSON.parse(data.toString()) as Frame;
+        if (f.type === "welcome") resolve();
+        this.#onFrame(f);
+      });
+    });
+    ws.once("open", () => {
+      ws.send(JSON.stringify({ type: "hello", id: "hello", resume: this.positions() }));
+    });
+    await welcomed;
+    ws.removeAllListeners("error");
+    ws.on("error", () => undefined);
+    ws.once("close", (code) => {
+      this.closes.push(code);
+      if (!this.#stopped) void this.#reconnect();
+    });
+    this.#ws = ws;
+    this.url = base;
+    for (const frame of this.#pending.values()) ws.send(JSON.stringify(frame));
+  }
+
+  async #reconnect(): Promise<void> {
+    await waitFor(
+      `${this.name} reconnected`,
+      async () => {
+        if (this.#stopped) return true;
+        await this.connect();
+        return true;
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    ).catch((err: Error) => console.error(`${this.name}: ${err.message}`));
+  }
+
+  #onFrame(f: Frame): void {
+    if (f.type === "message" && typeof f.room_id === "string" && typeof f.seq === "number") {
+      const list = this.shown.get(f.room_id);
+      if (list === undefined) this.shown.set(f.room_id, [f.seq]);
+      else list.push(f.seq);
+    } else if (f.type === "ack" && typeof f.client_msg_id === "string") {
+      this.#pending.delete(f.client_msg_id);
+      if (typeof f.seq === "number" && typeof f.room_id === "string") {
+        this.acks.set(f.client_msg_id, f.seq);
+        const own = this.#own.get(f.room_id);
+        if (own === undefined) this.#own.set(f.room_id, [f.seq]);
+        else own.push(f.seq);
+      }
+    }
+  }
+
+  /** Sends a text message; it is resent on every reconnect until acknowledged. */
+  send(roomId: string, text: string): string {
+    const client_msg_id = `${this.name}-${++this.#next}`;
+    const frame = {
+      type: "message",
+      room_id: roomId,
+      client_msg_id,
+      msg_type: "text",
+      content: { text },
+    };
+    this.#pending.set(client_msg_id, frame);
+    if (this.connected) this.#ws?.send(JSON.stringify(frame));
+    return client_msg_id;
+  }
+
+  get unacked(): number {
+    return this.#pending.size;
+  }
+
+  waitAllAcked(timeoutMs = 120_000): Promise<true> {
+    return waitFor(
+      `${this.name}'s messages all acknowledged`,
+      () => (this.#pending.size === 0 ? true : undefined),
+      {
+        timeoutMs,
+        intervalMs: 50,
+      },
+    );
+  }
+
+  /** Waits until the member was shown every seq 1..last of the room. */
+  waitShown(roomId: string, last: number, timeoutMs = 120_000): Promise<true> {
+    return waitFor(
+      `${this.name} shown seqs 1..${last} of ${roomId}`,
+      () => ((this.positions()[roomId] ?? 0) >= last ? true : undefined),
+      { timeoutMs, intervalMs: 50 },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true;
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => ws.once("close", () => resolve()));
+    ws.close(1000);
+    await closed;
+  }
+}
+
+/** Every seq 1..last exactly once, in increasing order: nothing lost, nothing shown twice. */
+export function exactlyOnceInOrder(seqs: readonly number[], last: number): string | undefined {
+  if (seqs.length !== last)
+    return `shown ${seqs.length} frames for ${last} messages: ${seqs.join(",")}`;
+  for (let i = 0; i < seqs.length; i++) {
+    if (seqs[i] !== i + 1) return `position ${i} holds seq ${seqs[i]}: ${seqs.join(",")}`;
+  }
+  return undefined;
+}
