@@ -30,6 +30,8 @@ export interface ForwarderOptions {
   readonly delivery: Delivery;
   readonly topic: string;
   readonly groupId: string;
+  /** this member's stable name in the group (the Pod name), for static membership */
+  readonly instanceId?: string;
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -55,6 +57,7 @@ export class Forwarder {
     this.#consumer = await this.#o.bus.consume({
       groupId: this.#o.groupId,
       topic: this.#o.topic,
+      ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
       onBatch: (batch) => this.handleBatch(batch),
       onAssignment: (partitions) => {
         // another member may have sequenced our new partitions' rooms: forget what we knew

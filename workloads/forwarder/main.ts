@@ -14,6 +14,8 @@ const shared = readSharedSettings(env, "forwarder");
 const port = env.int("PORT", 8081, { min: 0, max: 65535 });
 const host = env.string("HOST", "0.0.0.0");
 const groupId = env.string("FORWARDER_GROUP_ID", `${shared.cluster}.forwarder`);
+// the Pod name (downward API): a forwarder restarted in its Pod takes its partitions back at once
+const instanceId = env.optional("FORWARDER_INSTANCE_ID");
 env.done();
 
 const log = createLogger("forwarder", shared.logLevel);
@@ -24,7 +26,14 @@ const stopTracing = startTracing({
   sampleRatio: shared.traceSampleRatio,
 });
 const backends = await connectBackends(shared, "forwarder");
-const forwarder = new Forwarder({ ...backends, topic: shared.topic, groupId, log, metrics });
+const forwarder = new Forwarder({
+  ...backends,
+  topic: shared.topic,
+  groupId,
+  ...(instanceId !== undefined && { instanceId }),
+  log,
+  metrics,
+});
 const probes = probeServer(metrics, () => forwarder.ready);
 onShutdownSignal(log, 30_000, async () => {
   await forwarder.stop();
@@ -33,4 +42,4 @@ onShutdownSignal(log, 30_000, async () => {
   await stopTracing();
 });
 await forwarder.start();
-probes.listen(port, host, () => log.info({ port, groupId }, "forwarder started"));
+probes.listen(port, host, () => log.info({ port, groupId, instanceId }, "forwarder started"));

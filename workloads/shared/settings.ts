@@ -48,7 +48,7 @@ export function readSharedSettings(env: EnvReader, service: string): SharedSetti
           cassandraUsername: env.optional("CASSANDRA_USERNAME"),
           cassandraPassword: env.optional("CASSANDRA_PASSWORD"),
           redisUrl: env.string("REDIS_URL"),
-          kafkaSessionTimeoutMs: env.int("KAFKA_SESSION_TIMEOUT_MS", 30_000, {
+          kafkaSessionTimeoutMs: env.int("KAFKA_SESSION_TIMEOUT_MS", 6_000, {
             min: 6_000,
             max: 300_000,
           }),

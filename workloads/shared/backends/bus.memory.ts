@@ -4,7 +4,14 @@
 // failed batch delivered again (after a bounded backoff), never skipped. Nothing survives a
 // restart of the process.
 import { setTimeout as delay } from "node:timers/promises";
-import type { Bus, BusConsumer, BusRecord, ConsumedBatch, ConsumerOptions } from "./bus.ts";
+import type {
+  Bus,
+  BusConsumer,
+  BusHealth,
+  BusRecord,
+  ConsumedBatch,
+  ConsumerOptions,
+} from "./bus.ts";
 
 export interface MemoryBusOptions {
   /** partitions of every topic, fixed when the topic is first used (default 4) */
@@ -25,6 +32,7 @@ type StoredRecord = BusRecord & { readonly offset: string };
 interface Member {
   readonly options: ConsumerOptions;
   stopping: boolean;
+  partitions: readonly number[];
   left?: Promise<void>;
 }
 
@@ -109,6 +117,7 @@ class Group {
     this.#owners = this.#owners.map((_, p) => active[p % active.length]);
     for (const member of active) {
       const partitions = this.#owners.flatMap((owner, p) => (owner === member ? [p] : []));
+      member.partitions = partitions;
       const onAssignment = member.options.onAssignment;
       if (onAssignment !== undefined) queueMicrotask(() => onAssignment(partitions));
     }
@@ -156,6 +165,7 @@ export class MemoryBus implements Bus {
   readonly #backoff: { readonly min: number; readonly max: number };
   readonly #topics = new Map<string, Topic>();
   #closed = false;
+  #published = false;
 
   constructor(options: MemoryBusOptions = {}) {
     this.#partitions = options.partitions ?? 4;
@@ -169,6 +179,7 @@ export class MemoryBus implements Bus {
   async publish(topic: string, records: readonly BusRecord[]): Promise<void> {
     if (this.#closed) throw new BusClosedError("bus is closed");
     this.#topic(topic).append(records);
+    this.#published = true;
   }
 
   async consume(options: ConsumerOptions): Promise<BusConsumer> {
@@ -179,10 +190,17 @@ export class MemoryBus implements Bus {
       group = new Group(topic, this.#maxBatch, this.#backoff);
       topic.groups.set(options.groupId, group);
     }
-    const member: Member = { options, stopping: false };
+    const member: Member = { options, stopping: false, partitions: [] };
     const joined = group;
     joined.join(member);
-    return { stop: () => joined.leave(member) };
+    return {
+      stop: () => joined.leave(member),
+      status: () => ({ joined: !member.stopping, partitions: member.partitions }),
+    };
+  }
+
+  health(): BusHealth {
+    return { publishing: this.#published ? "ok" : "idle", pendingRecords: 0 };
   }
 
   async close(): Promise<void> {

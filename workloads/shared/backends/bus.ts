@@ -23,15 +23,39 @@ export interface ConsumerOptions {
   readonly onBatch: (batch: ConsumedBatch) => Promise<void>;
   /** called when the member's partitions change (after a rebalance) */
   readonly onAssignment?: (partitions: number[]) => void;
+  /**
+   * A name of this member that outlives its process (the Pod name). A member that restarts
+   * under the same name takes its partitions back without a rebalance, so the rest of the group
+   * never stops. At most one running consumer per group and name.
+   */
+  readonly instanceId?: string;
+}
+
+/** What readiness needs to know about a member. */
+export interface ConsumerStatus {
+  /** the member is in the group (it may hold no partition: more members than partitions) */
+  readonly joined: boolean;
+  readonly partitions: readonly number[];
 }
 
 export interface BusConsumer {
   /** stops fetching, lets the batch in progress finish and commit, then leaves the group */
   stop(): Promise<void>;
+  status(): ConsumerStatus;
+}
+
+/** What readiness needs to know about publishing. */
+export interface BusHealth {
+  /** the last publish: none yet, acknowledged, or failed */
+  readonly publishing: "idle" | "ok" | "failing";
+  readonly lastError?: string;
+  /** records accepted by publish() and not yet acknowledged */
+  readonly pendingRecords: number;
 }
 
 export interface Bus {
   publish(topic: string, records: readonly BusRecord[]): Promise<void>;
   consume(options: ConsumerOptions): Promise<BusConsumer>;
+  health(): BusHealth;
   close(): Promise<void>;
 }
