@@ -212,13 +212,17 @@ export class KafkaBus implements Bus {
   }
 
   async #send(pending: readonly Pending[]): Promise<void> {
-    this.#producer ??= new Producer({
-      ...baseOptions(this.#config, this.#options),
-      serializers: stringSerializers,
-      idempotent: true, // implies acks = all
-      partitioner: compatibilityPartitioner,
-      autocreateTopics: false,
-    });
+    if (this.#producer === undefined) {
+      this.#producer = new Producer({
+        ...baseOptions(this.#config, this.#options),
+        serializers: stringSerializers,
+        idempotent: true, // implies acks = all
+        partitioner: compatibilityPartitioner,
+        autocreateTopics: false,
+      });
+      // unhandled, an 'error' event would end the process; send() reports its own failures
+      this.#producer.on("error", (err: unknown) => warn("producer error", { err }));
+    }
     await this.#producer.send({
       messages: pending.flatMap(({ topic, records }) =>
         records.map(({ key, value, headers }) => ({ topic, key, value, headers: { ...headers } })),
@@ -285,6 +289,8 @@ class GroupMember implements BusConsumer {
   #stopped: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #failures = 0;
+  /** an error the client reported outside any call of ours: the loop restarts the client */
+  #failure: Error | undefined;
 
   constructor(
     config: KafkaBusConfig,
@@ -349,6 +355,11 @@ class GroupMember implements BusConsumer {
     consumer.on("consumer:group:leave", () => {
       this.#joined = false;
     });
+    // e.g. a failed rejoin: unhandled, an 'error' event would end the process
+    consumer.on("error", (err: unknown) => {
+      this.#failure ??= err instanceof Error ? err : new Error(String(err));
+      this.#wake?.();
+    });
     const stream = await consumer.consume({
       topics: [this.#o.topic],
       mode: "committed",
@@ -369,6 +380,7 @@ class GroupMember implements BusConsumer {
     this.#joined = false;
     this.#partitions = [];
     this.#handledUpTo.clear();
+    this.#failure = undefined;
     await stream?.close().catch(() => undefined);
     await consumer?.close(true).catch(() => undefined);
   }
@@ -409,6 +421,7 @@ class GroupMember implements BusConsumer {
   async #next(): Promise<void> {
     const stream = this.#stream;
     if (stream === undefined) return;
+    if (this.#failure !== undefined) throw this.#failure;
     const messages: StringMessage[] = [];
     for (let m = stream.read() as StringMessage | null; m !== null; m = stream.read()) {
       messages.push(m);
