@@ -139,6 +139,8 @@ export function busContract(name: string, factory: BusFactory): void {
         concurrent.push(fx.bus.publish(fx.topic, sent.slice(start, start + 3)));
       }
       await Promise.all(concurrent);
+      assert.equal(fx.bus.health().publishing, "ok");
+      assert.equal(fx.bus.health().pendingRecords, 0);
       const { probe } = await join(uniqueName("g"));
 
       await waitForHandled([probe], sent);
@@ -197,6 +199,14 @@ export function busContract(name: string, factory: BusFactory): void {
         WAIT,
       );
 
+      for (const { probe, consumer } of [a, b]) {
+        assert.equal(consumer.status().joined, true);
+        assert.deepEqual(
+          [...consumer.status().partitions].sort((x, y) => x - y),
+          probe.assignment,
+        );
+      }
+
       const sent = makeRecords("split", 200, 40);
       await fx.bus.publish(fx.topic, sent);
       await waitForHandled([a.probe, b.probe], sent);
@@ -210,6 +220,7 @@ export function busContract(name: string, factory: BusFactory): void {
       }
 
       await b.consumer.stop();
+      assert.equal(b.consumer.status().joined, false);
       await waitFor(
         "the remaining member assigned every partition",
         () => (a.probe.assignment?.join() === PARTITIONS.join() ? true : undefined),
