@@ -79,6 +79,7 @@ export function stackVersions(): Record<string, string> {
     redis,
     ws: pkgVersion("ws"),
     kafkajs: pkgVersion("kafkajs"),
+    "@platformatic/kafka": pkgVersion("@platformatic/kafka"),
     "cassandra-driver": pkgVersion("cassandra-driver"),
     ioredis: pkgVersion("ioredis"),
   };

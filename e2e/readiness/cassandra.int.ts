@@ -39,11 +39,7 @@ describe("readiness follows Cassandra (own Cassandra, a real gateway process)", 
     } finally {
       await client.shutdown();
     }
-    await createTopicIfMissing(
-      new Kafka({ clientId: "readiness", brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }),
-      topic,
-      1,
-    );
+    await createTopicIfMissing({ clientId: "readiness", brokers: kafkaBrokers() }, topic, 1);
     gateway = await Workload.start(
       "gateway",
       "workloads/gateway/main.ts",

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Client } from "cassandra-driver";
-import { Kafka, logLevel } from "kafkajs";
 import { migrate } from "#contract/schema/migrate";
 import { createTopicIfMissing } from "../../workloads/shared/backends/bus.kafka.ts";
 import {
@@ -65,11 +64,7 @@ describe("readiness follows the backends (own Redis and Kafka, real processes)",
     });
     await Promise.all([redis.up(), kafka.up()]);
     const brokers = [`127.0.0.1:${kafka.env.SB_KAFKA_PORT}`];
-    await createTopicIfMissing(
-      new Kafka({ clientId: "readiness", brokers, logLevel: logLevel.NOTHING }),
-      `${cluster}.messages`,
-      2,
-    );
+    await createTopicIfMissing({ clientId: "readiness", brokers }, `${cluster}.messages`, 2);
     const cassandra = new Client({
       contactPoints: cassandraContactPoints(),
       localDataCenter: cassandraLocalDc(),

@@ -75,12 +75,11 @@ export class ChatStack {
     } finally {
       await cassandra.shutdown();
     }
-    const kafka = new Kafka({
-      clientId: "chat-stack",
-      brokers: kafkaBrokers(),
-      logLevel: logLevel.NOTHING,
-    });
-    await createTopicIfMissing(kafka, stack.topic, o.partitions ?? 4);
+    await createTopicIfMissing(
+      { brokers: kafkaBrokers(), clientId: "chat-stack" },
+      stack.topic,
+      o.partitions ?? 4,
+    );
     await Promise.all([
       ...Array.from({ length: o.forwarders ?? 2 }, () => stack.startForwarder()),
       ...Array.from({ length: o.gateways ?? 2 }, () => stack.startGateway()),

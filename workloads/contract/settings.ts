@@ -129,7 +129,7 @@ export const SETTINGS = {
   topic: str("SWITCHBOARD_TOPIC", RUNTIME),
   kafkaBrokers: list("KAFKA_BROKERS", RUNTIME),
   kafkaClientId: str("KAFKA_CLIENT_ID", RUNTIME),
-  kafkaSessionTimeoutMs: int("KAFKA_SESSION_TIMEOUT_MS", RUNTIME, 30_000, 6_000, 300_000),
+  kafkaSessionTimeoutMs: int("KAFKA_SESSION_TIMEOUT_MS", RUNTIME, 6_000, 6_000, 300_000),
   cassandraContactPoints: list("CASSANDRA_CONTACT_POINTS", [...RUNTIME, "migrate"]),
   cassandraLocalDc: str("CASSANDRA_LOCAL_DC", [...RUNTIME, "migrate"], "datacenter1"),
   cassandraKeyspace: str("CASSANDRA_KEYSPACE", [...RUNTIME, "migrate"]),
@@ -150,7 +150,7 @@ export const SETTINGS = {
   port: int("PORT", RUNTIME, undefined, 0, 65535),
   host: str("HOST", RUNTIME),
   /** the Pod's name (downward API): part of the gateway's and matcher's instance ids */
-  podName: opt("POD_NAME", ["gateway", "matcher"]),
+  podName: opt("POD_NAME", ["gateway", "forwarder", "matcher"]),
   // gateway (workloads/gateway/config.ts)
   gatewayId: str("GATEWAY_ID", ["gateway"]),
   jwtSecret: {

@@ -42,6 +42,8 @@ export interface ForwarderOptions {
   readonly delivery: Delivery;
   readonly topic: string;
   readonly groupId: string;
+  /** this member's stable name in the group (the Pod name), for static membership */
+  readonly instanceId?: string;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** the clock, in ms, compared with the registry's epoch; default Date.now */
@@ -98,6 +100,7 @@ export class Forwarder {
     this.#consumer = await this.#o.bus.consume({
       groupId: this.#o.groupId,
       topic: this.#o.topic,
+      ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
       onBatch: (batch) => this.handleBatch(batch),
       onAssignment: (partitions) => {
         // another member may have sequenced our partitions' rooms meanwhile: check again

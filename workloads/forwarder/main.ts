@@ -13,7 +13,7 @@ import { Forwarder } from "./forwarder.ts";
 
 const env = new EnvReader(process.env);
 const shared = readSharedSettings(env, "forwarder");
-const { port, host, groupId } = readForwarderSettings(env, shared.cluster);
+const { port, host, groupId, instanceId } = readForwarderSettings(env, shared.cluster);
 env.done();
 
 const log = createLogger("forwarder", shared.logLevel);
@@ -24,7 +24,14 @@ const stopTracing = startTracing({
   sampleRatio: shared.traceSampleRatio,
 });
 const backends = await connectBackends(shared, "forwarder");
-const forwarder = new Forwarder({ ...backends, topic: shared.topic, groupId, log, metrics });
+const forwarder = new Forwarder({
+  ...backends,
+  topic: shared.topic,
+  groupId,
+  ...(instanceId !== undefined && { instanceId }),
+  log,
+  metrics,
+});
 const readiness = new Readiness(
   [
     { name: "kafka", check: () => backends.bus.ping() },
@@ -42,4 +49,4 @@ onShutdownSignal(log, 30_000, async () => {
 });
 await forwarder.start();
 readiness.start();
-probes.listen(port, host, () => log.info({ port, groupId }, "forwarder started"));
+probes.listen(port, host, () => log.info({ port, groupId, instanceId }, "forwarder started"));

@@ -213,6 +213,14 @@ export function busContract(name: string, factory: BusFactory): void {
         WAIT,
       );
 
+      for (const { probe, consumer } of [a, b]) {
+        assert.equal(consumer.membership().joined, true);
+        assert.deepEqual(
+          [...consumer.membership().partitions].sort((x, y) => x - y),
+          probe.assignment,
+        );
+      }
+
       const sent = makeRecords("split", 200, 40);
       await fx.bus.publish(fx.topic, sent);
       await waitForHandled([a.probe, b.probe], sent);
@@ -226,6 +234,7 @@ export function busContract(name: string, factory: BusFactory): void {
       }
 
       await b.consumer.stop();
+      assert.equal(b.consumer.membership().joined, false);
       await waitFor(
         "the remaining member assigned every partition",
         () => (a.probe.assignment?.join() === PARTITIONS.join() ? true : undefined),

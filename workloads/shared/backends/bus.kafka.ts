@@ -1,22 +1,23 @@
-// KafkaBus: the Bus on Apache Kafka through kafkajs 2.2.4 (see docs/decisions/0003).
+// KafkaBus: the Bus on Apache Kafka through @platformatic/kafka (see docs/decisions/0016).
 // Publish: one idempotent producer, acks = all, records with the same key on one partition
-// (murmur2, Java-compatible). Consume: one kafkajs consumer per call, offsets committed by us
-// after the handler resolved, never by kafkajs's auto-commit.
+// (murmur2 masked to 31 bits: the Java client's and kafkajs's partitioner, NOT the library's
+// default, which would move every room to another partition). Consume: a member of a classic
+// consumer group with the cooperative-sticky assignor (a rebalance stops only the partitions
+// that move) and, given an instance id, static membership (a member restarted under the same
+// id takes its partitions back without a rebalance). Offsets are committed by us, per
+// partition, after the handler resolved.
 import type { ConnectionOptions } from "node:tls";
 import {
-  type Admin,
-  CompressionTypes,
-  type Consumer,
-  type EachBatchPayload,
-  type IHeaders,
-  Kafka,
-  type logCreator,
-  logLevel,
+  Admin,
+  Consumer,
+  compatibilityPartitioner,
   type Message,
-  Partitioners,
-  type Producer,
+  type MessagesStream,
+  Producer,
   type SASLOptions,
-} from "kafkajs";
+  stringDeserializers,
+  stringSerializers,
+} from "@platformatic/kafka";
 import type {
   Bus,
   BusConsumer,
@@ -29,25 +30,30 @@ import type {
 export interface KafkaBusConfig {
   readonly brokers: string[];
   readonly clientId: string;
-  readonly ssl?: boolean | ConnectionOptions;
+  readonly tls?: ConnectionOptions;
   readonly sasl?: SASLOptions;
 }
 
 export interface KafkaBusOptions {
-  /** kafkajs consumer settings; the defaults are kafkajs's */
   readonly consumer?: {
+    /**
+     * the broker drops a member it has not heard from for this long, and only then hands a
+     * crashed member's partitions on (default 6 s, the broker's default minimum)
+     */
     readonly sessionTimeout?: number;
+    /** default: a tenth of the session timeout, at least 500 ms */
     readonly heartbeatInterval?: number;
-    readonly maxWaitTimeInMs?: number;
-    /** partitions handled at once by one consumer (still one batch per partition) */
-    readonly partitionsConsumedConcurrently?: number;
-    /** kafkajs's bounded retry of a failed fetch or batch before the consumer restarts */
-    readonly retry?: {
-      readonly retries?: number;
-      readonly initialRetryTime?: number;
-      readonly maxRetryTime?: number;
-    };
+    /** longest wait of a fetch for new records (default 500 ms) */
+    readonly maxWaitTime?: number;
+    /**
+     * first and longest pause before a failed batch or a lost connection is tried again
+     * (default 100 ms doubling to 1 s: a longer pause is added to the wait after Kafka's return)
+     */
+    readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
   };
+  /** every request to Kafka: timeout (default 10 s) and attempts after the first (default 5) */
+  readonly requestTimeout?: number;
+  readonly requestRetries?: number;
   /** records waiting for the producer before publish() is refused (default 10,000) */
   readonly maxPendingRecords?: number;
   /** bytes of keys and values coalesced into one produce request (default 512 KiB) */
@@ -64,21 +70,27 @@ export class BusError extends Error {
   }
 }
 
-const errorsAsText = (_key: string, value: unknown): unknown =>
-  value instanceof Error ? `${value.name}: ${value.message}` : value;
+const COOPERATIVE = [{ name: "cooperative-sticky", version: 1 }];
 
-/** kafkajs log lines as one JSON object per line on stderr. */
-export const jsonLogCreator: logCreator =
-  () =>
-  ({ namespace, label, log }) => {
-    const { timestamp, message, logger: _logger, ...extra } = log;
-    const line = { time: timestamp, level: label, logger: `kafkajs.${namespace}`, msg: message };
-    try {
-      process.stderr.write(`${JSON.stringify({ ...line, ...extra }, errorsAsText)}\n`);
-    } catch {
-      process.stderr.write(`${JSON.stringify(line)}\n`); // extra held a cycle or a BigInt
-    }
+function baseOptions(config: KafkaBusConfig, options: KafkaBusOptions, clientId = config.clientId) {
+  return {
+    clientId,
+    bootstrapBrokers: config.brokers,
+    timeout: options.requestTimeout ?? 10_000,
+    retries: options.requestRetries ?? 5,
+    retryDelay: 250,
+    ...(config.tls !== undefined && { tls: config.tls }),
+    ...(config.sasl !== undefined && { sasl: config.sasl }),
   };
+}
+
+/** one JSON line on stderr, the shape of the workloads' other log lines */
+function warn(msg: string, extra: Record<string, unknown>): void {
+  const line = { time: Date.now(), level: "WARN", logger: "bus.kafka", msg, ...extra };
+  process.stderr.write(
+    `${JSON.stringify(line, (_k, v) => (v instanceof Error ? v.message : v))}\n`,
+  );
+}
 
 /**
  * Creates the topic unless it exists (it is not grown if it does). For tests and the
@@ -86,21 +98,39 @@ export const jsonLogCreator: logCreator =
  * Resolves true if this call created it.
  */
 export async function createTopicIfMissing(
-  kafka: Kafka,
+  config: KafkaBusConfig,
   topic: string,
   partitions: number,
 ): Promise<boolean> {
-  const admin: Admin = kafka.admin();
-  await admin.connect();
+  const admin = new Admin(baseOptions(config, {}, `${config.clientId}-admin`));
   try {
-    return await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions }],
-      waitForLeaders: true,
-    });
+    const existing = await admin.listTopics();
+    if (existing.includes(topic)) return false;
+    try {
+      await admin.createTopics({ topics: [topic], partitions, replicas: -1 });
+    } catch (err) {
+      if (/already exists/i.test(JSON.stringify(err, errorText))) return false;
+      throw err;
+    }
+    // wait until every partition has a leader: a producer racing a fresh topic fails otherwise
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const meta = await admin.metadata({ topics: [topic], forceUpdate: true });
+      const parts = meta.topics.get(topic)?.partitions ?? [];
+      if (parts.length === partitions && parts.every((p) => p !== undefined && p.leader >= 0)) {
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`topic ${topic} has no leader for every partition after 10 s`);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
+
+const errorText = (_key: string, value: unknown): unknown =>
+  value instanceof Error
+    ? { message: value.message, errors: (value as { errors?: unknown }).errors }
+    : value;
 
 interface Pending {
   readonly topic: string;
@@ -110,49 +140,29 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const last = Array.isArray(value) ? value.at(-1) : value;
-    if (last !== undefined) out[name] = last.toString();
-  }
-  return out;
-}
+type StringConsumer = Consumer<string, string, string, string>;
+type StringMessage = Message<string, string, string, string>;
 
 export class KafkaBus implements Bus {
-  readonly #kafka: Kafka;
+  readonly #config: KafkaBusConfig;
   readonly #options: KafkaBusOptions;
-  readonly #consumers = new Set<BusConsumer>();
+  readonly #members = new Set<GroupMember>();
   readonly #queue: Pending[] = [];
   #queuedRecords = 0;
-  #producer: Promise<Producer> | undefined;
-  #admin: Promise<Admin> | undefined;
+  #producer: Producer<string, string, string, string> | undefined;
   #draining: Promise<void> | undefined;
   #closed = false;
+  #admin: Admin | undefined;
 
-  /** `kafka` stays the caller's: close() disconnects what this bus created, nothing else. */
-  constructor(kafka: Kafka, options: KafkaBusOptions = {}) {
-    this.#kafka = kafka;
+  constructor(config: KafkaBusConfig, options: KafkaBusOptions = {}) {
+    this.#config = config;
     this.#options = options;
-  }
-
-  static create(config: KafkaBusConfig, options: KafkaBusOptions = {}): KafkaBus {
-    const kafka = new Kafka({
-      clientId: config.clientId,
-      brokers: config.brokers,
-      ...(config.ssl !== undefined && { ssl: config.ssl }),
-      ...(config.sasl !== undefined && { sasl: config.sasl }),
-      logLevel: logLevel.WARN,
-      logCreator: jsonLogCreator,
-    });
-    return new KafkaBus(kafka, options);
   }
 
   /**
    * Resolves once Kafka acknowledged every record (acks = all). Calls made while a produce
-   * request is in flight are coalesced into the next one, so at most one request is in flight
-   * per bus: kafkajs hands a failed request's sequence numbers to the next request while it
-   * backs off, which concurrent requests would turn into silently dropped duplicates.
+   * request is in flight are coalesced into the next one: one request in flight per bus keeps
+   * the idempotent producer's sequence numbers in order.
    */
   publish(topic: string, records: readonly BusRecord[]): Promise<void> {
     if (this.#closed) return Promise.reject(new BusError("BUS_CLOSED", "bus is closed"));
@@ -199,179 +209,298 @@ export class KafkaBus implements Bus {
   }
 
   async #send(pending: readonly Pending[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    for (const { topic, records } of pending) {
-      const messages = byTopic.get(topic) ?? [];
-      for (const { key, value, headers } of records) messages.push({ key, value, headers });
-      byTopic.set(topic, messages);
+    if (this.#producer === undefined) {
+      this.#producer = new Producer({
+        ...baseOptions(this.#config, this.#options),
+        serializers: stringSerializers,
+        idempotent: true, // implies acks = all
+        partitioner: compatibilityPartitioner,
+        autocreateTopics: false,
+      });
+      // unhandled, an 'error' event would end the process; send() reports its own failures
+      this.#producer.on("error", (err: unknown) => warn("producer error", { err }));
     }
-    const producer = await this.#connectedProducer();
-    await producer.sendBatch({
-      acks: -1,
-      compression: CompressionTypes.None,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    await this.#producer.send({
+      messages: pending.flatMap(({ topic, records }) =>
+        records.map(({ key, value, headers }) => ({ topic, key, value, headers: { ...headers } })),
+      ),
     });
   }
 
   /**
-   * Connects the producer (so a gateway is ready before its first publish) and asks a broker
-   * for the cluster's metadata, within `timeoutMs`. The admin client used for it is dropped
-   * after a failure, so the next ping starts on fresh connections.
+   * Joins the group and resolves once this member has its first assignment. A new group starts
+   * at the beginning of the topic. A failed batch, a failed commit or a lost connection ends
+   * the member's current client; a new one starts after a backoff, until stop().
+   */
+  async consume(options: ConsumerOptions): Promise<BusConsumer> {
+    if (this.#closed) throw new BusError("BUS_CLOSED", "bus is closed");
+    const member = new GroupMember(this.#config, this.#options, options, () =>
+      this.#members.delete(member),
+    );
+    this.#members.add(member);
+    try {
+      await member.start();
+    } catch (err) {
+      await member.stop();
+      throw err;
+    }
+    return member;
+  }
+
+  /**
+   * Resolves once a broker answers a metadata request within `timeoutMs`: Kafka can take a
+   * publish now. The admin client used for it is dropped after a failure, so the next ping
+   * starts on fresh connections.
    */
   async ping(timeoutMs = 2_000): Promise<void> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "bus is closed");
+    this.#admin ??= new Admin(baseOptions(this.#config, {}, `${this.#config.clientId}-ping`));
+    const admin = this.#admin;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Kafka did not answer in ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
     try {
       await Promise.race([
-        (async () => {
-          await this.#connectedProducer();
-          this.#admin ??= this.#connectAdmin();
-          await (await this.#admin).describeCluster();
-        })(),
-        timeout,
+        admin.listTopics(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`Kafka did not answer in ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
       ]);
     } catch (err) {
-      const admin = this.#admin;
-      this.#admin = undefined;
-      void admin?.then((a) => a.disconnect()).catch(() => undefined);
+      if (this.#admin === admin) this.#admin = undefined;
+      void admin.close().catch(() => undefined);
       throw err;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async #connectAdmin(): Promise<Admin> {
-    const admin = this.#kafka.admin({ retry: { retries: 0 } });
-    await admin.connect();
-    return admin;
-  }
-
-  #connectedProducer(): Promise<Producer> {
-    if (this.#producer === undefined) {
-      const producer = this.#kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 5,
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
-      this.#producer = producer.connect().then(
-        () => producer,
-        (err: unknown) => {
-          this.#producer = undefined; // the next publish tries again
-          throw err;
-        },
-      );
-    }
-    return this.#producer;
-  }
-
-  /**
-   * Joins the group and resolves after the first join (kafkajs's run()). A new group starts
-   * at the beginning of the topic. If kafkajs's consumer crashes (retries exhausted, or a
-   * handler that keeps failing) it restarts, backing off, until stop().
-   */
-  async consume(options: ConsumerOptions): Promise<BusConsumer> {
-    if (this.#closed) throw new BusError("BUS_CLOSED", "bus is closed");
-    const { groupId, topic, onBatch, onAssignment } = options;
-    const tuning = this.#options.consumer ?? {};
-    let stopping = false;
-    const consumer: Consumer = this.#kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      ...(tuning.sessionTimeout !== undefined && { sessionTimeout: tuning.sessionTimeout }),
-      ...(tuning.heartbeatInterval !== undefined && {
-        heartbeatInterval: tuning.heartbeatInterval,
-      }),
-      ...(tuning.maxWaitTimeInMs !== undefined && { maxWaitTimeInMs: tuning.maxWaitTimeInMs }),
-      retry: { ...tuning.retry, restartOnFailure: async () => !stopping },
-    });
-    let membership: BusMembership = { joined: false, partitions: [] };
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const partitions = [...(payload.memberAssignment[topic] ?? [])];
-      membership = { joined: !stopping, partitions };
-      if (!stopping) onAssignment?.(partitions);
-    });
-    const left = () => {
-      membership = { joined: false, partitions: membership.partitions };
-    };
-    consumer.on(consumer.events.REBALANCING, left);
-    consumer.on(consumer.events.CRASH, left);
-    consumer.on(consumer.events.STOP, left);
-    consumer.on(consumer.events.DISCONNECT, left);
-
-    const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
-      const { batch, isRunning, resolveOffset, commitOffsetsIfNecessary, uncommittedOffsets } =
-        payload;
-      // after stop() kafkajs still hands out the rest of a fetch: leave it uncommitted
-      if (stopping || !isRunning()) return;
-      const consumed: ConsumedBatch = {
-        topic: batch.topic,
-        partition: batch.partition,
-        records: batch.messages.map((m) => ({
-          key: m.key?.toString() ?? "",
-          value: m.value?.toString() ?? "",
-          headers: headersOf(m.headers),
-          offset: m.offset,
-        })),
-      };
-      try {
-        await onBatch(consumed);
-      } catch (err) {
-        // not a TypeError & co. any more: kafkajs would treat those as fatal and not restart
-        const why = err instanceof Error ? err.message : String(err);
-        const where = `${topic}/${batch.partition}@${batch.firstOffset()}`;
-        throw new BusError("BUS_HANDLER_FAILED", `onBatch failed on ${where}: ${why}`, {
-          cause: err,
-        });
-      }
-      const last = batch.messages.at(-1);
-      if (last !== undefined) resolveOffset(last.offset); // kafkajs moves past control records
-      await commitOffsetsIfNecessary(uncommittedOffsets());
-      await payload.heartbeat();
-    };
-
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: tuning.partitionsConsumedConcurrently ?? 1,
-        eachBatch,
-      });
-    } catch (err) {
-      stopping = true;
-      await consumer.disconnect().catch(() => undefined);
-      throw err;
-    }
-
-    let stopped: Promise<void> | undefined;
-    const handle: BusConsumer = {
-      membership: () => membership,
-      stop: () => {
-        stopping = true;
-        stopped ??= consumer.disconnect().finally(() => this.#consumers.delete(handle));
-        return stopped;
-      },
-    };
-    this.#consumers.add(handle);
-    return handle;
-  }
-
   /** Stops the consumers still running, waits for publishes in flight, disconnects. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#consumers].map((c) => c.stop()));
+    await Promise.allSettled([...this.#members].map((m) => m.stop()));
     await this.#draining;
-    const producer = await this.#producer?.catch(() => undefined);
-    await producer?.disconnect();
-    const admin = await this.#admin?.catch(() => undefined);
-    await admin?.disconnect();
+    await this.#producer?.close();
+    await this.#admin?.close().catch(() => undefined);
+  }
+}
+
+/** One member of a consumer group: a client of its own, replaced after any failure. */
+class GroupMember implements BusConsumer {
+  readonly #config: KafkaBusConfig;
+  readonly #options: KafkaBusOptions;
+  readonly #o: ConsumerOptions;
+  readonly #onStopped: () => void;
+  #consumer: StringConsumer | undefined;
+  #stream: MessagesStream<string, string, string, string> | undefined;
+  #partitions: readonly number[] = [];
+  /**
+   * Per partition, the offset after the last batch this client committed. The library may hand
+   * out records again that it had fetched before a rebalance refreshed its positions from the
+   * committed offsets; those below this mark were handled and committed already.
+   */
+  readonly #handledUpTo = new Map<number, bigint>();
+  #joined = false;
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #failures = 0;
+  /** an error the client reported outside any call of ours: the loop restarts the client */
+  #failure: Error | undefined;
+
+  constructor(
+    config: KafkaBusConfig,
+    options: KafkaBusOptions,
+    consumerOptions: ConsumerOptions,
+    onStopped: () => void,
+  ) {
+    this.#config = config;
+    this.#options = options;
+    this.#o = consumerOptions;
+    this.#onStopped = onStopped;
+  }
+
+  /** the first life: its errors go to consume()'s caller */
+  async start(): Promise<void> {
+    await this.#begin();
+    this.#loop = this.#run();
+  }
+
+  membership(): BusMembership {
+    return { joined: this.#joined, partitions: this.#partitions };
+  }
+
+  stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    this.#stopped ??= (async () => {
+      await this.#loop;
+      await this.#end();
+      this.#onStopped();
+    })();
+    return this.#stopped;
+  }
+
+  async #begin(): Promise<void> {
+    const tuning = this.#options.consumer ?? {};
+    const sessionTimeout = tuning.sessionTimeout ?? 6_000;
+    const consumer: StringConsumer = new Consumer({
+      ...baseOptions(this.#config, this.#options, this.#o.instanceId ?? this.#config.clientId),
+      groupId: this.#o.groupId,
+      deserializers: stringDeserializers,
+      sessionTimeout,
+      rebalanceTimeout: Math.max(sessionTimeout, 30_000),
+      heartbeatInterval: tuning.heartbeatInterval ?? Math.max(500, Math.floor(sessionTimeout / 10)),
+      protocols: COOPERATIVE,
+      maxWaitTime: tuning.maxWaitTime ?? 500,
+      autocommit: false,
+      ...(this.#o.instanceId !== undefined && { groupInstanceId: this.#o.instanceId }),
+    });
+    this.#consumer = consumer;
+    consumer.on("consumer:group:join", (p) => {
+      this.#joined = true;
+      const mine = (p.assignments ?? []).flatMap((a) =>
+        a.topic === this.#o.topic ? a.partitions : [],
+      );
+      this.#partitions = [...mine].sort((a, b) => a - b);
+      for (const p of this.#handledUpTo.keys()) {
+        if (!this.#partitions.includes(p)) this.#handledUpTo.delete(p); // another member's now
+      }
+      if (!this.#stopping) this.#o.onAssignment?.([...this.#partitions]);
+    });
+    consumer.on("consumer:group:leave", () => {
+      this.#joined = false;
+    });
+    // e.g. a failed rejoin: unhandled, an 'error' event would end the process
+    consumer.on("error", (err: unknown) => {
+      this.#failure ??= err instanceof Error ? err : new Error(String(err));
+      this.#wake?.();
+    });
+    const stream = await consumer.consume({
+      topics: [this.#o.topic],
+      mode: "committed",
+      fallbackMode: "earliest",
+    });
+    this.#stream = stream;
+    stream.on("readable", () => this.#wake?.());
+    stream.on("error", () => this.#wake?.());
+    stream.on("close", () => this.#wake?.());
+  }
+
+  /** Closes the current client; a static member leaves the group too (a clean stop). */
+  async #end(): Promise<void> {
+    const consumer = this.#consumer;
+    const stream = this.#stream;
+    this.#consumer = undefined;
+    this.#stream = undefined;
+    this.#joined = false;
+    this.#partitions = [];
+    this.#handledUpTo.clear();
+    this.#failure = undefined;
+    await stream?.close().catch(() => undefined);
+    await consumer?.close(true).catch(() => undefined);
+  }
+
+  /** Batches until stop(); after a failure, a new client after a capped, doubling pause. */
+  async #run(): Promise<void> {
+    const retry = this.#options.consumer?.retry ?? {};
+    while (!this.#stopping) {
+      try {
+        if (this.#stream === undefined) await this.#begin();
+        await this.#next();
+        this.#failures = 0;
+      } catch (err) {
+        if (this.#stopping) break;
+        this.#failures++;
+        const pause = Math.min(
+          (retry.initialMs ?? 100) * 2 ** (this.#failures - 1),
+          retry.maxMs ?? 1_000,
+        );
+        warn("consumer restarts", { groupId: this.#o.groupId, topic: this.#o.topic, pause, err });
+        await this.#end();
+        await this.#sleep(pause);
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, ms);
+    this.#wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    return promise;
+  }
+
+  /** Waits for records, hands them to onBatch one partition at a time, commits each. */
+  async #next(): Promise<void> {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    if (this.#failure !== undefined) throw this.#failure;
+    const messages: StringMessage[] = [];
+    for (let m = stream.read() as StringMessage | null; m !== null; m = stream.read()) {
+      messages.push(m);
+    }
+    if (messages.length === 0) {
+      if (stream.destroyed || stream.closed) {
+        throw stream.errored ?? new Error("the consumer's stream ended");
+      }
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#wake = resolve;
+      if (stream.readableLength === 0 && !this.#stopping) await promise;
+      return;
+    }
+    const byPartition = new Map<number, StringMessage[]>();
+    for (const m of messages) {
+      const list = byPartition.get(m.partition);
+      if (list === undefined) byPartition.set(m.partition, [m]);
+      else list.push(m);
+    }
+    for (const [partition, records] of byPartition) {
+      // after stop(), or when a rebalance took the partition away, leave the rest uncommitted
+      if (this.#stopping || !this.#partitions.includes(partition)) continue;
+      await this.#handle(partition, records);
+    }
+  }
+
+  async #handle(partition: number, fetched: readonly StringMessage[]): Promise<void> {
+    const from = this.#handledUpTo.get(partition) ?? -1n;
+    const records = fetched.filter((m) => m.offset >= from);
+    if (records.length === 0) return;
+    const batch: ConsumedBatch = {
+      topic: this.#o.topic,
+      partition,
+      records: records.map((m) => ({
+        key: m.key ?? "",
+        value: m.value ?? "",
+        headers: Object.fromEntries(m.headers),
+        offset: m.offset.toString(),
+      })),
+    };
+    try {
+      await this.#o.onBatch(batch);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      const where = `${this.#o.topic}/${partition}@${records[0]?.offset}`;
+      throw new BusError("BUS_HANDLER_FAILED", `onBatch failed on ${where}: ${why}`, {
+        cause: err,
+      });
+    }
+    const last = records.at(-1);
+    if (last === undefined || this.#consumer === undefined) return;
+    await this.#consumer.commit({
+      offsets: [
+        {
+          topic: this.#o.topic,
+          partition,
+          offset: last.offset + 1n,
+          leaderEpoch: last.leaderEpoch,
+        },
+      ],
+    });
+    this.#handledUpTo.set(partition, last.offset + 1n);
   }
 }

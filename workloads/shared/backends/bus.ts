@@ -23,6 +23,12 @@ export interface ConsumerOptions {
   readonly onBatch: (batch: ConsumedBatch) => Promise<void>;
   /** called when the member's partitions change (after a rebalance) */
   readonly onAssignment?: (partitions: number[]) => void;
+  /**
+   * A name of this member that outlives its process (the Pod name). A member that restarts
+   * under the same name takes its partitions back without a rebalance, so the rest of the group
+   * never stops. At most one running consumer per group and name.
+   */
+  readonly instanceId?: string;
 }
 
 export interface BusMembership {

@@ -73,14 +73,9 @@ export async function connectBackends(
   });
   const b = {
     store,
-    bus: KafkaBus.create(
+    bus: new KafkaBus(
       { brokers: s.kafkaBrokers, clientId: s.kafkaClientId },
-      {
-        consumer: {
-          sessionTimeout: s.kafkaSessionTimeoutMs,
-          heartbeatInterval: Math.max(500, Math.floor(s.kafkaSessionTimeoutMs / 10)),
-        },
-      },
+      { consumer: { sessionTimeout: s.kafkaSessionTimeoutMs } },
     ),
     registry: RedisRegistry.connect(s.redisUrl, {
       namespace,
