@@ -176,7 +176,13 @@ describe("WebSocket frame fuzzing on a live gateway", () => {
     const sender = await ChatSocket.open(base, alice.accessToken);
     const reader = await ChatSocket.open(base, bob.accessToken);
     const heapStart = heapAfterGc();
-    const tally = { frames: 0, answered: 0, ignoredAfterClose: 0, reconnects: 0 };
+    const tally = {
+      frames: 0,
+      answered: 0,
+      answeredWithId: 0,
+      ignoredAfterClose: 0,
+      reconnects: 0,
+    };
     const byCode = new Map<string, number>();
     const closes = new Map<number, number>();
     let fuzzing = true;
@@ -214,6 +220,7 @@ describe("WebSocket frame fuzzing on a live gateway", () => {
           assert.equal(f.id, b.id, `answer ${i} of the batch: ${JSON.stringify(f)}`);
           assert.equal(b.closes, undefined, "a frame the WebSocket layer refuses was answered");
           byCode.set(f.code as string, (byCode.get(f.code as string) ?? 0) + 1);
+          if (b.id !== undefined) tally.answeredWithId++;
         });
         tally.answered += answers.length;
         invalidOnSocket += answers.length;

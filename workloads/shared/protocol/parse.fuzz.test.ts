@@ -98,7 +98,7 @@ describe("frame parser fuzzing", () => {
         assert.ok(parsed.error.message.length > 0 && parsed.error.message.length <= 512);
         assert.equal(parsed.id, expectedId(text), `id echoed for ${text.slice(0, 200)}`);
         const kind = parsed.error.message
-          .replace(/'[^']*'/g, "'…'")
+          .replace(/^unknown frame type '.*'$/s, "unknown frame type '…'")
           .replace(/^(\w+): \/.*$/, "$1: does not match its schema");
         messages.set(kind, (messages.get(kind) ?? 0) + 1);
         if (json && validator.client(value)) {
