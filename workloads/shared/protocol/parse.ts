@@ -4,8 +4,23 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { ChatError } from "../errors.ts";
 import { type ClientFrame, ClientFrameSchemas } from "./frames.ts";
 
+/** RFC 3986 pchar: what a path segment, query or fragment may hold, escapes included */
+const PCHAR = "(?:[a-z0-9\\-._~!$&'()*+,;=:@]|%[0-9a-f]{2})";
+/**
+ * An http(s) URI by RFC 3986 (userinfo, reg-name or IPv4 host, port, path, query, fragment; no
+ * IP literals): a subset of what the published schema's `uri` format accepts, so a frame the
+ * parser takes the schema takes too. URL.canParse alone took `{` and other characters RFC 3986
+ * does not allow (found by parse.fuzz.test.ts; fixtures/invalid/message.url-with-brace.json).
+ */
+const HTTP_URI = new RegExp(
+  `^https?://(?:(?:[a-z0-9\\-._~!$&'()*+,;=:]|%[0-9a-f]{2})*@)?` +
+    `(?:[a-z0-9\\-._~!$&'()*+,;=]|%[0-9a-f]{2})*(?::\\d*)?(?:/${PCHAR}*)*` +
+    `(?:\\?(?:${PCHAR}|[/?])*)?(?:#(?:${PCHAR}|[/?])*)?$`,
+  "i",
+);
+
 if (!FormatRegistry.Has("uri")) {
-  FormatRegistry.Set("uri", (v) => /^https?:\/\//.test(v) && URL.canParse(v));
+  FormatRegistry.Set("uri", (v) => HTTP_URI.test(v) && URL.canParse(v));
 }
 if (!FormatRegistry.Has("date-time")) {
   FormatRegistry.Set("date-time", (v) => !Number.isNaN(Date.parse(v)));
