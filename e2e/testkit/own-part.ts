@@ -40,7 +40,9 @@ export class OwnPart {
   /** An instance on free ports (`env` may fix some, or add settings), not started yet. */
   static async create(part: PartName, env: Record<string, string | number> = {}): Promise<OwnPart> {
     const state = await mkdtemp(join(tmpdir(), `sb-own-${part}-`));
-    const vars: Record<string, string> = { SWITCHBOARD_STATE: state };
+    // a private instance serves loopback only: a node address in the environment (CI exports
+    // SB_NODE_ADDRESS for hack/cluster's Pods) would have it take the shared stack's node ports
+    const vars: Record<string, string> = { SWITCHBOARD_STATE: state, SB_NODE_ADDRESS: "" };
     for (const name of PORT_VARS[part]) vars[name] = String(await freePort());
     for (const [k, v] of Object.entries(env)) vars[k] = String(v);
     return new OwnPart(part, state, vars);
