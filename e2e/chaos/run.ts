@@ -38,6 +38,7 @@ const md = [
   `- load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")} (a shared machine)`,
   `- versions: ${JSON.stringify(stackVersions())}`,
   `- run: ${s(result.durationMs)} s, ${result.totals.acked} acked, ${result.totals.stored} stored, ${result.totals.framesShown} frames shown, ${result.totals.reconnects} reconnects, error frames ${JSON.stringify(result.totals.errors)}`,
+  `- error logs of the workloads: ${JSON.stringify(result.totals.workloadErrors ?? {})}`,
   "",
   "## Guarantees",
   "",

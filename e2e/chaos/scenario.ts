@@ -48,6 +48,8 @@ export interface ChaosResult {
     readonly framesShown: number;
     readonly errors: Record<string, number>;
     readonly reconnects: number;
+    /** error and fatal log lines of every gateway and forwarder process, counted by message */
+    readonly workloadErrors: Record<string, number>;
   };
   readonly durationMs: number;
 }
@@ -319,6 +321,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       `seq ${m.seq} stored ${m.createdAt.toISOString()} ${during(m.createdAt.getTime())}`;
     violations.push(...check(members, memberRooms, history, faultAt, storedAt));
 
+    const workloadErrors: Record<string, number> = {};
+    for (const w of [...s.gateways, ...s.forwarders]) {
+      for (const line of w.output.join("").split("\n")) {
+        const m = /"level":(\d+).*?"msg":"([^"]*)"/.exec(line);
+        if (m === null || Number(m[1]) < 50) continue;
+        const key = `${w.name.replace(/-\d+$/, "")}: ${m[2]}`;
+        workloadErrors[key] = (workloadErrors[key] ?? 0) + 1;
+      }
+    }
     const errors: Record<string, number> = {};
     for (const m of members)
       for (const [code, n] of m.errors) errors[code] = (errors[code] ?? 0) + n;
@@ -334,6 +345,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         ),
         errors,
         reconnects: members.reduce((n, m) => n + m.closes.length, 0),
+        workloadErrors,
       },
       durationMs: Date.now() - began,
     };
