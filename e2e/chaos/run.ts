@@ -58,7 +58,7 @@ const md = [
       cassandra: "sends keep being acked",
       redis: "sends keep being acked",
     }[f];
-    return `| ${f} | ${target} | ${s(max(of(f).map((x) => x.longestAckGapMs)))} | ${s(max(of(f).map((x) => x.firstAckAfterRecoveryMs ?? Number.NaN)))} | ${s(max(of(f).map((x) => x.roomGapsMs[0] ?? 0)))} |`;
+    return `| ${f} | ${target} | ${s(max(of(f).map((x) => x.longestAckGapMs)))} | ${s(max(of(f).flatMap((x) => x.firstAckAfterRecoveryMs ?? [])))} | ${s(max(of(f).map((x) => x.roomGapsMs[0] ?? 0)))} |`;
   }),
   "",
   "## Every fault",
