@@ -16,9 +16,9 @@ import {
   withCassandra,
 } from "../operator/harness.ts";
 import { Rest, type Session, uniqueName, waitFor } from "../testkit/index.ts";
+import { exactlyOnceInOrder, Member } from "../testkit/member.ts";
 import { readSuiteEnv, repoDir } from "./env.ts";
 import { isReady, run, SuiteCluster, shell } from "./kube.ts";
-import { exactlyOnceInOrder, Member } from "./member.ts";
 
 const env = readSuiteEnv();
 const cluster = new SuiteCluster(env);

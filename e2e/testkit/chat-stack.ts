@@ -18,19 +18,37 @@ export interface ChatStackOptions {
   readonly partitions?: number;
   /** extra environment for every workload */
   readonly env?: Record<string, string>;
+  /** backends of its own (e.g. OwnPart instances) instead of the shared stack's */
+  readonly backends?: Backends;
 }
+
+export interface Backends {
+  readonly redisUrl: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly cassandraContactPoints: readonly string[];
+  readonly cassandraLocalDc: string;
+}
+
+const sharedBackends = (): Backends => ({
+  redisUrl: redisUrl(),
+  kafkaBrokers: kafkaBrokers(),
+  cassandraContactPoints: cassandraContactPoints(),
+  cassandraLocalDc: cassandraLocalDc(),
+});
 
 export class ChatStack {
   readonly cluster: string;
   readonly env: Record<string, string>;
+  readonly backends: Backends;
   readonly gateways: Workload[] = [];
   readonly forwarders: Workload[] = [];
   readonly matchers: Workload[] = [];
   #seq = 0;
 
-  private constructor(cluster: string, env: Record<string, string>) {
+  private constructor(cluster: string, env: Record<string, string>, backends: Backends) {
     this.cluster = cluster;
     this.env = env;
+    this.backends = backends;
   }
 
   get keyspace(): string {
@@ -43,14 +61,15 @@ export class ChatStack {
 
   static async start(o: ChatStackOptions = {}): Promise<ChatStack> {
     const cluster = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    const b = o.backends ?? sharedBackends();
     const env: Record<string, string> = {
       SWITCHBOARD_CLUSTER: cluster,
       SWITCHBOARD_BACKENDS: "real",
-      KAFKA_BROKERS: kafkaBrokers().join(","),
-      CASSANDRA_CONTACT_POINTS: cassandraContactPoints().join(","),
-      CASSANDRA_LOCAL_DC: cassandraLocalDc(),
+      KAFKA_BROKERS: b.kafkaBrokers.join(","),
+      CASSANDRA_CONTACT_POINTS: b.cassandraContactPoints.join(","),
+      CASSANDRA_LOCAL_DC: b.cassandraLocalDc,
       CASSANDRA_KEYSPACE: cluster,
-      REDIS_URL: redisUrl(),
+      REDIS_URL: b.redisUrl,
       JWT_SECRET: randomBytes(32).toString("base64url"),
       PASSWORD_KDF_MEMORY_KIB: "1024",
       PASSWORD_KDF_PASSES: "1",
@@ -61,10 +80,10 @@ export class ChatStack {
       LOG_LEVEL: "warn",
       ...o.env,
     };
-    const stack = new ChatStack(cluster, env);
+    const stack = new ChatStack(cluster, env, b);
     const cassandra = new Client({
-      contactPoints: cassandraContactPoints(),
-      localDataCenter: cassandraLocalDc(),
+      contactPoints: [...b.cassandraContactPoints],
+      localDataCenter: b.cassandraLocalDc,
     });
     try {
       const migrated = await migrate(cassandra, {
@@ -76,7 +95,7 @@ export class ChatStack {
       await cassandra.shutdown();
     }
     await createTopicIfMissing(
-      { brokers: kafkaBrokers(), clientId: "chat-stack" },
+      { brokers: [...b.kafkaBrokers], clientId: "chat-stack" },
       stack.topic,
       o.partitions ?? 4,
     );
@@ -125,17 +144,18 @@ export class ChatStack {
     await Promise.allSettled(
       [...this.gateways, ...this.forwarders, ...this.matchers].map((w) => w.stop()),
     );
+    const b = this.backends;
     const cassandra = new Client({
-      contactPoints: cassandraContactPoints(),
-      localDataCenter: cassandraLocalDc(),
+      contactPoints: [...b.cassandraContactPoints],
+      localDataCenter: b.cassandraLocalDc,
     });
     const kafka = new Kafka({
       clientId: "chat-stack",
-      brokers: kafkaBrokers(),
+      brokers: [...b.kafkaBrokers],
       logLevel: logLevel.NOTHING,
     });
     const admin = kafka.admin();
-    const redis = new Redis(redisUrl(), { lazyConnect: true });
+    const redis = new Redis(b.redisUrl, { lazyConnect: true });
     await Promise.allSettled([
       cassandra
         .execute(`DROP KEYSPACE IF EXISTS ${this.keyspace}`)

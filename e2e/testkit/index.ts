@@ -1,5 +1,6 @@
 export { ChatSocket, type Frame, Rest, type Session } from "./chat-client.ts";
-export { ChatStack, type ChatStackOptions } from "./chat-stack.ts";
+export { type Backends, ChatStack, type ChatStackOptions } from "./chat-stack.ts";
+export { exactlyOnceInOrder, Member } from "./member.ts";
 export { uniqueK8sName, uniqueName } from "./names.ts";
 export { OpenApiChecker, type OpenApiDoc } from "./openapi.ts";
 export { OwnPart } from "./own-part.ts";

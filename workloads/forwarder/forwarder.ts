@@ -137,13 +137,21 @@ export class Forwarder {
       if (list === undefined) byRoom.set(event.roomId, [{ event, headers: record.headers }]);
       else list.push({ event, headers: record.headers });
     }
-    const outs = await Promise.all(
+    // every room runs to its end before a failure is reported: the consumer retries a failed
+    // batch at once, and a room's handler still in flight beside that retry would sequence the
+    // same message twice (seen by the chaos suite when Cassandra came back)
+    const settled = await Promise.allSettled(
       [...byRoom.values()].map(async (events) => {
         const out: Routed[] = [];
         for (const { event, headers } of events) out.push(...(await this.#handle(event, headers)));
         return out;
       }),
     );
+    const outs: Routed[][] = [];
+    for (const r of settled) {
+      if (r.status === "rejected") throw r.reason;
+      outs.push(r.value);
+    }
     const all = await this.#address(outs.flat());
     if (all.length > 0) await this.#o.delivery.sendMany(all);
     this.#o.metrics.deliveriesRouted.inc(all.length);

@@ -3,8 +3,8 @@
 // resends every unacknowledged message with the same client_msg_id. It records every message
 // frame it is shown, raw, so a test can prove nothing was lost and nothing shown twice.
 import WebSocket from "ws";
-import type { Session } from "../testkit/index.ts";
-import { waitFor } from "../testkit/index.ts";
+import type { Session } from "./chat-client.ts";
+import { waitFor } from "./wait.ts";
 
 type Frame = { type: string; [k: string]: unknown };
 
@@ -15,10 +15,22 @@ export class Member {
   /** the seq of every message frame shown, per room, in arrival order */
   readonly shown = new Map<string, number[]>();
   readonly acks = new Map<string, number>();
+  /** the room of every acknowledged client_msg_id */
+  readonly ackRooms = new Map<string, string>();
+  /** the client_msg_id first shown at each seq, per room: what the member saw, to compare with history */
+  readonly shownIds = new Map<string, Map<number, string>>();
+  /** a client_msg_id acknowledged twice with different seqs (must stay empty) */
+  readonly ackConflicts: string[] = [];
+  /** called on every ack (with the room), e.g. to time unavailability */
+  onAck: ((roomId: string, seq: number) => void) | undefined;
   /** seqs of this member's own messages per room (a sender is answered with acks, not message frames) */
   readonly #own = new Map<string, number[]>();
   readonly closes: number[] = [];
   readonly #pending = new Map<string, Frame>();
+  /** when each pending frame was last sent */
+  readonly #sentAt = new Map<string, number>();
+  /** error frames received, by code */
+  readonly errors = new Map<string, number>();
   #ws: WebSocket | undefined;
   #stopped = false;
   #connecting: Promise<void> | undefined;
@@ -84,7 +96,10 @@ export class Member {
     });
     this.#ws = ws;
     this.url = base;
-    for (const frame of this.#pending.values()) ws.send(JSON.stringify(frame));
+    for (const [id, frame] of this.#pending) {
+      ws.send(JSON.stringify(frame));
+      this.#sentAt.set(id, Date.now());
+    }
   }
 
   async #reconnect(): Promise<void> {
@@ -104,10 +119,25 @@ export class Member {
       const list = this.shown.get(f.room_id);
       if (list === undefined) this.shown.set(f.room_id, [f.seq]);
       else list.push(f.seq);
+      let ids = this.shownIds.get(f.room_id);
+      if (ids === undefined) {
+        ids = new Map();
+        this.shownIds.set(f.room_id, ids);
+      }
+      if (!ids.has(f.seq) && typeof f.client_msg_id === "string") ids.set(f.seq, f.client_msg_id);
+    } else if (f.type === "error") {
+      const code = String(f.code);
+      this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
     } else if (f.type === "ack" && typeof f.client_msg_id === "string") {
       this.#pending.delete(f.client_msg_id);
+      this.#sentAt.delete(f.client_msg_id);
       if (typeof f.seq === "number" && typeof f.room_id === "string") {
+        const before = this.acks.get(f.client_msg_id);
+        if (before !== undefined && before !== f.seq)
+          this.ackConflicts.push(`${f.client_msg_id} acked as ${before}, then as ${f.seq}`);
         this.acks.set(f.client_msg_id, f.seq);
+        this.ackRooms.set(f.client_msg_id, f.room_id);
+        this.onAck?.(f.room_id, f.seq);
         const own = this.#own.get(f.room_id);
         if (own === undefined) this.#own.set(f.room_id, [f.seq]);
         else own.push(f.seq);
@@ -126,8 +156,28 @@ export class Member {
       content: { text },
     };
     this.#pending.set(client_msg_id, frame);
+    this.#sentAt.set(client_msg_id, Date.now());
     if (this.connected) this.#ws?.send(JSON.stringify(frame));
     return client_msg_id;
+  }
+
+  /** Resends (same client_msg_id) every unacknowledged message last sent over `olderThanMs` ago. */
+  retry(olderThanMs: number): void {
+    if (!this.connected) return;
+    const now = Date.now();
+    for (const [id, frame] of this.#pending) {
+      if (now - (this.#sentAt.get(id) ?? 0) < olderThanMs) continue;
+      this.#ws?.send(JSON.stringify(frame));
+      this.#sentAt.set(id, now);
+    }
+  }
+
+  pendingIds(): string[] {
+    return [...this.#pending.keys()];
+  }
+
+  isPending(clientMsgId: string): boolean {
+    return this.#pending.has(clientMsgId);
   }
 
   get unacked(): number {
