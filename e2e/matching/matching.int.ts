@@ -64,9 +64,11 @@ describe("random matching on the real stack (2 matchers, 2 gateways, 2 forwarder
         MATCH_LEASE_MS: "5000",
       },
     });
+    // 1,000 users ask at once: on a 2-core CI machine running other suites beside this one a
+    // request of the burst waits longer than a lone call's 15 s
     rests = [
-      new Rest(stack.gateways[0]?.url as string),
-      new Rest(stack.gateways[1]?.url as string),
+      new Rest(stack.gateways[0]?.url as string, { timeoutMs: 90_000 }),
+      new Rest(stack.gateways[1]?.url as string, { timeoutMs: 90_000 }),
     ];
     store = await CassandraStore.connect({
       contactPoints: cassandraContactPoints(),

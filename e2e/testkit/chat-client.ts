@@ -15,8 +15,12 @@ export interface Session {
 export class Rest {
   readonly base: string;
 
-  constructor(base: string) {
+  /** how long one call may take: 15 s, or more where a test sends a burst on purpose */
+  readonly timeoutMs: number;
+
+  constructor(base: string, { timeoutMs = 15_000 }: { timeoutMs?: number } = {}) {
     this.base = base.replace(/\/$/, "");
+    this.timeoutMs = timeoutMs;
   }
 
   async call(
@@ -35,7 +39,7 @@ export class Rest {
       ...(body === undefined
         ? {}
         : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15_000),
+      signal: AbortSignal.timeout(this.timeoutMs),
     });
     const text = await res.text();
     return { status: res.status, body: text === "" ? undefined : JSON.parse(text) };
