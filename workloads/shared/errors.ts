@@ -139,8 +139,39 @@ export class ChatError extends Error {
   }
 }
 
-/** Any thrown value as a ChatError: ours pass through, anything else is INTERNAL. */
+/** cassandra-driver's and ioredis's errors for a backend that did not answer in time or at all */
+const UNAVAILABLE_ERROR_NAMES = new Set([
+  "NoHostAvailableError",
+  "OperationTimedOutError",
+  "BusyConnectionError",
+  "MaxRetriesPerRequestError",
+]);
+/** Cassandra's own "not now" answers: unavailable, overloaded, is bootstrapping, write/read timeout */
+const UNAVAILABLE_CASSANDRA_CODES = new Set([0x1000, 0x1001, 0x1002, 0x1100, 0x1200]);
+const UNAVAILABLE_MESSAGES = /^(Command timed out|Connection is closed\.|Stream isn't writeable)/;
+
+/** True when the error says a backend is slow or away, not that the request or our code is wrong. */
+export function isBackendUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (UNAVAILABLE_ERROR_NAMES.has(err.name)) return true;
+  const code = (err as { code?: unknown }).code;
+  if (err.name === "ResponseError" && typeof code === "number") {
+    return UNAVAILABLE_CASSANDRA_CODES.has(code);
+  }
+  return UNAVAILABLE_MESSAGES.test(err.message);
+}
+
+/**
+ * Any thrown value as a ChatError: ours pass through; a backend that timed out or is away is
+ * UNAVAILABLE with retry_after_ms (nothing was done that a retry with the same ids would
+ * repeat); anything else is INTERNAL.
+ */
 export function asChatError(err: unknown): ChatError {
   if (err instanceof ChatError) return err;
+  if (isBackendUnavailable(err)) {
+    return new ChatError("UNAVAILABLE", "a backend did not answer in time; retry", {
+      retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS,
+    });
+  }
   return new ChatError("INTERNAL", "internal error");
 }
