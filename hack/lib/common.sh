@@ -54,6 +54,23 @@ wait_for() {
   done
 }
 
+# debian_install <package>...: installs the Debian packages not installed yet (root only), in
+# one apt-get, waiting for another apt-get's lock rather than failing on it.
+debian_install() {
+  local p missing=()
+  for p; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  [[ $(id -u) == 0 ]] || die "missing Debian packages: ${missing[*]} (apt-get install -y ${missing[*]})"
+  log "installing Debian's ${missing[*]}"
+  local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "${missing[@]}" >/dev/null 2>&1 || {
+    "${apt[@]}" update >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "${missing[@]}" >/dev/null
+  } || die "apt-get could not install ${missing[*]}"
+}
+
 port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; } # port_open <port> [host]
 port_free() { ! port_open "$1"; }
 
