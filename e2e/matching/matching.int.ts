@@ -162,7 +162,7 @@ describe("random matching on the real stack (2 matchers, 2 gateways, 2 forwarder
             );
           } else {
             asks.push(
-              (rests[home] as Rest).ok(
+              (rests[home] as Rest).okRetrying(
                 "POST",
                 "/v1/match",
                 { request_id: requestId },
@@ -174,7 +174,12 @@ describe("random matching on the real stack (2 matchers, 2 gateways, 2 forwarder
           if (i % 2 === 1) {
             const gw = i % 4 === 1 ? 1 - home : home;
             asks.push(
-              (rests[gw] as Rest).ok("POST", "/v1/match", { request_id: requestId }, u.accessToken),
+              (rests[gw] as Rest).okRetrying(
+                "POST",
+                "/v1/match",
+                { request_id: requestId },
+                u.accessToken,
+              ),
             );
           }
           answers[i] = await Promise.all(asks);

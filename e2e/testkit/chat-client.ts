@@ -55,6 +55,33 @@ export class Rest {
     return r.body;
   }
 
+  /**
+   * ok() for an idempotent request, sent again after retry_after_ms while the answer is 503
+   * UNAVAILABLE, as the protocol tells clients to (a busy machine's backend timed out), at
+   * most `attempts` times.
+   */
+  async okRetrying(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    attempts = 5,
+    // biome-ignore lint/suspicious/noExplicitAny: a test client reads JSON whose shape the test asserts
+  ): Promise<any> {
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.call(method, path, body, token);
+      const unavailable = r.status === 503 && r.body?.error?.code === "UNAVAILABLE";
+      if (!unavailable || attempt === attempts) {
+        if (r.status < 200 || r.status >= 300) {
+          throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+        }
+        return r.body;
+      }
+      const wait = Number(r.body.error.retry_after_ms) || 1_000;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
   async register(username: string, password = "password-123"): Promise<Session> {
     const b = await this.ok("POST", "/v1/auth/register", { username, password });
     return {

@@ -1,20 +1,27 @@
-// The forwarder: a member of one consumer group on the messages topic. For each batch it
-// persists every event idempotently, then routes it to exactly the gateway pods that hold its
-// receivers, and only then lets the bus commit the batch. A crash repeats work, never skips it.
+// The forwarder: a member of one consumer group on the messages topic. It gives each message
+// its room's next seq, routes it at once to exactly the gateway pods that hold its receivers
+// (which answers the sender's ack), writes it to the store behind the route, and lets the bus
+// commit a batch only once everything in it is stored. A crash repeats work, never skips it.
 //
-// Sequencing: the bus keys events by room, so one partition — consumed by one member at a
-// time — holds all of a room's events, in order. The member that owns the partition gives each
-// new message the room's next seq (last stored seq + 1), so a room's seqs have no gaps. A
-// message whose id is already stored (a sender's retry, or a batch repeated after a crash)
-// keeps its stored seq and is routed again; gateways drop what a socket already has.
+// Where a room's order lives (docs/decisions/0020): Kafka holds every message before the
+// gateway lets it in (acks = all); the forwarder that owns a partition — one at a time, and the
+// bus keys events by room — gives seqs in offset order from the room's stored last seq, and a
+// room's writes land in seq order, one after the other. So what the store holds of a room is
+// always a prefix of what was sequenced, and a member that takes the partition over after a
+// crash replays from the committed offset and gives every replayed message the same seq again:
+// an acked message survives any single crash, the store's included, and a store outage stops
+// only writes, not acks. The store is the materialised view of that order: it lags the ack by
+// one write, or by an outage, and catches up in order.
 //
-// The store's order is the truth (docs/decisions/0013): a write is acknowledged only once it is
-// durable (commit log synced, a quorum of replicas), and this member never gives a seq twice.
-// When it first sequences a room after an assignment, or after a write failed and the seq may
-// or may not be taken, it reads the room's stored last seq and checks the next seq is free. If
-// the store comes back below a seq this member saw stored — it lost writes it acknowledged —
-// the member counts it (seq_regressions), writes the lost messages back from a bounded memory
-// of its recent writes, and goes on above the highest seq it gave: a gap, never a reuse.
+// De-duplication: a retry carries its message's id. Each room keeps the ids of its latest
+// DEDUP_WINDOW messages in memory (restored with one read when this member first sequences the
+// room after an assignment) and the messages not yet stored; a retry whose original is older
+// than that window is sequenced again (a second seq for the same id, which clients and
+// gateways drop by id), never lost.
+//
+// The store losing writes it acknowledged (a commit log that was not synced) is detected when a
+// write fails: before trying again, the member reads the room's stored last seq and writes back
+// what it remembers above it (seq_regressions), so a seq is never given twice.
 import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
@@ -25,7 +32,7 @@ import {
   REGISTRY_SETTLE_MS,
   type Registry,
 } from "../shared/backends/registry.ts";
-import type { Store } from "../shared/backends/store.ts";
+import { MAX_MESSAGES_PER_WRITE, type Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
 import {
   type BusEvent,
@@ -48,35 +55,88 @@ export interface ForwarderOptions {
   readonly metrics: Metrics;
   /** the clock, in ms, compared with the registry's epoch; default Date.now */
   readonly now?: () => number;
+  /** first and longest pause between tries of a store or routing call that failed */
+  readonly retry?: { readonly initialMs: number; readonly maxMs: number };
 }
 
+/** Where a payload goes: the gateways of a room, of users, or both. */
+type Target = { readonly roomId?: string; readonly userIds?: readonly string[] };
 type Outgoing = { gatewayId: string; payload: string };
-/** one encoded event and the gateways the registry says hold its receivers */
-type Routed = { gateways: readonly string[]; payload: string };
+/** what an event wrote: settles once stored */
+type Written = { readonly written: Promise<void> };
+const NOTHING_WRITTEN: Written = { written: Promise.resolve() };
 
-/** Recent writes kept per room, to write back what a store that lost them forgot. */
+/** Ids of a room's latest messages kept for de-duplication (one history page restores them). */
+export const DEDUP_WINDOW = 100;
+/** Latest stored messages kept per room, to write back what a store that lost them forgot. */
 const RECENT_PER_ROOM = 32;
-/** Rooms whose recent writes are kept (the least recently written are forgotten first). */
-const RECENT_ROOMS = 1_024;
-/** Rooms whose last seq is kept in memory (about 100 bytes each). */
-const KNOWN_ROOMS = 100_000;
+/** Rooms kept in memory; the least recently used idle ones are forgotten first. */
+const KNOWN_ROOMS = 20_000;
 /** Seqs probed above the room's stored last seq before giving up (a corrupt store). */
 const MAX_PROBES = 1_000;
+/** Batches of a partition in flight at once (routed, their writes pending). */
+export const PIPELINE = 4_096;
+/** Payloads sent to gateways in one call. */
+const ROUTE_CHUNK = 2_000;
+
+/** A message given its seq, waiting to be stored. */
+interface PendingWrite {
+  readonly message: StoredMessage;
+  /** settles once stored (rejects only when the member stops first) */
+  readonly stored: PromiseWithResolvers<void>;
+  /** called once, after the first try to store it: did it succeed */
+  readonly onFirstTry: (ok: boolean) => void;
+  tried: boolean;
+}
+
+/** Characters of message text in one store write, beside MAX_MESSAGES_PER_WRITE. */
+const MAX_TEXT_PER_WRITE = 16_000;
+
+/** What this member knows of one room. */
+interface Room {
+  readonly id: string;
+  /** the bus partition its events come from */
+  partition: number | undefined;
+  /** sequencing steps, one after another in bus order */
+  chain: Promise<void>;
+  /** messages to store, in seq order; the writer takes them from the head, a few at a time */
+  readonly queue: PendingWrite[];
+  /** the writer, while the queue has messages */
+  writer: Promise<void> | undefined;
+  /** the highest seq given, once read from the store since the latest assignment */
+  lastSeq: number | undefined;
+  /** the highest seq the store confirmed to this member (a floor it must never fall below) */
+  confirmed: number;
+  /** message id → seq, the latest DEDUP_WINDOW, oldest first */
+  readonly ids: Map<string, number>;
+  /** messages given a seq and not stored yet, by id */
+  readonly unstored: Map<string, PendingWrite>;
+  /** the latest stored messages, oldest first (RECENT_PER_ROOM) */
+  recent: StoredMessage[];
+  /** a write failed: read the store's last seq before the next try */
+  suspect: boolean;
+  /**
+   * Since the latest (re)read, no message was new yet: the bus may be replaying what an earlier
+   * owner handled, so an id missing from memory is looked up in the store. The store holds a
+   * prefix of each room's sequence, so after the first message it lacks, none is stored.
+   */
+  replaying: boolean;
+}
 
 export class Forwarder {
   readonly #o: ForwarderOptions;
-  /**
-   * The highest seq this member saw stored, per room (bounded, least recently written first
-   * out): a floor it never gives again, kept across assignments.
-   */
-  readonly #lastSeq = new Map<string, number>();
-  /** rooms whose #lastSeq was checked against the store since the latest assignment */
-  readonly #checked = new Set<string>();
-  /** the latest messages this member stored, per room, oldest first (bounded) */
-  readonly #recent = new Map<string, StoredMessage[]>();
+  readonly #rooms = new Map<string, Room>();
+  /** payloads waiting to be routed, in order */
+  #outbox: { target: Target; payload: string }[] = [];
+  #routing: Promise<void> | undefined;
   /** every live gateway while the registry settles after a loss, re-read once per interval */
   #settling: { checkedAt: number; gateways: Promise<readonly string[]> } | undefined;
   #consumer: BusConsumer | undefined;
+  /** the partitions of the latest assignment */
+  #held = new Set<number>();
+  #stopping = false;
+  /** wakes the pauses between retries when stopping */
+  readonly #wakers = new Set<() => void>();
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -96,33 +156,64 @@ export class Forwarder {
       : `in ${this.#o.groupId} with partitions ${m.partitions.join(",")}`;
   }
 
+  /**
+   * Joins the group, trying again (with a capped pause, logged) until it joins or stop() is
+   * called: a topic not created yet or a Kafka not up yet keeps the member waiting, not exiting.
+   */
   async start(): Promise<void> {
-    this.#consumer = await this.#o.bus.consume({
-      groupId: this.#o.groupId,
-      topic: this.#o.topic,
-      ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
-      onBatch: (batch) => this.handleBatch(batch),
-      onAssignment: (partitions) => {
-        // another member may have sequenced our partitions' rooms meanwhile: check again
-        this.#checked.clear();
-        this.#o.log.info({ partitions }, "partitions assigned");
-      },
-    });
+    this.#stopping = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#consumer = await this.#o.bus.consume({
+          groupId: this.#o.groupId,
+          topic: this.#o.topic,
+          pipeline: PIPELINE,
+          ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
+          onBatch: (batch) => this.handleBatch(batch),
+          onAssignment: (partitions) => {
+            // another member may have sequenced the rooms of a partition new to us: read again
+            const gained = new Set(partitions.filter((p) => !this.#held.has(p)));
+            for (const room of this.#rooms.values()) {
+              if (room.partition === undefined || gained.has(room.partition)) {
+                room.lastSeq = undefined;
+              }
+            }
+            this.#held = new Set(partitions);
+            this.#o.log.info({ partitions }, "partitions assigned");
+          },
+        });
+        return;
+      } catch (err) {
+        if (this.#stopping) return;
+        const pause = Math.min(1_000 * 2 ** (attempt - 1), 15_000);
+        this.#o.log.warn(
+          { err, attempt, pause },
+          "cannot join the consumer group yet; trying again",
+        );
+        await this.#pause(pause);
+        if (this.#stopping) return;
+      }
+    }
   }
 
-  /** Stops consuming after the batch in flight is stored, routed and committed. */
+  /** Stops consuming once the batches in flight are stored, routed and committed (bounded). */
   async stop(): Promise<void> {
-    await this.#consumer?.stop();
+    const consumer = this.#consumer;
     this.#consumer = undefined;
+    await consumer?.stop();
+    this.#stopping = true;
+    for (const wake of this.#wakers) wake();
+    await this.#routing;
   }
 
-  /** One batch: rooms in parallel, each room's events in order. */
-  async handleBatch(batch: ConsumedBatch): Promise<void> {
+  /**
+   * One batch: each event joins its room's sequence at once (in the order batches are given),
+   * is routed as soon as it is sequenced, and the returned promise resolves once every write of
+   * the batch is stored — the bus commits the batch only then.
+   */
+  handleBatch(batch: ConsumedBatch): Promise<void> {
     const end = this.#o.metrics.batchSeconds.startTimer();
-    const byRoom = new Map<
-      string,
-      { event: BusEvent; headers: Readonly<Record<string, string>> }[]
-    >();
+    const durable: Promise<void>[] = [];
     for (const record of batch.records) {
       const event = decodeBusEvent(record.value);
       if (event === undefined) {
@@ -133,54 +224,42 @@ export class Forwarder {
         );
         continue;
       }
-      const list = byRoom.get(event.roomId);
-      if (list === undefined) byRoom.set(event.roomId, [{ event, headers: record.headers }]);
-      else list.push({ event, headers: record.headers });
+      durable.push(this.#enqueue(event, record.headers, batch.partition));
     }
-    // every room runs to its end before a failure is reported: the consumer retries a failed
-    // batch at once, and a room's handler still in flight beside that retry would sequence the
-    // same message twice (seen by the chaos suite when Cassandra came back)
-    const settled = await Promise.allSettled(
-      [...byRoom.values()].map(async (events) => {
-        const out: Routed[] = [];
-        for (const { event, headers } of events) out.push(...(await this.#handle(event, headers)));
-        return out;
-      }),
-    );
-    const outs: Routed[][] = [];
-    for (const r of settled) {
-      if (r.status === "rejected") throw r.reason;
-      outs.push(r.value);
-    }
-    const all = await this.#address(outs.flat());
-    if (all.length > 0) await this.#o.delivery.sendMany(all);
-    this.#o.metrics.deliveriesRouted.inc(all.length);
-    end();
+    return Promise.all(durable).then(() => {
+      end();
+    });
+  }
+
+  /** Adds the event to its room's sequence; resolves once what it wrote is stored. */
+  #enqueue(
+    event: BusEvent,
+    headers: Readonly<Record<string, string>>,
+    partition: number,
+  ): Promise<void> {
+    const room = this.#room(event.roomId);
+    room.partition = partition;
+    const { promise: durable, resolve, reject } = Promise.withResolvers<void>();
+    room.chain = room.chain.then(async () => {
+      try {
+        const { written } = await this.#step(room, event, headers);
+        written.then(resolve, reject);
+      } catch (err) {
+        reject(err);
+      }
+    });
+    return durable;
   }
 
   /**
-   * Each payload to its gateways and, while the registry settles after a loss, to every other
-   * live gateway too (gateways ignore what is not for their sockets); in event order.
+   * Sequences and routes one event; resolves `written`, which settles once its write is stored
+   * (wrapped: a promise resolved with a promise would wait for it).
    */
-  async #address(routed: readonly Routed[]): Promise<Outgoing[]> {
-    const every = routed.length > 0 ? await this.#everyGatewayWhileSettling() : [];
-    const out: Outgoing[] = [];
-    let extra = 0;
-    for (const { gateways, payload } of routed) {
-      for (const gatewayId of gateways) out.push({ gatewayId, payload });
-      if (every.length === 0) continue;
-      const addressed = new Set(gateways);
-      for (const gatewayId of every) {
-        if (addressed.has(gatewayId)) continue;
-        out.push({ gatewayId, payload });
-        extra++;
-      }
-    }
-    if (extra > 0) this.#o.metrics.conservativeRoutes.inc(extra);
-    return out;
-  }
-
-  async #handle(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<Routed[]> {
+  async #step(
+    room: Room,
+    event: BusEvent,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<Written> {
     switch (event.kind) {
       case "message":
         return inSpan(
@@ -188,39 +267,28 @@ export class Forwarder {
           SpanKind.CONSUMER,
           contextFrom(headers),
           { "switchboard.room_id": event.roomId, "switchboard.message_id": event.id },
-          async () => {
-            const stored = await this.#persist(event);
-            const payload: DeliveryPayload = {
-              kind: "message",
-              message: {
-                roomId: stored.roomId,
-                seq: stored.seq,
-                id: stored.id,
-                senderId: stored.senderId,
-                clientMsgId: stored.clientMsgId,
-                msgType: stored.msgType,
-                content: stored.content,
-                createdAt: stored.createdAt.toISOString(),
-              },
-              ...traceparent(),
-            };
-            return this.#route(await this.#gatewaysForRoom(event.roomId), payload);
-          },
+          () => this.#message(room, event),
         );
       case "seen": {
-        const pos = await this.#o.store.advanceReadPosition({
-          roomId: event.roomId,
-          userId: event.userId,
-          seq: event.seq,
-          at: new Date(),
-        });
         this.#o.metrics.busConsumed.inc({ kind: "seen", outcome: "stored" });
-        return this.#route(await this.#gatewaysForRoom(event.roomId), {
-          kind: "seen",
-          roomId: event.roomId,
-          userId: event.userId,
-          seq: pos.seq,
+        let seq = event.seq;
+        const written = this.#retry("store a read position", async () => {
+          seq = (
+            await this.#o.store.advanceReadPosition({
+              roomId: event.roomId,
+              userId: event.userId,
+              seq: event.seq,
+              at: new Date(),
+            })
+          ).seq;
         });
+        // the position now held (never backwards): known once stored, else the one asked for
+        await Promise.race([written, this.#settled()]);
+        this.#route(
+          { roomId: event.roomId },
+          { kind: "seen", roomId: event.roomId, userId: event.userId, seq },
+        );
+        return { written };
       }
       case "matched":
         return inSpan(
@@ -230,38 +298,42 @@ export class Forwarder {
           { "switchboard.room_id": event.roomId, "switchboard.user_id": event.userId },
           async () => {
             this.#o.metrics.busConsumed.inc({ kind: "matched", outcome: "routed" });
-            return this.#route(await this.#o.registry.gatewaysForUser(event.userId), event);
+            this.#route({ userIds: [event.userId] }, event);
+            return NOTHING_WRITTEN;
           },
         );
       case "member": {
         // the room's gateways tell their sockets; the user's gateways (re)subscribe their sockets
-        const [room, ...users] = await Promise.all([
-          this.#gatewaysForRoom(event.roomId),
-          ...[event.userId, ...(event.notify ?? [])].map((u) =>
-            this.#o.registry.gatewaysForUser(u),
-          ),
-        ]);
+        const fromSeq = event.change === "joined" ? await this.#lastSeq(room) : undefined;
         this.#o.metrics.busConsumed.inc({ kind: "member", outcome: "routed" });
-        return this.#route([...new Set([...(room ?? []), ...users.flat()])], {
-          kind: "member",
-          roomId: event.roomId,
-          userId: event.userId,
-          change: event.change,
-          ...(event.change === "joined" ? { fromSeq: await this.#currentSeq(event.roomId) } : {}),
-          ...(event.requestId ? { requestId: event.requestId } : {}),
-          ...(event.notify ? { notify: event.notify } : {}),
-        });
+        this.#route(
+          { roomId: event.roomId, userIds: [event.userId, ...(event.notify ?? [])] },
+          {
+            kind: "member",
+            roomId: event.roomId,
+            userId: event.userId,
+            change: event.change,
+            ...(fromSeq !== undefined ? { fromSeq } : {}),
+            ...(event.requestId ? { requestId: event.requestId } : {}),
+            ...(event.notify ? { notify: event.notify } : {}),
+          },
+        );
+        return NOTHING_WRITTEN;
       }
     }
   }
 
-  async #persist(event: Extract<BusEvent, { kind: "message" }>): Promise<StoredMessage> {
-    const existing = await this.#o.store.getMessageById(event.id);
-    if (existing !== undefined) {
+  async #message(room: Room, event: Extract<BusEvent, { kind: "message" }>): Promise<Written> {
+    const last = await this.#lastSeq(room); // also restores the room's de-duplication window
+    const known = await this.#known(room, event.id);
+    if (known !== undefined) {
       this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "duplicate" });
-      return existing;
+      this.#route({ roomId: room.id }, messagePayload(known));
+      // durable once the original is: it is in this room's write queue, or stored already
+      const original = room.unstored.get(event.id);
+      return original === undefined ? NOTHING_WRITTEN : { written: original.stored.promise };
     }
-    const last = await this.#currentSeq(event.roomId);
+    const sentAt = Date.parse(event.sentAt);
     const message: StoredMessage = {
       roomId: event.roomId,
       seq: last + 1,
@@ -270,95 +342,294 @@ export class Forwarder {
       clientMsgId: event.clientMsgId,
       msgType: event.msgType,
       content: event.content,
-      createdAt: new Date(),
+      // from the event, so that a replay after a crash stores what the first ack said
+      createdAt: Number.isNaN(sentAt) ? new Date() : new Date(sentAt),
     };
-    const end = this.#o.metrics.storeSeconds.startTimer({ op: "persist" });
-    try {
-      await this.#o.store.persistMessage(message);
-    } catch (err) {
-      // the seq may or may not be taken now: read it from the store next time
-      this.#checked.delete(event.roomId);
-      throw err;
-    } finally {
-      end();
+    room.lastSeq = message.seq;
+    // Routed (acked) once stored while the store keeps up, so that history holds what was
+    // acked; at once when earlier messages of the room are still waiting or this one's first
+    // try failed (the store is away or slow): Kafka holds it and a replay gives it this seq.
+    const queued = room.unstored.size > 0;
+    const firstTry = Promise.withResolvers<boolean>();
+    const pending: PendingWrite = {
+      message,
+      stored: Promise.withResolvers<void>(),
+      onFirstTry: firstTry.resolve,
+      tried: false,
+    };
+    pending.stored.promise.catch(() => firstTry.resolve(false));
+    room.unstored.set(message.id, pending);
+    this.#o.metrics.unstoredMessages.inc();
+    this.#addId(room, message.id, message.seq);
+    room.queue.push(pending);
+    this.#startWriter(room);
+    const storedFirst = !queued && (await firstTry.promise);
+    if (!storedFirst) {
+      this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "routed_before_stored" });
     }
-    this.#setLastSeq(event.roomId, message.seq);
-    this.#remember(message);
-    this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "stored" });
-    return message;
+    this.#route({ roomId: room.id }, messagePayload(message));
+    return { written: pending.stored.promise };
   }
 
-  async #currentSeq(roomId: string): Promise<number> {
-    const known = this.#lastSeq.get(roomId);
-    if (known !== undefined && this.#checked.has(roomId)) return known;
-    let stored = await this.#storedLastSeq(roomId);
-    if (known !== undefined && stored < known) {
-      this.#o.metrics.seqRegressions.inc();
-      const repaired = await this.#writeBack(roomId, stored, known);
-      this.#o.log.error(
-        { roomId, stored, known, repaired },
-        "the store lost acknowledged messages: writing back what this forwarder remembers; " +
-          "seqs it cannot write back stay gaps (check the commit log and consistency settings)",
-      );
-      stored = await this.#storedLastSeq(roomId);
-    }
-    const last = Math.max(stored, known ?? 0);
-    this.#setLastSeq(roomId, last);
-    this.#checked.add(roomId);
+  /** The message this id was given, from memory or (outside the window) the store. */
+  async #known(room: Room, id: string): Promise<StoredMessage | undefined> {
+    const unstored = room.unstored.get(id);
+    if (unstored !== undefined) return unstored.message;
+    if (!room.ids.has(id) && !room.replaying) return undefined;
+    const recent = room.recent.find((m) => m.id === id);
+    if (recent !== undefined) return recent;
+    // in the window but no longer in memory: the stored record says what it was
+    const stored = await this.#retry("read a retried message", () =>
+      this.#o.store.getMessageById(id),
+    );
+    if (stored?.roomId === room.id) return stored;
+    room.replaying = false;
+    return undefined;
+  }
+
+  /**
+   * The room's last seq given. Read from the store when this member first sequences the room
+   * after an assignment (with its de-duplication window), once the room's own writes are in.
+   */
+  async #lastSeq(room: Room): Promise<number> {
+    if (room.lastSeq !== undefined) return room.lastSeq;
+    await room.writer; // our own writes first: the store then holds all we gave
+    const stored = await this.#retry("read a room's last seq", () => this.#storedLastSeq(room));
+    const window = await this.#retry("read a room's latest messages", () =>
+      this.#o.store.history(room.id, { limit: DEDUP_WINDOW }),
+    );
+    for (const m of window) this.#addId(room, m.id, m.seq);
+    const last = Math.max(stored, room.confirmed, window.at(-1)?.seq ?? 0);
+    room.lastSeq = last;
+    room.replaying = true;
     return last;
   }
 
-  #setLastSeq(roomId: string, seq: number): void {
-    this.#lastSeq.delete(roomId); // re-inserted last: the map's order is recency
-    this.#lastSeq.set(roomId, seq);
-    if (this.#lastSeq.size > KNOWN_ROOMS) {
-      const oldest = this.#lastSeq.keys().next().value;
-      if (oldest !== undefined) {
-        this.#lastSeq.delete(oldest);
-        this.#checked.delete(oldest);
-      }
-    }
-  }
-
-  /** The room's stored last seq, and past it while the next seq is already taken. */
-  async #storedLastSeq(roomId: string): Promise<number> {
-    let last = (await this.#o.store.roomStates([roomId])).get(roomId)?.lastSeq ?? 0;
+  /** The room's stored last seq, past it while the next seq is already taken. */
+  async #storedLastSeq(room: Room): Promise<number> {
+    let last = (await this.#o.store.roomStates([room.id])).get(room.id)?.lastSeq ?? 0;
     for (let probes = 0; ; probes++) {
       if (probes === MAX_PROBES) {
-        throw new Error(`room ${roomId}: more than ${MAX_PROBES} messages past its stored state`);
+        throw new Error(`room ${room.id}: more than ${MAX_PROBES} messages past its stored state`);
       }
-      if ((await this.#o.store.messageAt(roomId, last + 1)) === undefined) return last;
-      this.#o.log.warn({ roomId, seq: last + 1 }, "room state behind its messages: seq taken");
+      if ((await this.#o.store.messageAt(room.id, last + 1)) === undefined) return last;
+      this.#o.log.warn({ roomId: room.id, seq: last + 1 }, "room state behind its messages");
       last += 1;
     }
   }
 
-  /** Writes back the remembered messages with seqs in (from, to]; resolves how many. */
-  async #writeBack(roomId: string, from: number, to: number): Promise<number> {
-    const lost = (this.#recent.get(roomId) ?? []).filter((m) => m.seq > from && m.seq <= to);
-    for (const m of lost) await this.#o.store.persistMessage(m);
-    return lost.length;
+  /**
+   * Stores the room's queue in seq order, the messages waiting together in one write (up to
+   * MAX_MESSAGES_PER_WRITE), each write tried until it succeeds or the member stops. After a
+   * failure, the next try first checks the store still holds what it confirmed.
+   */
+  #startWriter(room: Room): void {
+    if (room.writer !== undefined) return;
+    const run = async (): Promise<void> => {
+      while (room.queue.length > 0) {
+        const chunk = takeChunk(room.queue);
+        const end = this.#o.metrics.storeSeconds.startTimer({ op: "persist" });
+        try {
+          await this.#retry(
+            "write to the store",
+            async () => {
+              if (room.suspect) await this.#checkConfirmed(room);
+              await this.#o.store.persistMessages(chunk.map((w) => w.message));
+            },
+            () => {
+              room.suspect = true;
+              for (const w of chunk) firstTried(w, false);
+            },
+          );
+        } catch (err) {
+          // stopping: what is not stored stays uncommitted, and the next owner replays it
+          for (const w of room.queue.splice(0)) w.stored.reject(err);
+          return;
+        } finally {
+          end();
+        }
+        room.queue.splice(0, chunk.length);
+        for (const w of chunk) {
+          const m = w.message;
+          room.unstored.delete(m.id);
+          this.#o.metrics.unstoredMessages.dec();
+          room.confirmed = Math.max(room.confirmed, m.seq);
+          room.recent.push(m);
+          if (room.recent.length > RECENT_PER_ROOM) room.recent.shift();
+          this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "stored" });
+          firstTried(w, true);
+          w.stored.resolve();
+        }
+      }
+    };
+    room.writer = run().finally(() => {
+      room.writer = undefined;
+      if (room.queue.length > 0 && !this.#stopping) this.#startWriter(room);
+    });
   }
 
-  #remember(message: StoredMessage): void {
-    const list = this.#recent.get(message.roomId) ?? [];
-    this.#recent.delete(message.roomId); // re-inserted last: the map's order is recency
-    list.push(message);
-    if (list.length > RECENT_PER_ROOM) list.shift();
-    this.#recent.set(message.roomId, list);
-    if (this.#recent.size > RECENT_ROOMS) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
+  /**
+   * After a failed write: if the store's last seq is below what it confirmed, it lost
+   * acknowledged writes. Counts it and writes back what this member remembers, so the seqs it
+   * cannot write back stay gaps, never reused.
+   */
+  async #checkConfirmed(room: Room): Promise<void> {
+    const stored = await this.#storedLastSeq(room);
+    if (stored < room.confirmed) {
+      this.#o.metrics.seqRegressions.inc();
+      const lost = room.recent.filter((m) => m.seq > stored);
+      for (const m of lost) await this.#o.store.persistMessage(m);
+      this.#o.log.error(
+        { roomId: room.id, stored, confirmed: room.confirmed, repaired: lost.length },
+        "the store lost acknowledged messages: wrote back what this forwarder remembers; " +
+          "seqs it could not write back stay gaps (check the commit log and consistency settings)",
+      );
+    }
+    room.suspect = false;
+  }
+
+  /** Tries `call` until it resolves, pausing 50 ms doubling to 1 s; rejects once stopping. */
+  async #retry<T>(what: string, call: () => Promise<T>, onFailure?: () => void): Promise<T> {
+    const { initialMs, maxMs } = this.#o.retry ?? { initialMs: 50, maxMs: 1_000 };
+    for (let failures = 0; ; failures++) {
+      try {
+        return await call();
+      } catch (err) {
+        onFailure?.();
+        if (this.#stopping) throw err;
+        this.#o.metrics.forwarderRetries.inc({ call: what });
+        if (failures === 0 || failures % 20 === 0) {
+          this.#o.log.warn({ err, failures: failures + 1 }, `failed to ${what}; trying again`);
+        }
+        await this.#pause(Math.min(initialMs * 2 ** failures, maxMs));
+      }
     }
   }
 
-  async #gatewaysForRoom(roomId: string): Promise<string[]> {
-    const end = this.#o.metrics.registrySeconds.startTimer({ op: "gateways_for_room" });
+  #pause(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(done, ms);
+    const wakers = this.#wakers;
+    function done(): void {
+      clearTimeout(timer);
+      wakers.delete(done);
+      resolve();
+    }
+    wakers.add(done);
+    return promise;
+  }
+
+  /** Resolves on a later turn: what a write settled within it is used, else not waited for. */
+  #settled(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  #addId(room: Room, id: string, seq: number): void {
+    room.ids.delete(id);
+    room.ids.set(id, seq);
+    if (room.ids.size > DEDUP_WINDOW) {
+      const oldest = room.ids.keys().next().value;
+      if (oldest !== undefined && !room.unstored.has(oldest)) room.ids.delete(oldest);
+    }
+  }
+
+  #room(roomId: string): Room {
+    let room = this.#rooms.get(roomId);
+    if (room !== undefined) {
+      this.#rooms.delete(roomId); // re-inserted last: the map's order is recency
+      this.#rooms.set(roomId, room);
+      return room;
+    }
+    room = {
+      id: roomId,
+      partition: undefined,
+      chain: Promise.resolve(),
+      queue: [],
+      writer: undefined,
+      lastSeq: undefined,
+      confirmed: 0,
+      ids: new Map(),
+      unstored: new Map(),
+      recent: [],
+      suspect: false,
+      replaying: true,
+    };
+    this.#rooms.set(roomId, room);
+    if (this.#rooms.size > KNOWN_ROOMS) this.#forgetIdleRoom();
+    return room;
+  }
+
+  /** Forgets the least recently used room with nothing in flight (its floor goes with it). */
+  #forgetIdleRoom(): void {
+    for (const [id, room] of this.#rooms) {
+      if (room.writer === undefined && room.unstored.size === 0 && room.lastSeq !== undefined) {
+        this.#rooms.delete(id);
+        return;
+      }
+    }
+  }
+
+  /** Queues a payload; the queue is routed on a later turn, in order, in as few calls as it can. */
+  #route(target: Target, payload: DeliveryPayload): void {
+    this.#outbox.push({ target, payload: encode(payload) });
+    this.#routing ??= this.#drainOutbox();
+  }
+
+  /**
+   * Routes what the outbox holds, chunk by chunk, looking up each room's and user's gateways
+   * once per chunk. A failed chunk is tried again (capped pause) until it goes or the member
+   * stops: delivery is at most once, and a message routed late is still in order.
+   */
+  async #drainOutbox(): Promise<void> {
+    await this.#settled(); // let the turn's other routes join
     try {
-      return await this.#o.registry.gatewaysForRoom(roomId);
+      while (this.#outbox.length > 0) {
+        const chunk = this.#outbox.slice(0, ROUTE_CHUNK);
+        try {
+          await this.#retry("route to the gateways", () => this.#send(chunk));
+        } catch {
+          return; // stopping: what is left is not routed (clients resume from the store)
+        }
+        this.#outbox = this.#outbox.slice(chunk.length);
+      }
     } finally {
-      end();
+      this.#routing = undefined;
+      if (this.#outbox.length > 0 && !this.#stopping) this.#routing = this.#drainOutbox();
     }
+  }
+
+  async #send(chunk: readonly { target: Target; payload: string }[]): Promise<void> {
+    const rooms = new Set<string>();
+    const users = new Set<string>();
+    for (const { target } of chunk) {
+      if (target.roomId !== undefined) rooms.add(target.roomId);
+      for (const u of target.userIds ?? []) users.add(u);
+    }
+    const end = this.#o.metrics.registrySeconds.startTimer({ op: "gateways_for_room" });
+    const [roomGateways, userGateways, every] = await Promise.all([
+      lookUp([...rooms], (r) => this.#o.registry.gatewaysForRoom(r)),
+      lookUp([...users], (u) => this.#o.registry.gatewaysForUser(u)),
+      this.#everyGatewayWhileSettling(),
+    ]).finally(end);
+    const out: Outgoing[] = [];
+    let extra = 0;
+    for (const { target, payload } of chunk) {
+      const addressed = new Set<string>();
+      if (target.roomId !== undefined) {
+        for (const g of roomGateways.get(target.roomId) ?? []) addressed.add(g);
+      }
+      for (const u of target.userIds ?? [])
+        for (const g of userGateways.get(u) ?? []) addressed.add(g);
+      for (const gatewayId of addressed) out.push({ gatewayId, payload });
+      for (const gatewayId of every) {
+        if (addressed.has(gatewayId)) continue;
+        out.push({ gatewayId, payload });
+        extra++;
+      }
+    }
+    if (out.length > 0) await this.#o.delivery.sendMany(out);
+    if (extra > 0) this.#o.metrics.conservativeRoutes.inc(extra);
+    this.#o.metrics.deliveriesRouted.inc(out.length);
   }
 
   /**
@@ -383,13 +654,53 @@ export class Forwarder {
     if (now - epoch.since >= REGISTRY_SETTLE_MS) return [];
     return this.#o.registry.liveGateways();
   }
-
-  #route(gateways: readonly string[], payload: DeliveryPayload): Routed[] {
-    return [{ gateways, payload: encode(payload) }];
-  }
 }
 
-function traceparent(): { traceparent?: string } {
+async function lookUp(
+  keys: readonly string[],
+  read: (key: string) => Promise<readonly string[]>,
+): Promise<Map<string, readonly string[]>> {
+  const found = await Promise.all(keys.map(read));
+  return new Map(keys.map((k, i) => [k, found[i] ?? []]));
+}
+
+/** The head of the queue that goes in one write. */
+function takeChunk(queue: readonly PendingWrite[]): PendingWrite[] {
+  const chunk: PendingWrite[] = [];
+  let text = 0;
+  for (const w of queue) {
+    text += w.message.content.text?.length ?? 0;
+    if (
+      chunk.length > 0 &&
+      (chunk.length === MAX_MESSAGES_PER_WRITE || text > MAX_TEXT_PER_WRITE)
+    ) {
+      break;
+    }
+    chunk.push(w);
+  }
+  return chunk;
+}
+
+function firstTried(w: PendingWrite, ok: boolean): void {
+  if (w.tried) return;
+  w.tried = true;
+  w.onFirstTry(ok);
+}
+
+function messagePayload(m: StoredMessage): DeliveryPayload {
   const tp = traceHeaders().traceparent;
-  return tp === undefined ? {} : { traceparent: tp };
+  return {
+    kind: "message",
+    message: {
+      roomId: m.roomId,
+      seq: m.seq,
+      id: m.id,
+      senderId: m.senderId,
+      clientMsgId: m.clientMsgId,
+      msgType: m.msgType,
+      content: m.content,
+      createdAt: m.createdAt.toISOString(),
+    },
+    ...(tp === undefined ? {} : { traceparent: tp }),
+  };
 }

@@ -47,6 +47,8 @@ onShutdownSignal(log, 30_000, async () => {
   await backends.close();
   await stopTracing();
 });
-await forwarder.start();
 readiness.start();
-probes.listen(port, host, () => log.info({ port, groupId, instanceId }, "forwarder started"));
+probes.listen(port, host, () => log.info({ port, groupId, instanceId }, "probes listening"));
+// joins the group, waiting (not exiting) for a topic or a Kafka that is not there yet
+await forwarder.start();
+log.info({ groupId, instanceId }, "forwarder started");

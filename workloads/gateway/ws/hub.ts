@@ -273,7 +273,11 @@ export class Hub {
     if (cursor === undefined) return;
     cursor.catchingUp = true;
     try {
-      for (;;) {
+      for (let gaps = 0; ; gaps++) {
+        // the store lags the live route by a write (docs/decisions/0020): wait a little more
+        // each time a live message is still ahead of what it holds
+        if (gaps > 0) await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** gaps, 500)));
+        if (conn.closed || conn.rooms.get(roomId) !== cursor) return;
         for (;;) {
           const page = await this.#ctx.store.history(roomId, {
             after: cursor.last,

@@ -70,6 +70,9 @@ export class BusError extends Error {
   }
 }
 
+/** longest a stopping member waits for its pipelined batches to resolve and commit */
+const STOP_DRAIN_MS = 10_000;
+
 const COOPERATIVE = [{ name: "cooperative-sticky", version: 1 }];
 
 function baseOptions(config: KafkaBusConfig, options: KafkaBusOptions, clientId = config.clientId) {
@@ -301,6 +304,10 @@ class GroupMember implements BusConsumer {
    * committed offsets; those below this mark were handled and committed already.
    */
   readonly #handledUpTo = new Map<number, bigint>();
+  /** per partition, pipelined batches in flight (the `pipeline` option) and their commit chain */
+  readonly #lanes = new Map<number, { tail: Promise<void>; inFlight: Set<Promise<void>> }>();
+  /** counts joins: a pipelined batch handed out before the latest one is not committed */
+  #generation = 0;
   #joined = false;
   #stopping = false;
   #loop: Promise<void> | undefined;
@@ -337,6 +344,7 @@ class GroupMember implements BusConsumer {
     this.#wake?.();
     this.#stopped ??= (async () => {
       await this.#loop;
+      await this.#drain(STOP_DRAIN_MS);
       await this.#end();
       this.#onStopped();
     })();
@@ -361,6 +369,7 @@ class GroupMember implements BusConsumer {
     this.#consumer = consumer;
     consumer.on("consumer:group:join", (p) => {
       this.#joined = true;
+      this.#generation++;
       const mine = (p.assignments ?? []).flatMap((a) =>
         a.topic === this.#o.topic ? a.partitions : [],
       );
@@ -398,6 +407,7 @@ class GroupMember implements BusConsumer {
     this.#joined = false;
     this.#partitions = [];
     this.#handledUpTo.clear();
+    this.#lanes.clear();
     this.#failure = undefined;
     await stream?.close().catch(() => undefined);
     await consumer?.close(true).catch(() => undefined);
@@ -462,15 +472,86 @@ class GroupMember implements BusConsumer {
     for (const [partition, records] of byPartition) {
       // after stop(), or when a rebalance took the partition away, leave the rest uncommitted
       if (this.#stopping || !this.#partitions.includes(partition)) continue;
-      await this.#handle(partition, records);
+      if ((this.#o.pipeline ?? 1) > 1) await this.#dispatch(partition, records);
+      else await this.#handle(partition, records);
     }
   }
 
-  async #handle(partition: number, fetched: readonly StringMessage[]): Promise<void> {
+  /**
+   * Pipelined: hands the batch to onBatch now and commits it once it and every earlier batch of
+   * the partition resolved, waiting first while `pipeline` batches are in flight. A rejection
+   * ends the client (the next one starts from the committed offsets); a commit is skipped once
+   * the partition was reassigned since the batch was handed out (a later batch's covers it).
+   */
+  async #dispatch(partition: number, fetched: readonly StringMessage[]): Promise<void> {
     const from = this.#handledUpTo.get(partition) ?? -1n;
     const records = fetched.filter((m) => m.offset >= from);
-    if (records.length === 0) return;
-    const batch: ConsumedBatch = {
+    const last = records.at(-1);
+    const consumer = this.#consumer;
+    if (last === undefined || consumer === undefined) return;
+    let lane = this.#lanes.get(partition);
+    if (lane === undefined) {
+      lane = { tail: Promise.resolve(), inFlight: new Set() };
+      this.#lanes.set(partition, lane);
+    }
+    while (lane.inFlight.size >= (this.#o.pipeline ?? 1) && !this.#stopping) {
+      await Promise.race(lane.inFlight);
+    }
+    if (this.#stopping || this.#consumer !== consumer) return;
+    this.#handledUpTo.set(partition, last.offset + 1n); // handed out: never handed out again
+    const generation = this.#generation;
+    const handled = this.#o.onBatch(this.#batchOf(partition, records));
+    const done = lane.tail
+      .then(() => handled)
+      .then(async () => {
+        if (this.#consumer !== consumer || this.#generation !== generation) return;
+        await consumer.commit({
+          offsets: [
+            {
+              topic: this.#o.topic,
+              partition,
+              offset: last.offset + 1n,
+              leaderEpoch: last.leaderEpoch,
+            },
+          ],
+        });
+      });
+    lane.tail = done;
+    const tracked: Promise<void> = done.then(
+      () => {
+        lane.inFlight.delete(tracked);
+      },
+      (err: unknown) => {
+        lane.inFlight.delete(tracked);
+        if (this.#consumer !== consumer) return;
+        const why = err instanceof Error ? err.message : String(err);
+        this.#failure ??= new BusError(
+          "BUS_HANDLER_FAILED",
+          `onBatch failed on ${this.#o.topic}/${partition}@${records[0]?.offset}: ${why}`,
+          { cause: err },
+        );
+        this.#wake?.();
+      },
+    );
+    lane.inFlight.add(tracked);
+  }
+
+  /** Waits (at most `ms`) for the pipelined batches in flight to resolve and commit. */
+  async #drain(ms: number): Promise<void> {
+    const pending = [...this.#lanes.values()].flatMap((l) => [...l.inFlight]);
+    if (pending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(pending),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #batchOf(partition: number, records: readonly StringMessage[]): ConsumedBatch {
+    return {
       topic: this.#o.topic,
       partition,
       records: records.map((m) => ({
@@ -480,8 +561,14 @@ class GroupMember implements BusConsumer {
         offset: m.offset.toString(),
       })),
     };
+  }
+
+  async #handle(partition: number, fetched: readonly StringMessage[]): Promise<void> {
+    const from = this.#handledUpTo.get(partition) ?? -1n;
+    const records = fetched.filter((m) => m.offset >= from);
+    if (records.length === 0) return;
     try {
-      await this.#o.onBatch(batch);
+      await this.#o.onBatch(this.#batchOf(partition, records));
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       const where = `${this.#o.topic}/${partition}@${records[0]?.offset}`;

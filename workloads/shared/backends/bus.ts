@@ -21,6 +21,14 @@ export interface ConsumerOptions {
   readonly topic: string;
   /** called for each batch; its offsets are committed after it resolves */
   readonly onBatch: (batch: ConsumedBatch) => Promise<void>;
+  /**
+   * Batches of one partition handed to onBatch before the earlier ones resolved (default 1:
+   * one at a time). Offsets are still committed in order: a batch's once it and every earlier
+   * batch of its partition resolved. The handler is called in offset order and must take a
+   * partition's batches side by side (the forwarder routes while its writes are in flight). An
+   * adapter may hand out fewer at a time (the memory bus hands one).
+   */
+  readonly pipeline?: number;
   /** called when the member's partitions change (after a rebalance) */
   readonly onAssignment?: (partitions: number[]) => void;
   /**

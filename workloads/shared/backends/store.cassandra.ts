@@ -17,7 +17,7 @@ import type {
   StoredMessage,
   User,
 } from "../domain.ts";
-import { checkLimit, directMembers, directPair } from "./store.memory.ts";
+import { checkLimit, checkWrite, directMembers, directPair } from "./store.memory.ts";
 import type { HistoryQuery, Store } from "./store.ts";
 
 /** Messages per partition of `messages`: bucket = floor(seq / BUCKET_SIZE). */
@@ -380,7 +380,26 @@ export class CassandraStore implements Store {
     return row === undefined ? undefined : messageFromRow(roomId, row);
   }
 
-  async persistMessage(m: StoredMessage): Promise<void> {
+  persistMessage(m: StoredMessage): Promise<void> {
+    return this.persistMessages([m]);
+  }
+
+  /** One logged batch: two rows per message and the room's state at the highest seq. */
+  async persistMessages(messages: readonly StoredMessage[]): Promise<void> {
+    checkWrite(messages);
+    const queries = messages.flatMap((m) => this.#messageRows(m));
+    const last = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
+    queries.push({
+      // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
+      query:
+        `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
+        "VALUES (?, ?, ?) USING TIMESTAMP ?",
+      params: [last.roomId, last.seq, last.createdAt, last.seq],
+    });
+    await this.#batch(queries, true);
+  }
+
+  #messageRows(m: StoredMessage): { query: string; params: Params }[] {
     const c = m.content;
     const values = [
       m.id,
@@ -395,26 +414,16 @@ export class CassandraStore implements Store {
       m.createdAt,
     ];
     const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
-    await this.#batch(
-      [
-        {
-          query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
-          params: [m.roomId, bucketOf(m.seq), m.seq, ...values],
-        },
-        {
-          query: `INSERT INTO ${this.#ks}.messages_by_id (room_id, seq, ${MESSAGE_COLS}) VALUES (?, ?, ${marks})`,
-          params: [m.roomId, m.seq, ...values],
-        },
-        {
-          // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
-          query:
-            `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
-            "VALUES (?, ?, ?) USING TIMESTAMP ?",
-          params: [m.roomId, m.seq, m.createdAt, m.seq],
-        },
-      ],
-      true,
-    );
+    return [
+      {
+        query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
+        params: [m.roomId, bucketOf(m.seq), m.seq, ...values],
+      },
+      {
+        query: `INSERT INTO ${this.#ks}.messages_by_id (room_id, seq, ${MESSAGE_COLS}) VALUES (?, ?, ${marks})`,
+        params: [m.roomId, m.seq, ...values],
+      },
+    ];
   }
 
   async roomStates(roomIds: readonly string[]): Promise<Map<string, RoomState>> {

@@ -332,6 +332,23 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.deepEqual(await store().history(second.id, { limit: 10 }), [b]);
       });
 
+      it("persistMessages stores a room's consecutive messages at once, idempotently", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const messages = [1, 2, 3].map((s) => newMessage(room.id, s));
+        await store().persistMessages(messages);
+        await store().persistMessages(messages.slice(1)); // a retry after a partial failure
+        assert.deepEqual(await store().history(room.id, { limit: 10 }), messages);
+        assert.deepEqual(await store().getMessageById(messages[1]?.id as string), messages[1]);
+        assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 3);
+        await assert.rejects(store().persistMessages([]), RangeError);
+        const elsewhere = newMessage(id(), 4);
+        await assert.rejects(
+          store().persistMessages([newMessage(room.id, 4), elsewhere]),
+          RangeError,
+        );
+      });
+
       it("messageAt finds a room's message by seq, and nothing where the seq is free", async () => {
         const room = newRoom("group");
         await store().createRoom(room, []);

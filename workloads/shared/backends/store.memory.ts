@@ -11,7 +11,7 @@ import type {
   StoredMessage,
   User,
 } from "../domain.ts";
-import type { HistoryQuery, Store } from "./store.ts";
+import { type HistoryQuery, MAX_MESSAGES_PER_WRITE, type Store } from "./store.ts";
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -188,6 +188,11 @@ export class MemoryStore implements Store {
     return message === undefined ? undefined : copy(message);
   }
 
+  async persistMessages(messages: readonly StoredMessage[]): Promise<void> {
+    checkWrite(messages);
+    for (const m of messages) await this.persistMessage(m);
+  }
+
   async persistMessage(message: StoredMessage): Promise<void> {
     const log = this.#log(message.roomId);
     const stored = copy(message);
@@ -310,6 +315,19 @@ export function directMembers(room: Room, a: string, b: string): Member[] {
 }
 
 /** Throws on a limit outside 1..100: the edges parse it before it gets here. */
+/** persistMessages' rule: 1..MAX_MESSAGES_PER_WRITE messages, all of one room. */
+export function checkWrite(messages: readonly StoredMessage[]): void {
+  if (messages.length < 1 || messages.length > MAX_MESSAGES_PER_WRITE) {
+    throw new RangeError(
+      `persistMessages takes 1 to ${MAX_MESSAGES_PER_WRITE} messages, got ${messages.length}`,
+    );
+  }
+  const roomId = messages[0]?.roomId;
+  if (messages.some((m) => m.roomId !== roomId)) {
+    throw new RangeError("persistMessages takes the messages of one room");
+  }
+}
+
 export function checkLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
     throw new RangeError(`history limit must be an integer from 1 to 100, got ${limit}`);

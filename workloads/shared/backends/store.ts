@@ -21,6 +21,9 @@ export interface HistoryQuery {
   readonly limit: number;
 }
 
+/** Most messages persistMessages takes at once (a Cassandra batch stays well under its limits). */
+export const MAX_MESSAGES_PER_WRITE = 16;
+
 export interface Store {
   /**
    * Creates the user; resolves false (and writes nothing) when the username is taken by another
@@ -74,6 +77,12 @@ export interface Store {
    * nothing. Also advances the room's state (last seq, last activity).
    */
   persistMessage(message: StoredMessage): Promise<void>;
+  /**
+   * Persists a room's consecutive messages (at most MAX_MESSAGES_PER_WRITE) in one write where
+   * the backend allows, as persistMessage would one by one. After a failure some may be stored:
+   * write them all again.
+   */
+  persistMessages(messages: readonly StoredMessage[]): Promise<void>;
   /**
    * Last seq and activity of each room asked for; rooms with no message have lastSeq 0 and their
    * creation time as last activity (the epoch for an unknown room).

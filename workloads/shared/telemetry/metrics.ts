@@ -88,9 +88,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Times a room's stored last seq was found below a seq this forwarder had stored: the store lost acknowledged messages",
       registers: r,
     }),
+    forwarderRetries: new Counter({
+      name: "switchboard_forwarder_retries_total",
+      help: "Store or routing calls the forwarder tried again after a failure, by call",
+      labelNames: ["call"] as const,
+      registers: r,
+    }),
+    unstoredMessages: new Gauge({
+      name: "switchboard_forwarder_unstored_messages",
+      help: "Messages sequenced and routed (acknowledged) whose store write has not landed yet",
+      registers: r,
+    }),
     batchSeconds: new Histogram({
       name: "switchboard_forwarder_batch_seconds",
-      help: "Time to persist and route one consumed batch",
+      help: "Time from a batch handed to the forwarder until all of it is stored (it is routed before)",
       buckets: latencyBuckets,
       registers: r,
     }),
