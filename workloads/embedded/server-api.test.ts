@@ -5,9 +5,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Value } from "@sinclair/typebox/value";
+import { createLogger } from "#contract/telemetry/log";
 import { ChatSocket, type Frame, Rest, type Session, waitFor } from "../../e2e/testkit/index.ts";
+import { Forwarder } from "../forwarder/forwarder.ts";
 import { CloseCodes } from "../shared/protocol/close-codes.ts";
 import { ServerMessageFrame } from "../shared/protocol/frames.ts";
+import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { type InProcessCluster, startCluster } from "./cluster.ts";
 
 const KEY = "k1-0123456789abcdef0123456789abcdef";
@@ -320,6 +323,42 @@ describe("the server API on the memory backends (two gateways)", () => {
     const huge = await post(roomId, { ...ok, content: { text: "x".repeat(70 * 1024) } });
     assert.equal(huge.status, 413);
     assert.equal(huge.body.error.code, "FRAME_TOO_LARGE");
+  });
+});
+
+describe("the server API when the forwarder is stalled", () => {
+  it("answers 503 UNAVAILABLE when the message is not stored in time, and a retry with the key then creates it once", async () => {
+    const cluster = await startCluster({
+      forwarders: 0,
+      serverKeys: [KEY],
+      limits: { ackTimeoutMs: 1000 },
+    });
+    const forwarder = new Forwarder({
+      ...cluster.backends,
+      topic: "switchboard.messages",
+      groupId: "switchboard.messages.forwarder",
+      log: createLogger("test", "silent"),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    try {
+      const rest = new Rest(cluster.urls[0] as string);
+      const room = await rest.ok("POST", "/v1/server/rooms", { kind: "channel", name: "c" }, KEY);
+      const body = { idempotency_key: "late", sender_id: "system", ...text("late") };
+      const path = `/v1/server/rooms/${room.id}/messages`;
+      const stalled = await rest.call("POST", path, body, KEY);
+      assert.equal(stalled.status, 503, JSON.stringify(stalled.body));
+      assert.equal(stalled.body.error.code, "UNAVAILABLE");
+      assert.match(stalled.body.error.message, /idempotency_key/);
+      await forwarder.start();
+      const retried = await rest.call("POST", path, body, KEY);
+      assert.ok([200, 201].includes(retried.status), JSON.stringify(retried.body));
+      assert.equal(retried.body.seq, 1, "the message produced twice is stored once");
+      const next = await rest.call("POST", path, { ...body, idempotency_key: "next" }, KEY);
+      assert.equal(next.body.seq, 2, "nothing else was sequenced");
+    } finally {
+      await forwarder.stop();
+      await cluster.stop();
+    }
   });
 });
 

@@ -38,7 +38,10 @@ export function checkContent(msgType: MsgType, content: MessageContent): void {
   }
 }
 
-/** How long the server API waits for a posted message to be stored before answering UNAVAILABLE. */
+/**
+ * How long the server API waits for a posted message to be stored before answering UNAVAILABLE
+ * (or the ack timeout, if shorter).
+ */
 export const SERVER_POST_WAIT_MS = 10_000;
 /** The first and the longest pause between two reads of the store while waiting for it. */
 const POLL_FIRST_MS = 5;
@@ -80,7 +83,7 @@ export class Messages {
     const stored = await this.#ctx.store.getMessageById(id);
     if (stored !== undefined) return { message: sameMessage(stored, req), created: false };
     await this.#produce(req);
-    const deadline = Date.now() + SERVER_POST_WAIT_MS;
+    const deadline = Date.now() + Math.min(SERVER_POST_WAIT_MS, this.#ctx.limits.ackTimeoutMs);
     for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
       const found = await this.#ctx.store.getMessageById(id);
       if (found !== undefined) return { message: sameMessage(found, req), created: true };
@@ -125,7 +128,7 @@ export class Messages {
           this.#ctx.log.warn({ err, roomId: req.roomId }, "produce failed");
           throw new ChatError(
             "UNAVAILABLE",
-            "the message bus did not accept the message; retry with the same client_msg_id",
+            "the message bus did not accept the message; retry with the same client_msg_id (server API: idempotency_key)",
             { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS },
           );
         } finally {
