@@ -49,6 +49,24 @@ export class EnvReader {
     return v;
   }
 
+  /**
+   * Secrets separated by commas or whitespace (one per line in a mounted file works too), each
+   * at least minLength characters; none when unset. A short one is named by its position only.
+   */
+  secretList(name: string, minLength: number): string[] {
+    const v = this.#get(name);
+    if (v === undefined) return [];
+    const secrets = v.split(/[\s,]+/).filter((s) => s !== "");
+    secrets.forEach((s, i) => {
+      if (s.length < minLength) {
+        this.#errors.push(
+          `${name}: secret ${i + 1} of ${secrets.length} is shorter than ${minLength} characters`,
+        );
+      }
+    });
+    return secrets;
+  }
+
   int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
     const raw = this.#get(name);
     if (raw === undefined || raw === "") return fallback;

@@ -72,7 +72,14 @@ export interface SecretSetting extends Base {
   readonly kind: "secret";
   readonly minLength: number;
 }
+/** a comma- or whitespace-separated list of secrets (several allow rotation); optional */
+export interface SecretListSetting extends Base {
+  readonly kind: "secretList";
+  /** the fewest characters each secret must have */
+  readonly minLength: number;
+}
 export type Setting =
+  | SecretListSetting
   | IntSetting
   | NumberSetting
   | StringSetting
@@ -181,6 +188,15 @@ export const SETTINGS = {
   anonRateLimitPerSecond: num("ANON_RATE_LIMIT_PER_SECOND", ["gateway"], 5, 0.001),
   maxRoomMembers: int("MAX_ROOM_MEMBERS", ["gateway"], 10_000, 2),
   drainTimeoutMs: int("DRAIN_TIMEOUT_MS", ["gateway"], 10_000, 0),
+  /** the server API's keys (docs/server-api.md); none: the server API answers 403 */
+  serverApiKeys: {
+    kind: "secretList",
+    name: "SERVER_API_KEYS",
+    readBy: ["gateway"],
+    minLength: 32,
+  } as SecretListSetting,
+  serverApiRateLimitBurst: int("SERVER_API_RATE_LIMIT_BURST", ["gateway"], 200, 1),
+  serverApiRateLimitPerSecond: num("SERVER_API_RATE_LIMIT_PER_SECOND", ["gateway"], 100, 0.001),
   // forwarder (workloads/forwarder/config.ts)
   forwarderGroupId: str("FORWARDER_GROUP_ID", ["forwarder"]),
   // matcher (workloads/matcher/config.ts)
@@ -201,6 +217,7 @@ export function readSetting(
 export function readSetting(env: EnvReader, s: StringSetting, fallback?: string): string;
 export function readSetting<T extends string>(env: EnvReader, s: OneOfSetting<T>): T;
 export function readSetting(env: EnvReader, s: SecretSetting): string;
+export function readSetting(env: EnvReader, s: SecretListSetting): string[];
 export function readSetting(env: EnvReader, s: Setting, fallback?: number | string): unknown {
   switch (s.kind) {
     case "int":
@@ -213,6 +230,8 @@ export function readSetting(env: EnvReader, s: Setting, fallback?: number | stri
       return env.oneOf(s.name, s.values, s.default);
     case "secret":
       return env.secret(s.name, s.minLength);
+    case "secretList":
+      return env.secretList(s.name, s.minLength);
     case "optional":
     case "list":
       throw new Error(`read ${s.name} with readOptional or readList`);

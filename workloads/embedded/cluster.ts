@@ -19,6 +19,8 @@ export interface ClusterOptions {
   readonly matcher?: Partial<Omit<MatcherSettings, "workerId">>;
   readonly backends?: Backends;
   readonly limits?: Partial<GatewayLimits>;
+  /** the server API's keys (none: the server API is off) */
+  readonly serverKeys?: readonly string[];
   readonly log?: Logger;
   readonly metrics?: Metrics;
   readonly topic?: string;
@@ -79,6 +81,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
       {
         tokens: { secret, issuer: "switchboard", accessTtlSeconds: 900, refreshTtlSeconds: 86_400 },
         kdf: FAST_KDF,
+        ...(o.serverKeys === undefined ? {} : { serverKeys: o.serverKeys }),
       },
     );
     urls.push(await g.listen(o.port ?? 0, o.host ?? "127.0.0.1"));

@@ -1,6 +1,7 @@
 // The embedded default (`npm start`): gateway, forwarder and matcher in one process, on in-memory
 // backends, on one port. Nothing to install; nothing survives a restart.
 
+import { randomBytes } from "node:crypto";
 import { EnvReader } from "#contract/env";
 import { onShutdownSignal } from "#contract/process";
 import { createLogger } from "#contract/telemetry/log";
@@ -20,6 +21,11 @@ const otlpEndpoint = env.optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 env.done();
 
 const log = createLogger("switchboard");
+// the server API is on here: with the keys from SERVER_API_KEYS, else with one made for this
+// run (nothing else can know it, and it dies with the process), which the log then prints
+const generatedKey =
+  settings.serverApiKeys.length === 0 ? randomBytes(24).toString("base64url") : undefined;
+const serverKeys = generatedKey === undefined ? settings.serverApiKeys : [generatedKey];
 const metrics = createMetrics();
 const stopTracing = startTracing({ serviceName: "switchboard-embedded", otlpEndpoint });
 const backends = memoryBackends();
@@ -51,7 +57,7 @@ const gateway = await createGateway(
     log: log.child({ component: "gateway" }),
     metrics,
   },
-  { tokens: settings.tokens, kdf: settings.kdf },
+  { tokens: settings.tokens, kdf: settings.kdf, serverKeys },
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   await gateway.stop();
@@ -64,4 +70,13 @@ const address = await gateway.listen(settings.port, settings.host);
 log.info(
   { address, rest: `${address}/docs`, websocket: `${address.replace(/^http/, "ws")}/v1/ws` },
   "Switchboard embedded default is up (in-memory: nothing survives a restart)",
+);
+log.info(
+  {
+    serverApi: `${address}/v1/server`,
+    ...(generatedKey === undefined ? {} : { serverKey: generatedKey }),
+  },
+  generatedKey === undefined
+    ? `server API on with the ${serverKeys.length} key(s) from SERVER_API_KEYS: send Authorization: Bearer <a key> (docs/server-api.md)`
+    : "server API on with serverKey, made for this run (SERVER_API_KEYS sets your own): send Authorization: Bearer <serverKey> (docs/server-api.md)",
 );

@@ -18,6 +18,7 @@ import { type InProcessCluster, startCluster } from "./cluster.ts";
 type Json = any;
 
 const NO_ROOM = "00000000-0000-4000-8000-000000000000";
+const SERVER_KEY = "openapi-0123456789abcdef0123456789abcdef";
 const HUGE = { padding: "x".repeat(70 * 1024) };
 /** client errors the test must provoke for each operation that documents them */
 const PROVOKED = ["400", "401", "403", "404", "409", "413"];
@@ -28,6 +29,8 @@ const UNREACHABLE: Record<string, string> = {
 
 describe("the OpenAPI document against the live server", () => {
   let cluster: InProcessCluster;
+  /** a gateway without server keys: its server API answers 403 */
+  let off: InProcessCluster;
   let rest: Rest;
   let doc: Json;
   let checker: OpenApiChecker;
@@ -38,7 +41,9 @@ describe("the OpenAPI document against the live server", () => {
     cluster = await startCluster({
       matcher: { pairIntervalMs: 10 },
       limits: { userRate: { capacity: 10_000, refillPerSecond: 1000 } },
+      serverKeys: [SERVER_KEY],
     });
+    off = await startCluster();
     rest = new Rest(cluster.urls[0] as string);
     checker = await OpenApiChecker.fetch(cluster.urls[0] as string);
     doc = checker.doc;
@@ -46,6 +51,7 @@ describe("the OpenAPI document against the live server", () => {
 
   after(async () => {
     await cluster.stop();
+    await off.stop();
   });
 
   /** Sends the request and checks the answer against the operation's documented responses. */
@@ -53,13 +59,13 @@ describe("the OpenAPI document against the live server", () => {
     method: string,
     template: string,
     params: Record<string, string>,
-    opts: { query?: string; body?: unknown; token?: string; expect: number },
+    opts: { query?: string; body?: unknown; token?: string; expect: number; via?: Rest },
   ): Promise<Json> {
     const path =
       template.replace(/\{(\w+)\}/g, (_, name: string) => params[name] as string) +
       (opts.query === undefined ? "" : `?${opts.query}`);
     const what = `${method} ${path}`;
-    const r = await rest.call(method, path, opts.body, opts.token);
+    const r = await (opts.via ?? rest).call(method, path, opts.body, opts.token);
     assert.equal(r.status, opts.expect, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
     const problem = checker.problem(method, template, r.status, r.body);
     assert.equal(problem, undefined, `${what}: ${problem}`);
@@ -280,6 +286,74 @@ describe("the OpenAPI document against the live server", () => {
     );
     await call("GET", ticket, { ticket_id: ta.id }, { token: t(ann), expect: 200 });
     await call("DELETE", ticket, { ticket_id: ta.id }, { token: t(ann), expect: 409 });
+
+    // ---- server API ----
+    const k = SERVER_KEY;
+    const offline = new Rest(off.urls[0] as string);
+    const sroom = await call("POST", "/v1/server/rooms", none, {
+      body: { kind: "group", name: "s", owner_id: ann.userId, members: [ben.userId] },
+      token: k,
+      expect: 201,
+    });
+    await call("POST", "/v1/server/rooms", none, { body: { kind: "x" }, token: k, expect: 400 });
+    await call("POST", "/v1/server/rooms", none, { body: { kind: "channel" }, expect: 401 });
+    await call("POST", "/v1/server/rooms", none, {
+      body: { kind: "channel", name: "c" },
+      token: k,
+      via: offline,
+      expect: 403,
+    });
+    await call("POST", "/v1/server/rooms", none, {
+      body: { kind: "group", name: "s", members: [NO_ROOM] },
+      token: k,
+      expect: 404,
+    });
+    await call("POST", "/v1/server/rooms", none, { body: HUGE, token: k, expect: 413 });
+
+    const post = "/v1/server/rooms/{room_id}/messages";
+    const s = { room_id: sroom.id };
+    const msg = { idempotency_key: "k1", sender_id: "bot:docs", content: { text: "hi" } };
+    await call("POST", post, s, { body: msg, token: k, expect: 201 });
+    await call("POST", post, s, { body: msg, token: k, expect: 200 });
+    await call("POST", post, s, { body: { ...msg, sender_id: "x" }, token: k, expect: 400 });
+    await call("POST", post, s, { body: msg, token: t(ann), expect: 401 });
+    await call("POST", post, s, { body: msg, token: k, via: offline, expect: 403 });
+    await call("POST", post, missing, { body: msg, token: k, expect: 404 });
+    await call("POST", post, s, {
+      body: { ...msg, content: { text: "other" } },
+      token: k,
+      expect: 409,
+    });
+    await call("POST", post, s, { body: HUGE, token: k, expect: 413 });
+
+    const member = "/v1/server/rooms/{room_id}/members/{user_id}";
+    const sc = { room_id: sroom.id, user_id: cat.userId };
+    for (const method of ["PUT", "DELETE"]) {
+      await call(method, member, sc, { token: k, expect: 200 });
+      await call(method, member, { ...sc, user_id: "x" }, { token: k, expect: 400 });
+      await call(method, member, sc, { expect: 401 });
+      await call(
+        method,
+        member,
+        { room_id: direct.id, user_id: cat.userId },
+        {
+          token: k,
+          expect: 403,
+        },
+      );
+      await call(method, member, { ...sc, room_id: NO_ROOM }, { token: k, expect: 404 });
+    }
+    await call("PUT", member, { ...sc, user_id: NO_ROOM }, { token: k, expect: 404 });
+
+    const disconnect = "/v1/server/users/{user_id}/disconnect";
+    const u = { user_id: cat.userId };
+    await call("POST", disconnect, u, { body: { reason: "bye" }, token: k, expect: 202 });
+    await call("POST", disconnect, u, { token: k, expect: 202 });
+    await call("POST", disconnect, u, { body: { reason: 1 }, token: k, expect: 400 });
+    await call("POST", disconnect, u, { expect: 401 });
+    await call("POST", disconnect, u, { token: k, via: offline, expect: 403 });
+    await call("POST", disconnect, { user_id: NO_ROOM }, { token: k, expect: 404 });
+    await call("POST", disconnect, u, { body: HUGE, token: k, expect: 413 });
 
     // every operation exercised: a success, and each documented client error
     for (const key of operations) {

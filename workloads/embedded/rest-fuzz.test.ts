@@ -14,6 +14,7 @@ import { ChatSocket, OpenApiChecker, Rest, type Session } from "../../e2e/testki
 import { type InProcessCluster, startCluster } from "./cluster.ts";
 
 const RUNS = Number(process.env.REST_FUZZ_RUNS ?? 60);
+const SERVER_KEY = "fuzz-0123456789abcdef0123456789abcdef";
 
 /** a body to send: JSON (serialized by the client) or raw text */
 type Input = { readonly json: unknown } | { readonly text: string };
@@ -56,7 +57,9 @@ describe("REST body fuzzing", () => {
       limits: {
         userRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
         anonymousRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
+        serverRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
       },
+      serverKeys: [SERVER_KEY],
     });
     rest = new Rest(cluster.urls[0] as string);
     checker = await OpenApiChecker.fetch(cluster.urls[0] as string);
@@ -90,6 +93,14 @@ describe("REST body fuzzing", () => {
     "POST /v1/rooms/{room_id}/members": { user_id: ben.userId },
     "PUT /v1/rooms/{room_id}/read": { seq: 0 },
     "POST /v1/match": { request_id: "r", tags: ["chess"], language: "en" },
+    "POST /v1/server/rooms": { kind: "group", name: "made", owner_id: ann.userId },
+    "POST /v1/server/rooms/{room_id}/messages": {
+      idempotency_key: "fuzz",
+      sender_id: "bot:fuzz",
+      msg_type: "text",
+      content: { text: "fuzz" },
+    },
+    "POST /v1/server/users/{user_id}/disconnect": { reason: "fuzz" },
   });
 
   it("answers every generated body with a documented answer, and keeps serving", async () => {
@@ -107,11 +118,17 @@ describe("REST body fuzzing", () => {
     let sent = 0;
     for (const key of withBody) {
       const [method, template] = key.split(" ") as [string, string];
-      const path = template.replace("{room_id}", roomId).replace("{ticket_id}", ticketId);
-      // the logout runs with a session of its own, so it does not end ann's
+      const path = template
+        .replace("{room_id}", roomId)
+        .replace("{ticket_id}", ticketId)
+        .replace("{user_id}", spare.userId);
+      // the logout runs with a session of its own, so it does not end ann's; the server API
+      // takes the server key
       const token = key.includes("logout")
         ? (await rest.register(`out${Math.random().toString(36).slice(2, 10)}`)).accessToken
-        : ann.accessToken;
+        : key.includes("/v1/server/")
+          ? SERVER_KEY
+          : ann.accessToken;
       await fc.assert(
         fc.asyncProperty(inputs(bodies[key] as Record<string, unknown>), async (input) => {
           const body = "json" in input ? JSON.stringify(input.json) : input.text;

@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { type ReadyState, readyBody } from "#contract/process";
 import { PROBE_PATHS } from "#contract/settings";
 import type { KdfParams } from "./auth/passwords.ts";
+import { ServerKeys } from "./auth/server-keys.ts";
 import { Sessions } from "./auth/sessions.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
@@ -18,6 +19,7 @@ import { installErrorHandler } from "./rest/http.ts";
 import { matchRoutes } from "./rest/match-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
+import { serverRoutes } from "./rest/server-routes.ts";
 import { strictValidatorCompiler } from "./rest/validation.ts";
 import { Hub } from "./ws/hub.ts";
 import { asyncApiDocument } from "./ws/protocol-docs.ts";
@@ -30,6 +32,8 @@ export interface GatewayOptions {
   readonly extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
   /** max REST body size in bytes */
   readonly bodyLimit?: number;
+  /** the server API's keys (none: the server API answers FORBIDDEN) */
+  readonly serverKeys?: readonly string[];
   /** the backends' readiness checks (none: ready once listening, as on the memory backends) */
   readonly readiness?: () => ReadyState;
 }
@@ -81,7 +85,15 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
         description: `REST API of the Switchboard gateway. The WebSocket endpoint is ${WS_PATH} (see /asyncapi.json and docs/protocol.md).`,
       },
       components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          serverKey: {
+            type: "http",
+            scheme: "bearer",
+            description:
+              "a server key from SERVER_API_KEYS, for /v1/server/... only (docs/server-api.md)",
+          },
+        },
       },
     },
   });
@@ -90,6 +102,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   authRoutes(app, ctx, tokens, opts.kdf);
   roomRoutes(app, ctx, tokens, rooms, messages);
   matchRoutes(app, ctx, tokens, matching);
+  serverRoutes(app, ctx, new ServerKeys(opts.serverKeys ?? []), rooms, messages, sessions);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   // built once from the frame schemas, like docs/asyncapi.json (nothing read from disk)

@@ -18,6 +18,8 @@ export interface GatewaySettings {
   readonly kdf: KdfParams;
   readonly limits: GatewayLimits;
   readonly drainTimeoutMs: number;
+  /** the server API's keys (SERVER_API_KEYS); empty: the server API is off */
+  readonly serverApiKeys: readonly string[];
 }
 
 const S = SETTINGS;
@@ -34,6 +36,10 @@ export const DEFAULT_LIMITS: GatewayLimits = {
     capacity: S.anonRateLimitBurst.default,
     refillPerSecond: S.anonRateLimitPerSecond.default,
   },
+  serverRate: {
+    capacity: S.serverApiRateLimitBurst.default,
+    refillPerSecond: S.serverApiRateLimitPerSecond.default,
+  },
   maxRoomMembers: S.maxRoomMembers.default,
 };
 
@@ -48,6 +54,8 @@ export const LIMIT_ENV = {
   userRateRefill: S.rateLimitPerSecond.name,
   anonymousRateCapacity: S.anonRateLimitBurst.name,
   anonymousRateRefill: S.anonRateLimitPerSecond.name,
+  serverRateCapacity: S.serverApiRateLimitBurst.name,
+  serverRateRefill: S.serverApiRateLimitPerSecond.name,
   maxRoomMembers: S.maxRoomMembers.name,
 } as const;
 
@@ -92,8 +100,13 @@ export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean })
         capacity: readSetting(env, S.anonRateLimitBurst),
         refillPerSecond: readSetting(env, S.anonRateLimitPerSecond),
       },
+      serverRate: {
+        capacity: readSetting(env, S.serverApiRateLimitBurst),
+        refillPerSecond: readSetting(env, S.serverApiRateLimitPerSecond),
+      },
       maxRoomMembers: readSetting(env, S.maxRoomMembers),
     },
     drainTimeoutMs: readSetting(env, S.drainTimeoutMs),
+    serverApiKeys: readSetting(env, S.serverApiKeys),
   };
 }

@@ -45,7 +45,12 @@ const gateway = await createGateway(
     log,
     metrics,
   },
-  { tokens: settings.tokens, kdf: settings.kdf, readiness: () => readiness.report() },
+  {
+    tokens: settings.tokens,
+    kdf: settings.kdf,
+    serverKeys: settings.serverApiKeys,
+    readiness: () => readiness.report(),
+  },
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   readiness.stop();
@@ -55,3 +60,9 @@ onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
 });
 readiness.start();
 await gateway.listen(settings.port, settings.host);
+log.info(
+  { serverApi: settings.serverApiKeys.length > 0, serverKeys: settings.serverApiKeys.length },
+  settings.serverApiKeys.length > 0
+    ? "server API on /v1/server/... (keys from SERVER_API_KEYS)"
+    : "server API off: no SERVER_API_KEYS",
+);

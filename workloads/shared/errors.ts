@@ -83,6 +83,12 @@ export const ErrorCodes = {
     description:
       "The user to add (POST /v1/rooms/{id}/members) is a member of the room already; joining a room you are in is not an error.",
   },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    retriable: false,
+    description:
+      "The server API's idempotency_key was used before, by the same sender in the same room, for another message (other msg_type or content).",
+  },
   MATCH_TICKET_NOT_FOUND: {
     status: 404,
     retriable: false,

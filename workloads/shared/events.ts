@@ -104,6 +104,13 @@ export type Delivery =
       readonly kind: "revoked";
       readonly userId: string;
       readonly sessionId: string;
+    }
+  | {
+      /** a backend disconnected the user (server API): close every socket of theirs */
+      readonly kind: "disconnect";
+      readonly userId: string;
+      /** the close frame's reason text */
+      readonly reason?: string;
     };
 
 export const encode = (v: BusEvent | Delivery): string => JSON.stringify(v);
@@ -134,6 +141,7 @@ export function decodeDelivery(value: string): Delivery | undefined {
       case "presence":
       case "matched":
       case "revoked":
+      case "disconnect":
         return v as Delivery;
       default:
         return undefined;

@@ -260,6 +260,20 @@ export const Auth = Type.Object({
   refreshTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 2_592_000 }),
 });
 
+export const ServerApi = Type.Object(
+  {
+    keySecretRef: {
+      ...SecretKeyRef,
+      description:
+        "the Secret key holding the server keys: one or more, separated by commas or newlines, each at least 32 characters (several at once allow rotation)",
+    },
+  },
+  {
+    description:
+      "the server API for backends (/v1/server/...; docs/server-api.md); without it the gateways answer it 403",
+  },
+);
+
 export const Observability = Type.Object({
   logLevel: StringEnum(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
   otlpEndpoint: Type.Optional(
@@ -281,6 +295,7 @@ export const ChatClusterSpec = Type.Object({
   cassandra: Cassandra,
   redis: Redis,
   auth: Auth,
+  serverApi: Type.Optional(ServerApi),
   observability: Type.Optional({ ...Observability, default: {} }),
   deletionPolicy: StringEnum(["Retain", "Delete"], {
     default: "Retain",

@@ -55,6 +55,11 @@ function secretsOf(c: ParsedChatCluster): Map<string, string> {
   }
   const redis = c.spec.redis.urlSecretRef;
   if (redis !== undefined) s.set(`${redis.name}/${redis.key}`, "redis://redis.example:6379");
+  const server = c.spec.serverApi?.keySecretRef;
+  if (server !== undefined) {
+    // two keys, one per line, as a rotation holds them
+    s.set(`${server.name}/${server.key}`, `${"a".repeat(32)}\n${"b".repeat(40)}\n`);
+  }
   return s;
 }
 
@@ -184,6 +189,8 @@ const clusters: Record<string, () => ParsedChatCluster> = {
         traceSampleRatio: 0.25,
       },
     }),
+  "the server API's keys from a Secret": () =>
+    exampleCluster({ serverApi: { keySecretRef: { name: "server-api", key: "keys" } } }),
 };
 
 describe("the contract between the operator and the workloads", () => {

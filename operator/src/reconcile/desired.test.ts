@@ -96,8 +96,10 @@ describe("desired state of a ChatCluster", () => {
     const c = exampleCluster({
       cassandra: { credentialsSecretRef: { name: "cass" } },
       redis: { urlSecretRef: { name: "redis", key: "url" } },
+      serverApi: { keySecretRef: { name: "demo-server-api", key: "keys" } },
     });
     const cm: V1ConfigMap = buildConfigMap(c);
+    assert.equal(cm.data?.SERVER_API_KEYS, undefined);
     assert.equal(cm.data?.JWT_SECRET, undefined);
     assert.equal(cm.data?.KAFKA_BROKERS, "127.0.0.1:19092");
     assert.equal(cm.data?.SWITCHBOARD_TOPIC, "demo.messages");
@@ -111,11 +113,16 @@ describe("desired state of a ChatCluster", () => {
       CASSANDRA_USERNAME: { name: "cass", key: "username" },
       CASSANDRA_PASSWORD: { name: "cass", key: "password" },
       REDIS_URL: { name: "redis", key: "url" },
+      SERVER_API_KEYS: { name: "demo-server-api", key: "keys" },
     });
     const forwarderEnv = buildDeployment(c, "forwarder").spec?.template.spec?.containers[0]?.env;
     assert.ok(
       !forwarderEnv?.some((e) => e.name === "JWT_SECRET"),
       "only the gateway gets JWT_SECRET",
+    );
+    assert.ok(
+      !forwarderEnv?.some((e) => e.name === "SERVER_API_KEYS"),
+      "only the gateway gets SERVER_API_KEYS",
     );
   });
 

@@ -41,6 +41,8 @@ export function secretEnv(c: ParsedChatCluster, component: Component): V1EnvVar[
   });
   add(S.podName, { fieldRef: { fieldPath: "metadata.name" } });
   add(S.jwtSecret, fromSecret(c.spec.auth.jwtSecretRef));
+  if (c.spec.serverApi !== undefined)
+    add(S.serverApiKeys, fromSecret(c.spec.serverApi.keySecretRef));
   const creds = c.spec.cassandra.credentialsSecretRef;
   if (creds !== undefined) {
     add(S.cassandraUsername, fromSecret({ name: creds.name, key: "username" }));

@@ -8,6 +8,11 @@
 // also tells the gateways where the user is online (over the delivery path), and they refuse
 // the session at once and close its sockets with 4005 SESSION_REVOKED; a gateway the word did
 // not reach finds the session revoked on its next heartbeat sweep (SocketServer).
+//
+// The server API's disconnect takes the same path for all of a user's sockets, whatever their
+// session (4007 DISCONNECTED): closed here at once, and on the gateways where the user is
+// online when they hear of it. Nothing is stored, so there is no sweep behind it: a socket that
+// had not sent hello on another gateway (not yet in the registry) may be missed.
 import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import { encode } from "../../shared/events.ts";
 import type { GatewayContext } from "../core/context.ts";
@@ -23,12 +28,14 @@ interface Known {
 }
 
 export type SessionRevokedListener = (userId: string, sessionId: string) => void;
+export type UserDisconnectedListener = (userId: string, reason: string | undefined) => void;
 
 export class Sessions {
   readonly #ctx: Pick<GatewayContext, "store" | "registry" | "delivery" | "log">;
   readonly #now: () => number;
   readonly #known = new Map<string, Known>();
   readonly #listeners: SessionRevokedListener[] = [];
+  readonly #disconnectListeners: UserDisconnectedListener[] = [];
   /** single-session checks in flight */
   readonly #pending = new Map<string, Promise<boolean>>();
 
@@ -43,6 +50,33 @@ export class Sessions {
   /** Called for every session found revoked here or elsewhere (the gateway closes its sockets). */
   onRevoked(listener: SessionRevokedListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Called for every user disconnected here or elsewhere (the gateway closes their sockets). */
+  onDisconnected(listener: UserDisconnectedListener): void {
+    this.#disconnectListeners.push(listener);
+  }
+
+  /**
+   * Closes every socket of the user: here at once, and on the gateways the registry lists for
+   * them (this one too, as for a revocation), told over the delivery path. Resolves how many
+   * gateways the registry listed.
+   */
+  async disconnect(userId: string, reason: string | undefined): Promise<number> {
+    const gateways = await this.#ctx.registry.gatewaysForUser(userId);
+    this.disconnectedElsewhere(userId, reason);
+    const payload = encode({
+      kind: "disconnect",
+      userId,
+      ...(reason === undefined ? {} : { reason }),
+    });
+    await this.#ctx.delivery.sendMany(gateways.map((gatewayId) => ({ gatewayId, payload })));
+    return gateways.length;
+  }
+
+  /** A disconnect heard of (from the delivery path or this gateway's own disconnect). */
+  disconnectedElsewhere(userId: string, reason: string | undefined): void {
+    for (const listener of this.#disconnectListeners) listener(userId, reason);
   }
 
   /** One session; concurrent checks of the same session share one store read. */

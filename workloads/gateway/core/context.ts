@@ -33,6 +33,8 @@ export interface GatewayLimits {
   readonly userRate: BucketSpec;
   /** per-address bucket for register, login and refresh */
   readonly anonymousRate: BucketSpec;
+  /** per-server-key bucket of the server API (/v1/server/...) */
+  readonly serverRate: BucketSpec;
   /** most members in a group room */
   readonly maxRoomMembers: number;
 }

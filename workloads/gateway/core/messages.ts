@@ -2,6 +2,8 @@
 // given its deterministic id and produced to the bus keyed by room (acks = all); the forwarder
 // sequences and stores it, and the sender's ack comes back through the delivery path.
 
+import { setTimeout as delay } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
 import { context } from "@opentelemetry/api";
 import { inSpan, SpanKind, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { MessageContent, MsgType, StoredMessage } from "../../shared/domain.ts";
@@ -36,6 +38,21 @@ export function checkContent(msgType: MsgType, content: MessageContent): void {
   }
 }
 
+/**
+ * How long the server API waits for a posted message to be stored before answering UNAVAILABLE
+ * (or the ack timeout, if shorter).
+ */
+export const SERVER_POST_WAIT_MS = 10_000;
+/** The first and the longest pause between two reads of the store while waiting for it. */
+const POLL_FIRST_MS = 5;
+const POLL_MAX_MS = 200;
+
+/** A message the server API posts, and whether this request created it or found it stored. */
+export interface PostedMessage {
+  readonly message: StoredMessage;
+  readonly created: boolean;
+}
+
 export class Messages {
   readonly #ctx: GatewayContext;
 
@@ -49,6 +66,38 @@ export class Messages {
     if (req.msgType === "system") {
       throw new ChatError("FORBIDDEN", "system messages are sent by the server only");
     }
+    return this.#produce(req);
+  }
+
+  /**
+   * The server API's send (a `system` or `bot:<name>` sender, any message type): the same id,
+   * bus, sequencing and storage as a user's message, the idempotency key as its client_msg_id.
+   * A message already stored under the key is returned as it is (IDEMPOTENCY_KEY_REUSED if this
+   * request asks for another one); otherwise it is produced and the store is read until the
+   * forwarder stored it, so the answer carries its seq. A retry of a request that timed out
+   * produces the same id again, which the forwarder stores once.
+   */
+  async post(req: SendRequest): Promise<PostedMessage> {
+    checkContent(req.msgType, req.content);
+    const id = messageId(req);
+    const stored = await this.#ctx.store.getMessageById(id);
+    if (stored !== undefined) return { message: sameMessage(stored, req), created: false };
+    await this.#produce(req);
+    const deadline = Date.now() + Math.min(SERVER_POST_WAIT_MS, this.#ctx.limits.ackTimeoutMs);
+    for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+      const found = await this.#ctx.store.getMessageById(id);
+      if (found !== undefined) return { message: sameMessage(found, req), created: true };
+      if (Date.now() + pause > deadline) break;
+      await delay(pause);
+    }
+    throw new ChatError(
+      "UNAVAILABLE",
+      "the message was accepted but not stored in time; retry with the same idempotency_key",
+      { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS },
+    );
+  }
+
+  async #produce(req: SendRequest): Promise<string> {
     const id = messageId(req);
     const event: BusEvent = {
       kind: "message",
@@ -79,7 +128,7 @@ export class Messages {
           this.#ctx.log.warn({ err, roomId: req.roomId }, "produce failed");
           throw new ChatError(
             "UNAVAILABLE",
-            "the message bus did not accept the message; retry with the same client_msg_id",
+            "the message bus did not accept the message; retry with the same client_msg_id (server API: idempotency_key)",
             { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS },
           );
         } finally {
@@ -112,4 +161,15 @@ export class Messages {
       { key: roomId, value: encode(event), headers: traceHeaders() },
     ]);
   }
+}
+
+/** The stored message, if it is the one the request asks for (its key is not reused). */
+function sameMessage(stored: StoredMessage, req: SendRequest): StoredMessage {
+  if (stored.msgType !== req.msgType || !isDeepStrictEqual(stored.content, req.content)) {
+    throw new ChatError(
+      "IDEMPOTENCY_KEY_REUSED",
+      `idempotency_key ${JSON.stringify(req.clientMsgId)} was used for another message in this room`,
+    );
+  }
+  return stored;
 }

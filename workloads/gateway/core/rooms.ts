@@ -10,6 +10,7 @@ import { ChatError } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { newId } from "../../shared/ids.ts";
 import { endMatchRoom } from "../../shared/match-room.ts";
+import { SYSTEM_SENDER } from "../../shared/protocol/frames.ts";
 import type { GatewayContext } from "./context.ts";
 
 export interface RoomSummary {
@@ -33,8 +34,32 @@ export class Rooms {
     name: string,
     memberIds: readonly string[],
   ): Promise<Room> {
-    const unique = [...new Set(memberIds.filter((id) => id !== creatorId))];
-    if (unique.length + 1 > this.#ctx.limits.maxRoomMembers) {
+    return this.#createRoom(creatorId, kind, name, creatorId, memberIds);
+  }
+
+  /**
+   * A room the server API creates: created by `system`, with the owner (if one is named) and the
+   * members it names, every one of them a user.
+   */
+  async createAsServer(
+    kind: Exclude<RoomKind, "direct" | "match">,
+    name: string,
+    ownerId: string | undefined,
+    memberIds: readonly string[],
+  ): Promise<Room> {
+    if (ownerId !== undefined) await this.#requireUser(ownerId);
+    return this.#createRoom(SYSTEM_SENDER, kind, name, ownerId, memberIds);
+  }
+
+  async #createRoom(
+    createdBy: string,
+    kind: Exclude<RoomKind, "direct" | "match">,
+    name: string,
+    ownerId: string | undefined,
+    memberIds: readonly string[],
+  ): Promise<Room> {
+    const unique = [...new Set(memberIds.filter((id) => id !== ownerId))];
+    if (unique.length + (ownerId === undefined ? 0 : 1) > this.#ctx.limits.maxRoomMembers) {
       throw new ChatError(
         "BAD_REQUEST",
         `a room holds at most ${this.#ctx.limits.maxRoomMembers} members`,
@@ -42,9 +67,11 @@ export class Rooms {
     }
     for (const id of unique) await this.#requireUser(id);
     const now = new Date();
-    const room: Room = { id: newId(), kind, name, createdBy: creatorId, createdAt: now };
+    const room: Room = { id: newId(), kind, name, createdBy, createdAt: now };
     const members: Member[] = [
-      { roomId: room.id, userId: creatorId, role: "owner", joinedAt: now },
+      ...(ownerId === undefined
+        ? []
+        : [{ roomId: room.id, userId: ownerId, role: "owner" as const, joinedAt: now }]),
       ...unique.map(
         (userId): Member => ({ roomId: room.id, userId, role: "member", joinedAt: now }),
       ),
@@ -159,6 +186,49 @@ export class Rooms {
       });
     }
     await this.#announce(events);
+  }
+
+  /**
+   * The server API adds a user to a group or a channel: true when added, false when they were a
+   * member already (a retry changes nothing).
+   */
+  async addAsServer(roomId: string, userId: string): Promise<boolean> {
+    const room = await this.#ctx.store.getRoom(roomId);
+    if (room === undefined) throw new ChatError("ROOM_NOT_FOUND", "no such room");
+    if (room.kind !== "group" && room.kind !== "channel") {
+      throw new ChatError("FORBIDDEN", `members cannot be added to a ${room.kind} room`);
+    }
+    await this.#requireUser(userId);
+    if ((await this.#ctx.store.getMember(roomId, userId)) !== undefined) return false;
+    const members = await this.#ctx.store.listMembers(roomId);
+    if (members.length >= this.#ctx.limits.maxRoomMembers) {
+      throw new ChatError(
+        "BAD_REQUEST",
+        `a room holds at most ${this.#ctx.limits.maxRoomMembers} members`,
+      );
+    }
+    if (!(await this.#ctx.store.addMember(roomId, userId, "member", new Date()))) return false;
+    await this.#announce([{ kind: "member", roomId, userId, change: "joined" }]);
+    return true;
+  }
+
+  /**
+   * The server API removes a member, as their own leave would (a match ends for both; a direct
+   * room is FORBIDDEN): true when removed, false when they were not a member (a retry).
+   */
+  async removeAsServer(roomId: string, userId: string): Promise<boolean> {
+    const room = await this.#ctx.store.getRoom(roomId);
+    if (room === undefined) throw new ChatError("ROOM_NOT_FOUND", "no such room");
+    if (room.kind === "direct") {
+      throw new ChatError("FORBIDDEN", "nobody can be removed from a direct room");
+    }
+    try {
+      await this.leave(userId, roomId);
+      return true;
+    } catch (err) {
+      if (err instanceof ChatError && err.code === "NOT_A_MEMBER") return false;
+      throw err;
+    }
   }
 
   /** Who is in the room and online: for its members only, as the WebSocket `presence` is. */

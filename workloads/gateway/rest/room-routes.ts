@@ -1,7 +1,7 @@
 // /v1/rooms/*, /v1/channels: rooms, membership, history and read positions.
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import type { Room } from "../../shared/domain.ts";
+import type { Room, StoredMessage } from "../../shared/domain.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Messages } from "../core/messages.ts";
@@ -32,6 +32,14 @@ export const roomJson = (r: Room) => ({
   created_by: r.createdBy,
   created_at: r.createdAt.toISOString(),
 });
+
+/** A stored message as REST answers it: the WebSocket message frame without its type. */
+export const messageJson = (m: StoredMessage) => {
+  const { type: _t, ...body } = toMessageFrame(fromStored(m)) as ReturnType<
+    typeof toMessageFrame
+  > & { type: string };
+  return body;
+};
 
 type P = { Params: Static<typeof RoomParams> };
 
@@ -285,12 +293,7 @@ export function roomRoutes(
       const first = page[0];
       const last = page.at(-1);
       return {
-        messages: page.map((m) => {
-          const { type: _t, ...body } = toMessageFrame(fromStored(m)) as ReturnType<
-            typeof toMessageFrame
-          > & { type: string };
-          return body;
-        }),
+        messages: page.map(messageJson),
         ...(first !== undefined && first.seq > 1 ? { next_before: first.seq } : {}),
         ...(last !== undefined && page.length === limit ? { next_after: last.seq } : {}),
       };

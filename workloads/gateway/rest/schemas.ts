@@ -1,6 +1,7 @@
 // REST request and response schemas (TypeBox → JSON Schema): fastify validates requests with
 // them and the OpenAPI document at /openapi.json is generated from them.
 import { type Static, Type } from "@sinclair/typebox";
+import { Content, SERVER_SENDER_PATTERN, SenderId } from "../../shared/protocol/frames.ts";
 
 export const Uuid = Type.String({ format: "uuid" });
 const Username = Type.String({ minLength: 3, maxLength: 32, pattern: "^[a-zA-Z0-9_.-]+$" });
@@ -73,7 +74,9 @@ export const RoomBody = Type.Object(
     id: Uuid,
     kind: RoomKind,
     name: Type.Union([Type.String(), Type.Null()]),
-    created_by: Uuid,
+    created_by: Type.String({
+      description: "the creating user's id, or `system` for a room the server API created",
+    }),
     created_at: Type.String({ format: "date-time" }),
   },
   { $id: "Room" },
@@ -123,7 +126,7 @@ export const MessageBody = Type.Object(
     room_id: Uuid,
     seq: Type.Integer(),
     message_id: Uuid,
-    sender_id: Uuid,
+    sender_id: SenderId,
     client_msg_id: Type.String(),
     msg_type: Type.String(),
     content: Type.Record(Type.String(), Type.Unknown()),
@@ -204,6 +207,72 @@ export const TicketBody = Type.Object(
   { $id: "MatchTicket" },
 );
 
+// ---- the server API (/v1/server/...) ----
+
+const MsgType = Type.Union(
+  [Type.Literal("text"), Type.Literal("image"), Type.Literal("file"), Type.Literal("system")],
+  { default: "text", description: "text (the default), image, file or system" },
+);
+export const ServerPostBody = Type.Object(
+  {
+    idempotency_key: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description:
+        "chosen by the backend, one per message: a retry with the same key (same sender, same room) creates nothing new and answers the same message; stored as the message's client_msg_id",
+    }),
+    sender_id: Type.String({
+      pattern: SERVER_SENDER_PATTERN,
+      description:
+        "`system`, or `bot:` and a name of 1-32 characters a-z, 0-9, _ and - (first a letter or digit); members see it as the message's sender_id",
+    }),
+    msg_type: Type.Optional(MsgType),
+    content: Content,
+  },
+  { additionalProperties: false },
+);
+export const ServerCreateRoomBody = Type.Object(
+  {
+    kind: Type.Union([Type.Literal("group"), Type.Literal("channel")]),
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    owner_id: Type.Optional({ ...Uuid, description: "a user who becomes the room's owner" }),
+    members: Type.Optional(
+      Type.Array(Uuid, { maxItems: 1000, uniqueItems: true, description: "users to add" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const MembershipParams = Type.Object({ room_id: Uuid, user_id: Uuid });
+export const MembershipBody = Type.Object({
+  room_id: Uuid,
+  user_id: Uuid,
+  changed: Type.Boolean({
+    description: "false: the user was a member already (PUT) or was not one (DELETE)",
+  }),
+});
+export const UserParams = Type.Object({ user_id: Uuid });
+export const DisconnectBody = Type.Object(
+  {
+    reason: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 120,
+        pattern: "^[\\x20-\\x7e]+$",
+        description: "printable ASCII, sent as the close frame's reason",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const DisconnectedBody = Type.Object({
+  user_id: Uuid,
+  gateways: Type.Integer({
+    description: "gateway pods where the user was online, each told to close their sockets",
+  }),
+});
+
+export type ServerPostBodyT = Static<typeof ServerPostBody>;
+export type ServerCreateRoomBodyT = Static<typeof ServerCreateRoomBody>;
 export type MatchBodyT = Static<typeof MatchBody>;
 export type RegisterBodyT = Static<typeof RegisterBody>;
 export type LoginBodyT = Static<typeof LoginBody>;

@@ -382,6 +382,9 @@ export class Hub {
       case "revoked":
         this.#sessions.revokedElsewhere(d.userId, d.sessionId);
         return;
+      case "disconnect":
+        this.#sessions.disconnectedElsewhere(d.userId, d.reason);
+        return;
     }
   }
 

@@ -373,6 +373,12 @@ export function limitsTable(): string {
         "register, login and refresh; empty: 429 RATE_LIMITED with Retry-After",
       ],
       [
+        "rate per server key",
+        `burst ${d.serverRate.capacity}, ${d.serverRate.refillPerSecond} per second`,
+        env(LIMIT_ENV.serverRateCapacity, LIMIT_ENV.serverRateRefill),
+        "every request of the server API (docs/server-api.md), in one bucket per key shared by every gateway pod; empty: 429 RATE_LIMITED with Retry-After",
+      ],
+      [
         "frames waiting per socket",
         String(MAX_QUEUED_FRAMES),
         "fixed",

@@ -56,6 +56,7 @@ export class SocketServer {
     this.#tokens = tokens;
     this.#sessions = sessions;
     sessions.onRevoked((userId, sessionId) => this.#closeSession(userId, sessionId));
+    sessions.onDisconnected((userId, reason) => this.#closeUser(userId, reason));
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: deps.ctx.limits.maxFrameBytes,
@@ -152,6 +153,14 @@ export class SocketServer {
       if (conn.userId === userId && conn.sessionId === sessionId) {
         conn.close("SESSION_REVOKED", "session revoked; log in again");
       }
+    }
+  }
+
+  /** Closes every socket of the user (on this gateway) with DISCONNECTED. */
+  #closeUser(userId: string, reason: string | undefined): void {
+    for (const conn of this.#conns) {
+      if (conn.userId === userId)
+        conn.close("DISCONNECTED", reason ?? "disconnected by the server");
     }
   }
 

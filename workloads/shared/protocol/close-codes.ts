@@ -46,6 +46,12 @@ export const CloseCodes = {
     description:
       "The client kept sending invalid frames (beyond the invalid-frame budget in Limits): fix the client before reconnecting.",
   },
+  DISCONNECTED: {
+    code: 4007,
+    reconnect: false,
+    description:
+      "A backend disconnected the user through the server API (POST /v1/server/users/{user_id}/disconnect): do not reconnect on your own; the user's tokens stay valid, so reconnect when the user acts.",
+  },
 } as const satisfies Record<string, { code: number; reconnect: boolean; description: string }>;
 
 export type CloseReason = keyof typeof CloseCodes;

@@ -11,6 +11,20 @@ const UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 const uuid = (description: string) => Type.String({ pattern: UUID_PATTERN, description });
 /** a lowercase UUID */
 const Uuid = Type.String({ pattern: UUID_PATTERN });
+/**
+ * A sender the server API posts as (docs/server-api.md): `system`, or `bot:` and a name. Neither
+ * can be a user's id (a UUID), so clients tell them apart by form.
+ */
+/** the server API's own sender, also the creator of the rooms it creates */
+export const SYSTEM_SENDER = "system";
+const SERVER_SENDER = `${SYSTEM_SENDER}|bot:[a-z0-9][a-z0-9_-]{0,31}`;
+export const SERVER_SENDER_PATTERN = `^(${SERVER_SENDER})$`;
+/** who sent a message: a user's id, or a server sender */
+export const SenderId = Type.String({
+  pattern: `^(${UUID_PATTERN.slice(1, -1)}|${SERVER_SENDER})$`,
+  description:
+    "the sending user's id, or a backend's sender through the server API: `system` or `bot:<name>` (never a user id)",
+});
 const Seq = Type.Integer({
   minimum: 0,
   maximum: Number.MAX_SAFE_INTEGER,
@@ -170,7 +184,7 @@ const MessageBody = {
   room_id: Uuid,
   seq: Seq,
   message_id: Uuid,
-  sender_id: Uuid,
+  sender_id: SenderId,
   client_msg_id: ClientMsgId,
   msg_type: MsgType,
   content: Content,
