@@ -258,3 +258,68 @@ describe("forwarder routing after a registry loss", () => {
     assert.deepEqual(other, []);
   });
 });
+
+/** A registry that stops answering (every call rejects) while `down` is set. */
+function breakableRegistry(inner: Registry): { registry: Registry; setDown(down: boolean): void } {
+  let down = false;
+  const registry = new Proxy(inner, {
+    get: (target, name: keyof Registry) => {
+      const member = target[name];
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) =>
+        down
+          ? Promise.reject(new Error("registry unavailable"))
+          : (member as (...a: unknown[]) => unknown).apply(target, args);
+    },
+  });
+  return {
+    registry,
+    setDown: (d) => {
+      down = d;
+    },
+  };
+}
+
+describe("forwarder routing while the registry does not answer", () => {
+  it("sends each event to every gateway instead of failing the batch, asks the registry again once per interval, and routes by it once it answers", async () => {
+    let now = Date.now();
+    const inner = new MemoryRegistry({ now: () => now });
+    const { registry, setDown } = breakableRegistry(inner);
+    const delivery = new MemoryDelivery();
+    const got = new Map<string, string[]>([
+      ["gw-room", []],
+      ["gw-other", []],
+    ]);
+    for (const [gatewayId, list] of got) {
+      await delivery.listen(gatewayId, (p) => list.push(JSON.parse(p).message?.clientMsgId));
+    }
+    await inner.epoch();
+    now += 10_000; // an old epoch: no settling
+    await inner.subscribeRooms("gw-room", [roomId], 600_000);
+    const { forwarder, metrics } = forwarderOn(new MemoryStore(), registry, delivery, () => now);
+
+    setDown(true);
+    await forwarder.handleBatch(batch(message(1)));
+    await forwarder.handleBatch(batch(message(2)));
+    await waitFor("both messages on the other gateway", () =>
+      got.get("gw-other")?.length === 2 ? true : undefined,
+    );
+    assert.deepEqual(got.get("gw-room"), ["c1", "c2"]);
+    assert.deepEqual(got.get("gw-other"), ["c1", "c2"], "a gateway the room's entry lacks");
+    assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 2);
+
+    setDown(false);
+    await forwarder.handleBatch(batch(message(3))); // within the interval: not asked yet
+    now += 1_000;
+    await forwarder.handleBatch(batch(message(4))); // asks (in the background) whether it is back
+    await waitFor("all four on the room's gateway", () =>
+      got.get("gw-room")?.length === 4 ? true : undefined,
+    );
+    await forwarder.handleBatch(batch(message(5)));
+    await waitFor("the fifth on the room's gateway", () =>
+      got.get("gw-room")?.length === 5 ? true : undefined,
+    );
+    assert.deepEqual(got.get("gw-other"), ["c1", "c2", "c3", "c4"], "routed by the registry again");
+    assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 4);
+  });
+});

@@ -15,11 +15,14 @@
 // the store comes back below a seq this member saw stored — it lost writes it acknowledged —
 // the member counts it (seq_regressions), writes the lost messages back from a bounded memory
 // of its recent writes, and goes on above the highest seq it gave: a gap, never a reuse.
+//
+// Routing never fails a batch because the registry does not answer (decision 0019): an event
+// whose receivers cannot be looked up goes to every gateway (registry-fallback.ts).
 import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
-import type { Delivery } from "../shared/backends/delivery.ts";
+import { type Delivery, EVERY_GATEWAY } from "../shared/backends/delivery.ts";
 import {
   REGISTRY_EPOCH_CHECK_MS,
   REGISTRY_SETTLE_MS,
@@ -34,6 +37,7 @@ import {
   encode,
 } from "../shared/events.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
+import { RegistryFallback } from "./registry-fallback.ts";
 
 export interface ForwarderOptions {
   readonly bus: Bus;
@@ -77,9 +81,20 @@ export class Forwarder {
   /** every live gateway while the registry settles after a loss, re-read once per interval */
   #settling: { checkedAt: number; gateways: Promise<readonly string[]> } | undefined;
   #consumer: BusConsumer | undefined;
+  /** where receivers are while the registry does not answer: every gateway */
+  readonly #routing: RegistryFallback;
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
+    const { registry, log, metrics } = options;
+    this.#routing = new RegistryFallback({
+      ping: () => registry.ping(),
+      ...(options.now !== undefined && { now: options.now }),
+      onDown: (err) =>
+        log.warn({ err }, "the registry does not answer: sending every event to every gateway"),
+      onUp: () => log.info("the registry answers again: routing by it"),
+      onBroadcast: () => metrics.registryFallbacks.inc(),
+    });
   }
 
   /**
@@ -168,7 +183,7 @@ export class Forwarder {
     let extra = 0;
     for (const { gateways, payload } of routed) {
       for (const gatewayId of gateways) out.push({ gatewayId, payload });
-      if (every.length === 0) continue;
+      if (every.length === 0 || gateways.includes(EVERY_GATEWAY)) continue;
       const addressed = new Set(gateways);
       for (const gatewayId of every) {
         if (addressed.has(gatewayId)) continue;
@@ -230,16 +245,14 @@ export class Forwarder {
           { "switchboard.room_id": event.roomId, "switchboard.user_id": event.userId },
           async () => {
             this.#o.metrics.busConsumed.inc({ kind: "matched", outcome: "routed" });
-            return this.#route(await this.#o.registry.gatewaysForUser(event.userId), event);
+            return this.#route(await this.#gatewaysForUser(event.userId), event);
           },
         );
       case "member": {
         // the room's gateways tell their sockets; the user's gateways (re)subscribe their sockets
         const [room, ...users] = await Promise.all([
           this.#gatewaysForRoom(event.roomId),
-          ...[event.userId, ...(event.notify ?? [])].map((u) =>
-            this.#o.registry.gatewaysForUser(u),
-          ),
+          ...[event.userId, ...(event.notify ?? [])].map((u) => this.#gatewaysForUser(u)),
         ]);
         this.#o.metrics.busConsumed.inc({ kind: "member", outcome: "routed" });
         return this.#route([...new Set([...(room ?? []), ...users.flat()])], {
@@ -355,10 +368,14 @@ export class Forwarder {
   async #gatewaysForRoom(roomId: string): Promise<string[]> {
     const end = this.#o.metrics.registrySeconds.startTimer({ op: "gateways_for_room" });
     try {
-      return await this.#o.registry.gatewaysForRoom(roomId);
+      return await this.#routing.gateways(() => this.#o.registry.gatewaysForRoom(roomId));
     } finally {
       end();
     }
+  }
+
+  #gatewaysForUser(userId: string): Promise<string[]> {
+    return this.#routing.gateways(() => this.#o.registry.gatewaysForUser(userId));
   }
 
   /**
@@ -367,6 +384,8 @@ export class Forwarder {
    * interval, not per event.
    */
   async #everyGatewayWhileSettling(): Promise<readonly string[]> {
+    // while the registry does not answer, events go to every gateway anyway
+    if (this.#routing.down) return [];
     const now = (this.#o.now ?? Date.now)();
     if (this.#settling === undefined || now - this.#settling.checkedAt >= REGISTRY_EPOCH_CHECK_MS) {
       const pending = this.#readSettling(now);
@@ -375,7 +394,8 @@ export class Forwarder {
         if (this.#settling?.gateways === pending) this.#settling = undefined;
       });
     }
-    return this.#settling.gateways;
+    // a registry that stops answering here: the events' own lookups fall back to every gateway
+    return this.#settling.gateways.catch(() => []);
   }
 
   async #readSettling(now: number): Promise<readonly string[]> {
@@ -385,7 +405,8 @@ export class Forwarder {
   }
 
   #route(gateways: readonly string[], payload: DeliveryPayload): Routed[] {
-    return [{ gateways, payload: encode(payload) }];
+    const to = gateways.includes(EVERY_GATEWAY) ? [EVERY_GATEWAY] : gateways;
+    return [{ gateways: to, payload: encode(payload) }];
   }
 }
 
