@@ -3,7 +3,8 @@
 // acked until Redis returned. Two gateways and a forwarder on a Redis of their own (never the
 // shared one), members online on both gateways; Redis stopped: every send, from either gateway,
 // is acked at its first attempt and reaches every online member once, through the Kafka
-// deliveries topic; Redis back: deliveries go through pub/sub again.
+// deliveries topic, a socket opened meanwhile included; Redis back: deliveries go through
+// pub/sub again.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -91,6 +92,12 @@ describe("Redis down (own Redis)", () => {
       await redis.down();
       const down: string[] = [];
       for (let i = 0; i < 6; i++) {
+        if (i === 3) {
+          // a new socket while Redis is down: its hello is answered, and it gets what follows
+          const sb2 = await ChatSocket.open(gw(1), bob.accessToken);
+          sockets.push(sb2);
+          everyone.push(sb2);
+        }
         const from = i % 2 === 0 ? sa : sc; // from either gateway in turn
         const id = `down-${i}`;
         const t0 = Date.now();

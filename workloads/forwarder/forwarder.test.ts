@@ -8,7 +8,7 @@ import { MemoryBus } from "../shared/backends/bus.memory.ts";
 import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
 import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
-import type { Registry } from "../shared/backends/registry.ts";
+import { REGISTRY_SETTLE_MS, type Registry } from "../shared/backends/registry.ts";
 import { MemoryStore } from "../shared/backends/store.memory.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
@@ -281,7 +281,7 @@ function breakableRegistry(inner: Registry): { registry: Registry; setDown(down:
 }
 
 describe("forwarder routing while the registry does not answer", () => {
-  it("sends each event to every gateway instead of failing the batch, asks the registry again once per interval, and routes by it once it answers", async () => {
+  it("sends each event to every gateway instead of failing the batch, asks the registry again once per interval, and routes by it once it answered and settled", async () => {
     let now = Date.now();
     const inner = new MemoryRegistry({ now: () => now });
     const { registry, setDown } = breakableRegistry(inner);
@@ -315,11 +315,18 @@ describe("forwarder routing while the registry does not answer", () => {
     await waitFor("all four on the room's gateway", () =>
       got.get("gw-room")?.length === 4 ? true : undefined,
     );
+    // it answers: every gateway still, while the gateways record themselves again
     await forwarder.handleBatch(batch(message(5)));
-    await waitFor("the fifth on the room's gateway", () =>
-      got.get("gw-room")?.length === 5 ? true : undefined,
+    now += REGISTRY_SETTLE_MS;
+    await forwarder.handleBatch(batch(message(6)));
+    await waitFor("the sixth on the room's gateway", () =>
+      got.get("gw-room")?.length === 6 ? true : undefined,
     );
-    assert.deepEqual(got.get("gw-other"), ["c1", "c2", "c3", "c4"], "routed by the registry again");
-    assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 4);
+    assert.deepEqual(
+      got.get("gw-other"),
+      ["c1", "c2", "c3", "c4", "c5"],
+      "routed by the registry again once it settled",
+    );
+    assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 5);
   });
 });

@@ -6,8 +6,11 @@
 //
 // A lookup that fails or takes longer than `lookupTimeoutMs` marks the registry down. While it
 // is down, lookups are not tried (each would wait for its own failure); the registry is asked
-// whether it is back (ping) at most once per `probeEveryMs`, one ask at a time.
+// whether it is back (ping) at most once per `probeEveryMs`, one ask at a time. Once it answers,
+// events still go to every gateway for `settleMs`: a Redis that comes back empty has lost the
+// registry, and the gateways record themselves again within a few seconds (decision 0005).
 import { EVERY_GATEWAY } from "../shared/backends/delivery.ts";
+import { REGISTRY_SETTLE_MS } from "../shared/backends/registry.ts";
 
 export interface RegistryFallbackOptions {
   /** resolves while the registry can serve (Registry.ping) */
@@ -16,6 +19,8 @@ export interface RegistryFallbackOptions {
   readonly lookupTimeoutMs?: number;
   /** default 1,000 ms */
   readonly probeEveryMs?: number;
+  /** default REGISTRY_SETTLE_MS (5 s) */
+  readonly settleMs?: number;
   readonly now?: () => number;
   /** the registry stopped answering: events go to every gateway from now on */
   readonly onDown?: (err: unknown) => void;
@@ -29,7 +34,10 @@ export class RegistryFallback {
   readonly #timeoutMs: number;
   readonly #probeEveryMs: number;
   readonly #now: () => number;
+  readonly #settleMs: number;
   #down = false;
+  /** until when events still go to every gateway after the registry answered again */
+  #settleUntil = 0;
   #lastProbe = 0;
   #probing = false;
 
@@ -38,6 +46,7 @@ export class RegistryFallback {
     this.#timeoutMs = options.lookupTimeoutMs ?? 500;
     this.#probeEveryMs = options.probeEveryMs ?? 1_000;
     this.#now = options.now ?? Date.now;
+    this.#settleMs = options.settleMs ?? REGISTRY_SETTLE_MS;
   }
 
   /** True while the registry is taken to be down. */
@@ -51,6 +60,7 @@ export class RegistryFallback {
       this.#probe();
       return this.#broadcast();
     }
+    if (this.#now() < this.#settleUntil) return this.#broadcast();
     const pending = lookup();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -92,6 +102,7 @@ export class RegistryFallback {
         () => {
           if (!this.#down) return;
           this.#down = false;
+          this.#settleUntil = this.#now() + this.#settleMs;
           this.#o.onUp?.();
         },
         () => undefined, // still down: ask again later

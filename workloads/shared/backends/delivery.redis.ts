@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import { checkGatewayId, type Delivery, EVERY_GATEWAY } from "./delivery.ts";
 import {
   assertBounded,
+  assertConnected,
   boundedRedisOptions,
   closeClient,
   execPipeline,
@@ -59,12 +60,14 @@ export class RedisDelivery implements Delivery {
   }
 
   /** Resolves how many subscriber connections received the payload. */
-  send(gatewayId: string, payload: string): Promise<number> {
+  async send(gatewayId: string, payload: string): Promise<number> {
+    assertConnected(this.#client);
     return this.#client.publish(this.#keys.gatewayChannel(gatewayId), payload);
   }
 
   async sendMany(items: readonly { gatewayId: string; payload: string }[]): Promise<void> {
     if (items.length === 0) return;
+    assertConnected(this.#client);
     const pipeline = this.#client.pipeline();
     for (const { gatewayId, payload } of items) {
       pipeline.publish(this.#keys.gatewayChannel(gatewayId), payload);
