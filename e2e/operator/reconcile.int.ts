@@ -132,7 +132,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
           `keyspace ${t.keyspace} lacks table ${table}: ${tables.join(",")}`,
         );
       }
-      assert.equal(await cluster.events(namespace, "TopicCreated"), 1);
+      assert.equal(await cluster.events(namespace, "TopicCreated"), 2, "messages and deliveries");
       assert.equal(await cluster.events(namespace, "MigrationsApplied"), 1);
     }),
   );

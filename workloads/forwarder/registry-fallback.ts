@@ -15,7 +15,7 @@ import { REGISTRY_SETTLE_MS } from "../shared/backends/registry.ts";
 export interface RegistryFallbackOptions {
   /** resolves while the registry can serve (Registry.ping) */
   readonly ping: () => Promise<void>;
-  /** default 500 ms */
+  /** default 1,000 ms (a lost connection fails at once: this bounds a Redis that hangs) */
   readonly lookupTimeoutMs?: number;
   /** default 1,000 ms */
   readonly probeEveryMs?: number;
@@ -43,7 +43,7 @@ export class RegistryFallback {
 
   constructor(options: RegistryFallbackOptions) {
     this.#o = options;
-    this.#timeoutMs = options.lookupTimeoutMs ?? 500;
+    this.#timeoutMs = options.lookupTimeoutMs ?? 1_000;
     this.#probeEveryMs = options.probeEveryMs ?? 1_000;
     this.#now = options.now ?? Date.now;
     this.#settleMs = options.settleMs ?? REGISTRY_SETTLE_MS;

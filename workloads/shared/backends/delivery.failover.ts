@@ -1,6 +1,6 @@
 // Delivery with a fallback: sends go through the primary (Redis pub/sub) and, when it fails or
-// does not answer within `primaryTimeoutMs`, through the fallback (the bus: a Kafka topic every
-// gateway reads). Listeners listen on both, so a gateway takes whatever arrives either way.
+// does not answer within `primaryTimeoutMs` (1 s), through the fallback (the bus: a Kafka topic
+// every gateway reads). Listeners listen on both, so a gateway takes whatever arrives either way.
 // docs/decisions/0019.
 //
 // - While the primary is down, sends go straight to the fallback (no wait per send), and the
@@ -24,7 +24,7 @@ export interface FailoverEvents {
 }
 
 export interface FailoverDeliveryOptions {
-  /** how long a send waits for the primary before it goes through the fallback (default 500) */
+  /** how long a send waits for the primary before it goes through the fallback (default 1,000) */
   readonly primaryTimeoutMs?: number;
   /** while the primary is down, the least time between two asks whether it is back (1,000) */
   readonly probeEveryMs?: number;
@@ -56,7 +56,7 @@ export class FailoverDelivery implements Delivery {
   constructor(primary: Delivery, fallback: Delivery, options: FailoverDeliveryOptions = {}) {
     this.#primary = primary;
     this.#fallback = fallback;
-    this.#timeoutMs = options.primaryTimeoutMs ?? 500;
+    this.#timeoutMs = options.primaryTimeoutMs ?? 1_000;
     this.#probeEveryMs = options.probeEveryMs ?? 1_000;
     this.#overlapMs = options.overlapMs ?? 5_000;
     this.#events = options.events ?? {};
