@@ -367,15 +367,20 @@ describe("Switchboard on a real cluster", { timeout: 40 * MINUTES }, () => {
     const tc = t as TestCluster;
     await shell(env.outageStop);
     try {
+      // Redis (the default outage) turns the matchers not-ready; the gateways stay ready,
+      // degraded, delivering through Kafka (decision 0019). Kafka or Cassandra turn the gateways
+      // not-ready too.
       await waitFor(
-        "gateway pods to turn not-ready and the ChatCluster to say so",
+        "a component's pods to turn not-ready and the ChatCluster to say so",
         async () => {
-          const pods = await cluster.pods(namespace, componentSelector(tc, "gateway"));
           const c = await cluster.getChatCluster(namespace, tc.name);
           const ready = c.status?.conditions?.find((x) => x.type === "Ready");
-          return pods.length > 0 && pods.every((p) => !isReady(p)) && ready?.status === "False"
-            ? true
-            : undefined;
+          if (ready?.status !== "False") return undefined;
+          for (const component of ["gateway", "matcher"] as const) {
+            const pods = await cluster.pods(namespace, componentSelector(tc, component));
+            if (pods.length > 0 && pods.every((p) => !isReady(p))) return true;
+          }
+          return undefined;
         },
         { timeoutMs: 3 * MINUTES, intervalMs: 500 },
       );

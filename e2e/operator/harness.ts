@@ -213,6 +213,8 @@ export interface TestCluster {
   readonly name: string;
   readonly namespace: string;
   readonly topic: string;
+  /** the fallback delivery topic the operator creates beside the messages topic */
+  readonly deliveriesTopic: string;
   readonly keyspace: string;
   readonly object: ChatClusterObject;
 }
@@ -250,7 +252,14 @@ export async function exampleChatCluster(
       redis: { url: redisUrl() },
     },
   } as unknown as ChatClusterObject;
-  return { name, namespace, topic: `${prefix}.messages`, keyspace, object };
+  return {
+    name,
+    namespace,
+    topic: `${prefix}.messages`,
+    deliveriesTopic: `${prefix}.deliveries`,
+    keyspace,
+    object,
+  };
 }
 
 /**
@@ -371,7 +380,7 @@ export async function topicPartitions(topic: string): Promise<number | undefined
 export async function dropBackends(t: TestCluster): Promise<void> {
   const admin = kafkaAdmin();
   await admin.connect().catch(() => undefined);
-  await admin.deleteTopics({ topics: [t.topic] }).catch(() => undefined);
+  await admin.deleteTopics({ topics: [t.topic, t.deliveriesTopic] }).catch(() => undefined);
   await admin.disconnect().catch(() => undefined);
   await withCassandra((c) => c.execute(`DROP KEYSPACE IF EXISTS ${t.keyspace}`)).catch(
     () => undefined,

@@ -82,7 +82,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       // the gateway's count is the HPA's to set: 1 until it has scaled the Deployment to minReplicas
       assert.match(cond.Ready?.message ?? "", /gateway 0\/[12], forwarder 0\/2, matcher 0\/1/);
       assert.deepEqual(c.status?.forwarder, { desiredReplicas: 2, readyReplicas: 0 });
-      assert.deepEqual(c.status?.topics, [t.topic]);
+      assert.deepEqual(c.status?.topics, [t.topic, t.deliveriesTopic]);
       assert.equal(c.status?.keyspace, t.keyspace);
       assert.equal(c.status?.schemaVersion, 1);
       assert.equal(c.status?.endpoints?.gateway, `http://${t.name}-gateway.${namespace}.svc:80`);
@@ -132,7 +132,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
           `keyspace ${t.keyspace} lacks table ${table}: ${tables.join(",")}`,
         );
       }
-      assert.equal(await cluster.events(namespace, "TopicCreated"), 1);
+      assert.equal(await cluster.events(namespace, "TopicCreated"), 2, "messages and deliveries");
       assert.equal(await cluster.events(namespace, "MigrationsApplied"), 1);
     }),
   );

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { Client } from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
 import { migrate } from "#contract/schema/migrate";
+import { DELIVERIES_TOPIC, deliveriesTopicOf } from "#contract/settings";
 import { createTopicIfMissing } from "../../workloads/shared/backends/bus.kafka.ts";
 import { freePort, kafkaBrokers, OwnPart, redisUrl, Workload, waitFor } from "../testkit/index.ts";
 
@@ -40,6 +41,11 @@ describe("readiness follows Cassandra (own Cassandra, a real gateway process)", 
       await client.shutdown();
     }
     await createTopicIfMissing({ clientId: "readiness", brokers: kafkaBrokers() }, topic, 1);
+    await createTopicIfMissing(
+      { clientId: "readiness", brokers: kafkaBrokers() },
+      deliveriesTopicOf(cluster),
+      DELIVERIES_TOPIC.partitions,
+    );
     gateway = await Workload.start(
       "gateway",
       "workloads/gateway/main.ts",
@@ -68,7 +74,7 @@ describe("readiness follows Cassandra (own Cassandra, a real gateway process)", 
     }).admin();
     await admin
       .connect()
-      .then(() => admin.deleteTopics({ topics: [topic] }))
+      .then(() => admin.deleteTopics({ topics: [topic, deliveriesTopicOf(cluster)] }))
       .catch(() => undefined)
       .finally(() => admin.disconnect());
   });

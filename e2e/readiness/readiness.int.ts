@@ -1,12 +1,14 @@
 // Readiness that tells the truth, on real servers: a gateway, a forwarder and a matcher run as
 // processes against a Redis and a Kafka of this test's own (the shared Cassandra for the
 // store). Each backend is stopped and started again: /readyz turns 503 naming the backend's
-// check, /healthz stays 200, and /readyz is 200 again once the backend is back.
+// check (the gateway stays ready without Redis, saying it is degraded: decision 0019), /healthz
+// stays 200, and /readyz is 200 again once the backend is back.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Client } from "cassandra-driver";
 import { migrate } from "#contract/schema/migrate";
+import { DELIVERIES_TOPIC, deliveriesTopicOf } from "#contract/settings";
 import { createTopicIfMissing } from "../../workloads/shared/backends/bus.kafka.ts";
 import {
   cassandraContactPoints,
@@ -65,6 +67,11 @@ describe("readiness follows the backends (own Redis and Kafka, real processes)",
     await Promise.all([redis.up(), kafka.up()]);
     const brokers = [`127.0.0.1:${kafka.env.SB_KAFKA_PORT}`];
     await createTopicIfMissing({ clientId: "readiness", brokers }, `${cluster}.messages`, 2);
+    await createTopicIfMissing(
+      { clientId: "readiness", brokers },
+      deliveriesTopicOf(cluster),
+      DELIVERIES_TOPIC.partitions,
+    );
     const cassandra = new Client({
       contactPoints: cassandraContactPoints(),
       localDataCenter: cassandraLocalDc(),
@@ -131,18 +138,38 @@ describe("readiness follows the backends (own Redis and Kafka, real processes)",
     assert.match(metrics, /switchboard_readiness_check\{check="consumer-group"\} 1/);
   });
 
-  it("Redis stopped: the gateway and the matcher turn not ready naming it, alive all along, ready again after", async () => {
+  it("Redis stopped: the matcher turns not ready naming it, the gateway stays ready saying it is degraded, alive all along, both back after", async () => {
     await redis.down();
-    figures.redisDownGateway = await waitReady(gateway, 503, "redis");
     figures.redisDownMatcher = await waitReady(matcher, 503, "redis");
-    const g = await readyz(gateway);
-    assert.equal(g.checks["delivery-subscription"]?.ok, false);
+    const t0 = Date.now();
+    await waitFor(
+      "the gateway ready and degraded, delivering through Kafka",
+      async () => {
+        const g = await readyz(gateway);
+        return g.status === 200 &&
+          /^degraded: /.test(g.checks.redis?.detail ?? "") &&
+          /^degraded: primary down/.test(g.checks["delivery-subscription"]?.detail ?? "")
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    figures.redisDownGatewayDegraded = (Date.now() - t0) / 1000;
     assert.equal(await healthz(gateway), 200);
     assert.equal(await healthz(matcher), 200);
     await redis.up();
-    figures.redisBackGateway = await waitReady(gateway, 200, "redis");
     figures.redisBackMatcher = await waitReady(matcher, 200, "redis");
-    assert.equal((await readyz(gateway)).checks["delivery-subscription"]?.ok, true);
+    await waitFor(
+      "the gateway no longer degraded",
+      async () => {
+        const g = await readyz(gateway);
+        return g.checks.redis?.detail === "ok" &&
+          g.checks["delivery-subscription"]?.detail === "primary and fallback up"
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
   });
 
   it("Kafka stopped: the gateway and the forwarder turn not ready naming it, alive all along, ready again after", async () => {

@@ -6,6 +6,7 @@ import { Client } from "cassandra-driver";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { migrate } from "#contract/schema/migrate";
+import { DELIVERIES_TOPIC, deliveriesTopicOf } from "#contract/settings";
 import { createTopicIfMissing } from "../../workloads/shared/backends/bus.kafka.ts";
 import { Workload } from "./processes.ts";
 import { cassandraContactPoints, cassandraLocalDc, kafkaBrokers, redisUrl } from "./stack.ts";
@@ -59,6 +60,11 @@ export class ChatStack {
     return `${this.cluster}.messages`;
   }
 
+  /** the fallback delivery topic (docs/decisions/0019), created beside the messages topic */
+  get deliveriesTopic(): string {
+    return deliveriesTopicOf(this.cluster);
+  }
+
   static async start(o: ChatStackOptions = {}): Promise<ChatStack> {
     const cluster = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
     const b = o.backends ?? sharedBackends();
@@ -94,11 +100,9 @@ export class ChatStack {
     } finally {
       await cassandra.shutdown();
     }
-    await createTopicIfMissing(
-      { brokers: [...b.kafkaBrokers], clientId: "chat-stack" },
-      stack.topic,
-      o.partitions ?? 4,
-    );
+    const kafka = { brokers: [...b.kafkaBrokers], clientId: "chat-stack" };
+    await createTopicIfMissing(kafka, stack.topic, o.partitions ?? 4);
+    await createTopicIfMissing(kafka, stack.deliveriesTopic, DELIVERIES_TOPIC.partitions);
     await Promise.all([
       ...Array.from({ length: o.forwarders ?? 2 }, () => stack.startForwarder()),
       ...Array.from({ length: o.gateways ?? 2 }, () => stack.startGateway()),
@@ -139,7 +143,7 @@ export class ChatStack {
     return w;
   }
 
-  /** Stops every process and removes the keyspace, topic and Redis keys of this cluster. */
+  /** Stops every process and removes the keyspace, topics and Redis keys of this cluster. */
   async stop(): Promise<void> {
     await Promise.allSettled(
       [...this.gateways, ...this.forwarders, ...this.matchers].map((w) => w.stop()),
@@ -162,7 +166,7 @@ export class ChatStack {
         .finally(() => cassandra.shutdown()),
       admin
         .connect()
-        .then(() => admin.deleteTopics({ topics: [this.topic] }))
+        .then(() => admin.deleteTopics({ topics: [this.topic, this.deliveriesTopic] }))
         .finally(() => admin.disconnect()),
       (async () => {
         await redis.connect();

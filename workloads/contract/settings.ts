@@ -27,6 +27,17 @@ export const IMAGE_UID = 10001;
 
 /** The topic of a cluster's chat events, from its topic prefix (the cluster's name by default). */
 export const messagesTopicOf = (prefix: string): string => `${prefix}.messages`;
+/**
+ * The topic of a cluster's fallback deliveries, from its topic prefix: every gateway reads it
+ * whole while Redis pub/sub does not answer (docs/decisions/0019).
+ */
+export const deliveriesTopicOf = (prefix: string): string => `${prefix}.deliveries`;
+/**
+ * The deliveries topic's shape: one partition (one order for every gateway's deliveries, as the
+ * one Redis connection gives) and an hour of retention (a gateway reads only what is published
+ * while it runs; the hour is for whoever investigates an outage).
+ */
+export const DELIVERIES_TOPIC = { partitions: 1, retentionMs: 3_600_000 } as const;
 /** The keyspace a cluster uses when none is named: its name with '-' as '_'. */
 export const defaultKeyspaceOf = (cluster: string): string => cluster.replaceAll("-", "_");
 /** The prefix of every Redis key of a cluster. */
@@ -134,6 +145,7 @@ export const SETTINGS = {
     default: "real",
   } as OneOfSetting<"memory" | "real">,
   topic: str("SWITCHBOARD_TOPIC", RUNTIME),
+  deliveriesTopic: str("SWITCHBOARD_DELIVERIES_TOPIC", RUNTIME),
   kafkaBrokers: list("KAFKA_BROKERS", RUNTIME),
   kafkaClientId: str("KAFKA_CLIENT_ID", RUNTIME),
   kafkaSessionTimeoutMs: int("KAFKA_SESSION_TIMEOUT_MS", RUNTIME, 6_000, 6_000, 300_000),

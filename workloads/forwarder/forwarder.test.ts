@@ -8,7 +8,7 @@ import { MemoryBus } from "../shared/backends/bus.memory.ts";
 import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
 import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
-import type { Registry } from "../shared/backends/registry.ts";
+import { REGISTRY_SETTLE_MS, type Registry } from "../shared/backends/registry.ts";
 import { MemoryStore } from "../shared/backends/store.memory.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
@@ -346,5 +346,81 @@ describe("forwarder routing after a registry loss", () => {
     await forwarder.handleBatch(batch(message(1)));
     await waitFor("the room's delivery", () => (room.length > 0 ? true : undefined));
     assert.deepEqual(other, []);
+  });
+});
+
+/** A registry that stops answering (every call rejects) while `down` is set. */
+function breakableRegistry(inner: Registry): { registry: Registry; setDown(down: boolean): void } {
+  let down = false;
+  const registry = new Proxy(inner, {
+    get: (target, name: keyof Registry) => {
+      const member = target[name];
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) =>
+        down
+          ? Promise.reject(new Error("registry unavailable"))
+          : (member as (...a: unknown[]) => unknown).apply(target, args);
+    },
+  });
+  return {
+    registry,
+    setDown: (d) => {
+      down = d;
+    },
+  };
+}
+
+describe("forwarder routing while the registry does not answer", () => {
+  it("sends each event to every gateway instead of failing the batch, asks the registry again once per interval, and routes by it once it answered and settled", async () => {
+    let now = Date.now();
+    const inner = new MemoryRegistry({ now: () => now });
+    const { registry, setDown } = breakableRegistry(inner);
+    const delivery = new MemoryDelivery();
+    const got = new Map<string, string[]>([
+      ["gw-room", []],
+      ["gw-other", []],
+    ]);
+    for (const [gatewayId, list] of got) {
+      await delivery.listen(gatewayId, (p) => list.push(JSON.parse(p).message?.clientMsgId));
+    }
+    await inner.epoch();
+    now += 10_000; // an old epoch: no settling
+    await inner.subscribeRooms("gw-room", [roomId], 600_000);
+    const { forwarder, metrics } = forwarderOn(new MemoryStore(), registry, delivery, () => now);
+
+    setDown(true);
+    await forwarder.handleBatch(batch(message(1)));
+    await forwarder.handleBatch(batch(message(2)));
+    await waitFor("both messages on the other gateway", () =>
+      got.get("gw-other")?.length === 2 ? true : undefined,
+    );
+    assert.deepEqual(got.get("gw-room"), ["c1", "c2"]);
+    assert.deepEqual(got.get("gw-other"), ["c1", "c2"], "a gateway the room's entry lacks");
+    assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 2);
+
+    setDown(false);
+    await forwarder.handleBatch(batch(message(3))); // within the interval: not asked yet
+    now += 1_000;
+    await forwarder.handleBatch(batch(message(4))); // asks (in the background) whether it is back
+    await waitFor("all four on the room's gateway", () =>
+      got.get("gw-room")?.length === 4 ? true : undefined,
+    );
+    // it answers: every gateway still, while the gateways record themselves again
+    await forwarder.handleBatch(batch(message(5)));
+    // routed on a later turn than the store's write: wait for it before moving the clock
+    await waitFor("the fifth on the room's gateway", () =>
+      got.get("gw-room")?.length === 5 ? true : undefined,
+    );
+    now += REGISTRY_SETTLE_MS;
+    await forwarder.handleBatch(batch(message(6)));
+    await waitFor("the sixth on the room's gateway", () =>
+      got.get("gw-room")?.length === 6 ? true : undefined,
+    );
+    assert.deepEqual(
+      got.get("gw-other"),
+      ["c1", "c2", "c3", "c4", "c5"],
+      "routed by the registry again once it settled",
+    );
+    assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 5);
   });
 });

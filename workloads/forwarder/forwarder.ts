@@ -22,11 +22,14 @@
 // The store losing writes it acknowledged (a commit log that was not synced) is detected when a
 // write fails: before trying again, the member reads the room's stored last seq and writes back
 // what it remembers above it (seq_regressions), so a seq is never given twice.
+//
+// Routing never stops because the registry does not answer (decision 0019): an event whose
+// receivers cannot be looked up goes to every gateway (registry-fallback.ts).
 import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
-import type { Delivery } from "../shared/backends/delivery.ts";
+import { type Delivery, EVERY_GATEWAY } from "../shared/backends/delivery.ts";
 import {
   REGISTRY_EPOCH_CHECK_MS,
   REGISTRY_SETTLE_MS,
@@ -41,6 +44,7 @@ import {
   encode,
 } from "../shared/events.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
+import { RegistryFallback } from "./registry-fallback.ts";
 
 export interface ForwarderOptions {
   readonly bus: Bus;
@@ -138,8 +142,19 @@ export class Forwarder {
   /** wakes the pauses between retries when stopping */
   readonly #wakers = new Set<() => void>();
 
+  /** where receivers are while the registry does not answer: every gateway */
+  readonly #registry: RegistryFallback;
+
   constructor(options: ForwarderOptions) {
     this.#o = options;
+    const { registry, log } = options;
+    this.#registry = new RegistryFallback({
+      ping: () => registry.ping(),
+      ...(options.now !== undefined && { now: options.now }),
+      onDown: (err) =>
+        log.warn({ err }, "the registry does not answer: sending every event to every gateway"),
+      onUp: () => log.info("the registry answers again: routing by it"),
+    });
   }
 
   /**
@@ -607,8 +622,8 @@ export class Forwarder {
     }
     const end = this.#o.metrics.registrySeconds.startTimer({ op: "gateways_for_room" });
     const [roomGateways, userGateways, every] = await Promise.all([
-      lookUp([...rooms], (r) => this.#o.registry.gatewaysForRoom(r)),
-      lookUp([...users], (u) => this.#o.registry.gatewaysForUser(u)),
+      lookUp([...rooms], (r) => this.#registry.gateways(() => this.#o.registry.gatewaysForRoom(r))),
+      lookUp([...users], (u) => this.#registry.gateways(() => this.#o.registry.gatewaysForUser(u))),
       this.#everyGatewayWhileSettling(),
     ]).finally(end);
     const out: Outgoing[] = [];
@@ -618,8 +633,14 @@ export class Forwarder {
       if (target.roomId !== undefined) {
         for (const g of roomGateways.get(target.roomId) ?? []) addressed.add(g);
       }
-      for (const u of target.userIds ?? [])
+      for (const u of target.userIds ?? []) {
         for (const g of userGateways.get(u) ?? []) addressed.add(g);
+      }
+      if (addressed.has(EVERY_GATEWAY)) {
+        out.push({ gatewayId: EVERY_GATEWAY, payload });
+        this.#o.metrics.registryFallbacks.inc(); // per event, not per lookup
+        continue;
+      }
       for (const gatewayId of addressed) out.push({ gatewayId, payload });
       for (const gatewayId of every) {
         if (addressed.has(gatewayId)) continue;
@@ -638,6 +659,8 @@ export class Forwarder {
    * interval, not per event.
    */
   async #everyGatewayWhileSettling(): Promise<readonly string[]> {
+    // while the registry does not answer, events go to every gateway anyway
+    if (this.#registry.down) return [];
     const now = (this.#o.now ?? Date.now)();
     if (this.#settling === undefined || now - this.#settling.checkedAt >= REGISTRY_EPOCH_CHECK_MS) {
       const pending = this.#readSettling(now);
@@ -646,7 +669,8 @@ export class Forwarder {
         if (this.#settling?.gateways === pending) this.#settling = undefined;
       });
     }
-    return this.#settling.gateways;
+    // a registry that stops answering here: the events' own lookups fall back to every gateway
+    return this.#settling.gateways.catch(() => []);
   }
 
   async #readSettling(now: number): Promise<readonly string[]> {

@@ -23,7 +23,7 @@ const stopTracing = startTracing({
   otlpEndpoint: shared.otlpEndpoint,
   sampleRatio: shared.traceSampleRatio,
 });
-const backends = await connectBackends(shared, "forwarder");
+const backends = await connectBackends(shared, "forwarder", { log, metrics });
 const forwarder = new Forwarder({
   ...backends,
   topic: shared.topic,

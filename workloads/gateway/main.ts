@@ -5,7 +5,7 @@ import { onShutdownSignal } from "#contract/process";
 import { createLogger } from "#contract/telemetry/log";
 import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
-import { Readiness } from "../shared/readiness.ts";
+import { degradedWhile, Readiness } from "../shared/readiness.ts";
 import { readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 import { createGateway } from "./app.ts";
@@ -25,14 +25,22 @@ const stopTracing = startTracing({
 const metrics = createMetrics();
 const backends = await connectBackends(shared, "gateway", { log, metrics });
 // ready only while a message can go end to end: produced to Kafka, stored by way of the
-// forwarders in Cassandra (also read here for history), routed through Redis, and delivered
-// back to this gateway through its subscription
+// forwarders in Cassandra (also read here for history), routed, and delivered back to this
+// gateway through its subscription. Without Redis it still can, degraded (decision 0019): the
+// forwarders send to every gateway through the Kafka deliveries topic, which this gateway reads.
 const readiness = new Readiness(
   [
-    { name: "delivery-subscription", check: () => backends.delivery.ping() },
+    { name: "delivery-subscription", check: () => backends.checkDelivery() },
     { name: "kafka", check: () => backends.bus.ping() },
     { name: "cassandra", check: () => backends.store.ping() },
-    { name: "redis", check: () => backends.registry.ping() },
+    {
+      name: "redis",
+      check: degradedWhile(
+        () => backends.registry.ping(),
+        () => backends.checkDelivery(),
+        "deliveries reach every gateway through Kafka, rate limits are per process, matching is unavailable",
+      ),
+    },
   ],
   { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
 );

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Gauge, Registry } from "prom-client";
-import { Readiness } from "./readiness.ts";
+import { degradedWhile, Readiness } from "./readiness.ts";
 
 /** A check the test turns healthy, failing or silent. */
 function switchable() {
@@ -72,5 +72,21 @@ describe("Readiness", () => {
     await r.poll();
     assert.equal(r.ready, false);
     assert.match(r.report().checks.cassandra?.detail ?? "", /no answer within 20 ms/);
+  });
+});
+
+describe("degradedWhile", () => {
+  it("passes as the check does, passes degraded saying why while only the fallback passes, and fails when both fail", async () => {
+    const redis = switchable();
+    const kafka = switchable();
+    const check = degradedWhile(redis.check, kafka.check, "delivering through Kafka");
+    assert.equal(await check(), "ok");
+    redis.set("fail");
+    assert.equal(await check(), "degraded: connection refused; delivering through Kafka");
+    kafka.set("fail");
+    await assert.rejects(
+      check(),
+      /^Error: connection refused; and no fallback: connection refused$/,
+    );
   });
 });

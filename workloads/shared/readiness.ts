@@ -13,6 +13,33 @@ export interface ReadinessCheck {
   readonly check: () => Promise<unknown>;
 }
 
+/**
+ * A check of a backend the workload can do without for a while: passes as the backend's own
+ * check does, and while that fails, passes degraded (saying so, and why) as long as `fallback`
+ * passes; fails when both fail.
+ */
+export function degradedWhile(
+  check: () => Promise<unknown>,
+  fallback: () => Promise<unknown>,
+  meanwhile: string,
+): () => Promise<string> {
+  return async () => {
+    try {
+      await check();
+      return "ok";
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      try {
+        await fallback();
+      } catch (fallbackErr) {
+        const also = fallbackErr instanceof Error ? fallbackErr.message : String(fallbackErr);
+        throw new Error(`${why}; and no fallback: ${also}`);
+      }
+      return `degraded: ${why}; ${meanwhile}`;
+    }
+  };
+}
+
 export interface CheckState {
   readonly ok: boolean;
   readonly detail: string;

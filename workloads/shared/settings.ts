@@ -4,6 +4,7 @@
 import type { EnvReader } from "#contract/env";
 import {
   defaultKeyspaceOf,
+  deliveriesTopicOf,
   messagesTopicOf,
   readList,
   readOptional,
@@ -32,6 +33,8 @@ export interface SharedSettings {
   /** the ChatCluster's name: prefix of its topics and Redis keys */
   readonly cluster: string;
   readonly topic: string;
+  /** the fallback delivery path's topic (docs/decisions/0019) */
+  readonly deliveriesTopic: string;
   readonly redisNamespace: string;
   readonly backends: { readonly kind: "memory" } | RealBackendSettings;
   readonly otlpEndpoint: string | undefined;
@@ -68,6 +71,7 @@ export function readSharedSettings(env: EnvReader, service: string): SharedSetti
   return {
     cluster,
     topic: readSetting(env, S.topic, messagesTopicOf(cluster)),
+    deliveriesTopic: readSetting(env, S.deliveriesTopic, deliveriesTopicOf(cluster)),
     redisNamespace: redisNamespaceOf(cluster),
     backends,
     otlpEndpoint: readOptional(env, S.otlpEndpoint),

@@ -2,7 +2,7 @@
 // every default filled in, or an error listing what is wrong. The reconciler sees nothing else.
 
 import { Value } from "@sinclair/typebox/value";
-import { defaultKeyspaceOf, messagesTopicOf } from "#contract/settings";
+import { defaultKeyspaceOf, deliveriesTopicOf, messagesTopicOf } from "#contract/settings";
 import { type ChatCluster, ChatClusterSchema, type ChatClusterSpec } from "./schema.ts";
 
 type Filled<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -70,6 +70,9 @@ export const topicPrefix = (c: ParsedChatCluster): string => c.spec.kafka.topicP
 
 /** The messages topic: the one the workloads read as SWITCHBOARD_TOPIC. */
 export const messagesTopic = (c: ParsedChatCluster): string => messagesTopicOf(topicPrefix(c));
+
+/** The deliveries topic: the one the workloads read as SWITCHBOARD_DELIVERIES_TOPIC. */
+export const deliveriesTopic = (c: ParsedChatCluster): string => deliveriesTopicOf(topicPrefix(c));
 
 /** The keyspace: the spec's, or the name with - as _ (as the workloads default it). */
 export const keyspaceOf = (c: ParsedChatCluster): string =>

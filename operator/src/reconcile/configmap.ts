@@ -6,7 +6,12 @@
 
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { SETTINGS, settingValue } from "#contract/settings";
-import { keyspaceOf, messagesTopic, type ParsedChatCluster } from "../api/parse.ts";
+import {
+  deliveriesTopic,
+  keyspaceOf,
+  messagesTopic,
+  type ParsedChatCluster,
+} from "../api/parse.ts";
 import { configMapName, ownedMeta } from "./names.ts";
 
 export function configData(c: ParsedChatCluster): Record<string, string> {
@@ -16,6 +21,7 @@ export function configData(c: ParsedChatCluster): Record<string, string> {
     [S.cluster.name]: settingValue(S.cluster, c.name),
     [S.backends.name]: settingValue(S.backends, "real"),
     [S.topic.name]: settingValue(S.topic, messagesTopic(c)),
+    [S.deliveriesTopic.name]: settingValue(S.deliveriesTopic, deliveriesTopic(c)),
     [S.kafkaBrokers.name]: settingValue(S.kafkaBrokers, kafka.bootstrapServers),
     [S.cassandraContactPoints.name]: settingValue(
       S.cassandraContactPoints,

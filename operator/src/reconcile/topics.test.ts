@@ -3,6 +3,14 @@ import { describe, it } from "node:test";
 import { exampleCluster } from "./fixture.ts";
 import { describeProblem, desiredTopics, type ObservedTopic, planTopics } from "./topics.ts";
 
+const deliveries: ObservedTopic = {
+  name: "demo.deliveries",
+  partitions: 1,
+  replicationFactor: 1,
+  configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
+};
+
+/** Both topics as the spec wants them, the messages topic changed by `t`. */
 const observed = (t: Partial<ObservedTopic> = {}): Map<string, ObservedTopic> =>
   new Map([
     [
@@ -15,12 +23,13 @@ const observed = (t: Partial<ObservedTopic> = {}): Map<string, ObservedTopic> =>
         ...t,
       },
     ],
+    ["demo.deliveries", deliveries],
   ]);
 
 describe("planTopics", () => {
   const desired = desiredTopics(exampleCluster());
 
-  it("wants the messages topic with the spec's partitions, replication factor and retention", () => {
+  it("wants the messages topic with the spec's partitions, replication factor and retention, and the deliveries topic with one partition and an hour", () => {
     assert.deepEqual(desired, [
       {
         name: "demo.messages",
@@ -28,12 +37,24 @@ describe("planTopics", () => {
         replicationFactor: 1,
         configs: { "retention.ms": "604800000", "cleanup.policy": "delete" },
       },
+      {
+        name: "demo.deliveries",
+        partitions: 1,
+        replicationFactor: 1,
+        configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
+      },
     ]);
   });
 
-  it("creates a missing topic and does nothing to one that matches", () => {
+  it("creates missing topics and does nothing to those that match", () => {
     assert.deepEqual(planTopics(desired, new Map()).actions, [
       { kind: "create", topic: desired[0] },
+      { kind: "create", topic: desired[1] },
+    ]);
+    const noDeliveries = observed();
+    noDeliveries.delete("demo.deliveries");
+    assert.deepEqual(planTopics(desired, noDeliveries).actions, [
+      { kind: "create", topic: desired[1] },
     ]);
     assert.deepEqual(planTopics(desired, observed()), { actions: [], problems: [] });
   });

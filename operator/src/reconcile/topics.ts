@@ -2,7 +2,8 @@
 // broker has, gives the actions to take (create, grow, correct config) and the problems the
 // operator refuses to "fix" (a shrink would lose data; a replication factor change needs a
 // partition reassignment, which is the Kafka operator's job).
-import { messagesTopic, type ParsedChatCluster } from "../api/parse.ts";
+import { DELIVERIES_TOPIC } from "#contract/settings";
+import { deliveriesTopic, messagesTopic, type ParsedChatCluster } from "../api/parse.ts";
 
 export interface TopicSpec {
   readonly name: string;
@@ -56,6 +57,16 @@ export function desiredTopics(c: ParsedChatCluster): TopicSpec[] {
       partitions,
       replicationFactor,
       configs: { "retention.ms": String(retentionMs), "cleanup.policy": "delete" },
+    },
+    {
+      // the fallback delivery path (docs/decisions/0019): one partition, an hour of retention
+      name: deliveriesTopic(c),
+      partitions: DELIVERIES_TOPIC.partitions,
+      replicationFactor,
+      configs: {
+        "retention.ms": String(DELIVERIES_TOPIC.retentionMs),
+        "cleanup.policy": "delete",
+      },
     },
   ];
 }

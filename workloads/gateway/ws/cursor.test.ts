@@ -55,4 +55,29 @@ describe("room cursor", () => {
       [3],
     );
   });
+
+  it("shows each message once when it arrives twice, by both delivery paths in any order (decision 0019)", () => {
+    // Redis pub/sub and the Kafka deliveries topic both carry 2..4 (a send that timed out but
+    // got through, then the fallback; or the overlap after Redis came back), interleaved
+    const c = new RoomCursor(1);
+    const shown: number[] = [];
+    const offer = (m: DeliveredMessage) => {
+      const verdict = c.offer(m);
+      if (verdict === "send") shown.push(m.seq);
+      return verdict;
+    };
+    assert.equal(offer(msg(2)), "send"); // redis
+    assert.equal(offer(msg(2)), "drop"); // kafka
+    assert.equal(offer(msg(4)), "gap"); // kafka is ahead: 3 missing
+    assert.equal(offer(msg(3)), "queued"); // redis, during the catch-up
+    assert.equal(offer(msg(4)), "queued"); // redis, the second copy of 4
+    assert.equal(offer(msg(3)), "queued"); // kafka, the second copy of 3
+    shown.push(...c.accept([msg(2), msg(3)]).map((m) => m.seq)); // the store has 3 now
+    const { send, gap } = c.drain();
+    shown.push(...send.map((m) => m.seq));
+    assert.equal(gap, false);
+    assert.equal(offer(msg(3)), "drop");
+    assert.equal(offer(msg(4)), "drop");
+    assert.deepEqual(shown, [2, 3, 4]);
+  });
 });

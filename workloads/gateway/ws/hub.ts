@@ -103,6 +103,8 @@ export class Hub {
   /**
    * Opens the session: subscribes the socket to every room of the user (in the registry first,
    * so the forwarder routes here), then replays what the client missed where it asked to resume.
+   * A registry that does not answer does not refuse the socket (while it is down the forwarders
+   * send to every gateway): the registration is marked stale and re-recorded once it answers.
    */
   async open(
     conn: Connection,
@@ -118,11 +120,9 @@ export class Hub {
     const firstOfUser = users === undefined;
     if (users === undefined) this.#byUser.set(conn.userId, new Set([conn]));
     else users.add(conn);
-    await this.#ctx.registry.markOnline(
-      this.#ctx.gatewayId,
-      [conn.userId],
-      this.#ctx.limits.registryTtlMs,
-    );
+    await this.#ctx.registry
+      .markOnline(this.#ctx.gatewayId, [conn.userId], this.#ctx.limits.registryTtlMs)
+      .catch((err: unknown) => this.#registration.markStale(err));
     await this.#subscribeLocal(conn, roomIds);
     const states = await this.#ctx.store.roomStates(roomIds);
     const rooms: { room_id: string; last_seq: number }[] = [];
@@ -213,11 +213,9 @@ export class Hub {
       cursor.catchingUp = true;
       c.rooms.set(roomId, cursor);
     }
-    await this.#ctx.registry.subscribeRooms(
-      this.#ctx.gatewayId,
-      [roomId],
-      this.#ctx.limits.registryTtlMs,
-    );
+    await this.#ctx.registry
+      .subscribeRooms(this.#ctx.gatewayId, [roomId], this.#ctx.limits.registryTtlMs)
+      .catch((err: unknown) => this.#registration.markStale(err));
     for (const c of conns) {
       this.#addToRoom(c, roomId);
       await this.#catchUp(c, roomId);
@@ -240,11 +238,9 @@ export class Hub {
   async #subscribeLocal(conn: Connection, roomIds: readonly string[]): Promise<void> {
     const fresh = roomIds.filter((r) => !this.#byRoom.has(r));
     if (fresh.length > 0) {
-      await this.#ctx.registry.subscribeRooms(
-        this.#ctx.gatewayId,
-        fresh,
-        this.#ctx.limits.registryTtlMs,
-      );
+      await this.#ctx.registry
+        .subscribeRooms(this.#ctx.gatewayId, fresh, this.#ctx.limits.registryTtlMs)
+        .catch((err: unknown) => this.#registration.markStale(err));
     }
     for (const roomId of roomIds) this.#addToRoom(conn, roomId);
   }

@@ -3,7 +3,9 @@
 // REGISTRY_EPOCH_CHECK_MS it reads the registry's epoch. A changed epoch means the registry
 // lost its data (a Redis restart, a failover, a flush): the gateway re-records everything at
 // once and asks its sockets to catch up from the store, since whatever was routed while it was
-// missing from the registry reached nobody (docs/decisions/0005).
+// missing from the registry reached nobody (docs/decisions/0005). A registry write that failed
+// (Redis down: sockets still open, decision 0019) marks the registration stale: the next epoch
+// check that the registry answers re-records everything and catches the sockets up likewise.
 import { REGISTRY_EPOCH_CHECK_MS } from "../../shared/backends/registry.ts";
 import type { GatewayContext } from "../core/context.ts";
 
@@ -21,6 +23,7 @@ export class Registration {
   #epoch: string | undefined;
   #timers: NodeJS.Timeout[] = [];
   #checking = false;
+  #stale = false;
 
   constructor(ctx: GatewayContext, held: Registered) {
     this.#ctx = ctx;
@@ -33,7 +36,7 @@ export class Registration {
     const warn = (what: string) => (err: unknown) => this.#ctx.log.warn({ err }, what);
     this.#timers.push(
       setInterval(
-        () => this.refresh().catch(warn("registry heartbeat failed")),
+        () => this.refresh().catch((err: unknown) => this.markStale(err)),
         Math.max(250, Math.floor(this.#ctx.limits.registryTtlMs / 3)),
       ).unref(),
       setInterval(
@@ -61,19 +64,41 @@ export class Registration {
     ]);
   }
 
+  /**
+   * A write of this gateway's rooms or users failed: the registry may lack them, and the
+   * forwarders may route past this gateway. Re-recorded at the next epoch check it answers.
+   */
+  markStale(err: unknown): void {
+    if (this.#stale) return;
+    this.#stale = true;
+    this.#ctx.log.warn(
+      { err },
+      "a registry write failed: registering again and catching sockets up once it answers",
+    );
+  }
+
   async #checkEpoch(): Promise<void> {
     if (this.#checking) return;
     this.#checking = true;
     try {
       const epoch = await this.#ctx.registry.epoch();
-      if (epoch.id === this.#epoch) return;
-      this.#ctx.log.warn(
-        { previous: this.#epoch, epoch: epoch.id },
-        "the registry lost its data: registering again and catching sockets up",
-      );
-      await this.refresh();
+      const lost = epoch.id !== this.#epoch;
+      if (!lost && !this.#stale) return;
+      if (lost) {
+        this.#ctx.log.warn(
+          { previous: this.#epoch, epoch: epoch.id },
+          "the registry lost its data: registering again and catching sockets up",
+        );
+      }
+      this.#stale = false;
+      try {
+        await this.refresh();
+      } catch (err) {
+        this.#stale = true;
+        throw err;
+      }
       this.#epoch = epoch.id;
-      this.#ctx.metrics.registryLosses.inc();
+      if (lost) this.#ctx.metrics.registryLosses.inc();
       this.#held.onRegistryLost();
     } finally {
       this.#checking = false;

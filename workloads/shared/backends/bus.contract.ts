@@ -74,11 +74,13 @@ export function busContract(name: string, factory: BusFactory): void {
     async function join(
       groupId: string,
       handle: (batch: ConsumedBatch) => Promise<void> = async () => undefined,
+      start: "committed" | "latest" = "committed",
     ): Promise<{ probe: Probe; consumer: BusConsumer }> {
       const probe = new Probe();
       const consumer = await fx.bus.consume({
         groupId,
         topic: fx.topic,
+        start,
         onBatch: async (batch) => {
           try {
             await handle(batch);
@@ -264,6 +266,29 @@ export function busContract(name: string, factory: BusFactory): void {
       await fence([second.probe], keysOf(during));
       assertExactlyOnce(first.probe.handled(), before);
       assertExactlyOnce(second.probe.handled(), during);
+    });
+
+    it("starts a latest member at the end of the log: it gets only what is published after consume() resolved, and commits nothing", async () => {
+      const groupId = uniqueName("g");
+      const before = makeRecords("before", 20, 4);
+      await fx.bus.publish(fx.topic, before);
+      const first = await join(groupId, undefined, "latest");
+      const during = makeRecords("during", 20, 4);
+      await fx.bus.publish(fx.topic, during);
+      await waitForHandled([first.probe], during);
+      await fence([first.probe], keysOf(during));
+      assertExactlyOnce(first.probe.handled(), during);
+      await first.consumer.stop();
+
+      // the same group again: it starts at the end once more, past what it missed meanwhile
+      const missed = makeRecords("missed", 20, 4);
+      await fx.bus.publish(fx.topic, missed);
+      const after = makeRecords("after", 20, 4);
+      const second = await join(groupId, undefined, "latest");
+      await fx.bus.publish(fx.topic, after);
+      await waitForHandled([second.probe], after);
+      await fence([second.probe], keysOf(after));
+      assertExactlyOnce(second.probe.handled(), after);
     });
 
     it("delivers a batch whose handler threw again, from the same offset, and skips nothing", async () => {

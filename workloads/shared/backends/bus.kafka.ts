@@ -232,7 +232,7 @@ export class KafkaBus implements Bus {
 
   /**
    * Joins the group and resolves once this member has its first assignment. A new group starts
-   * at the beginning of the topic. A failed batch, a failed commit or a lost connection ends
+   * at the beginning of the topic (with `start: "latest"`, at its end, committing nothing). A failed batch, a failed commit or a lost connection ends
    * the member's current client; a new one starts after a backoff, until stop().
    */
   async consume(options: ConsumerOptions): Promise<BusConsumer> {
@@ -387,15 +387,38 @@ class GroupMember implements BusConsumer {
       this.#failure ??= err instanceof Error ? err : new Error(String(err));
       this.#wake?.();
     });
+    const latest = this.#o.start === "latest";
     const stream = await consumer.consume({
       topics: [this.#o.topic],
-      mode: "committed",
+      mode: latest ? "latest" : "committed",
       fallbackMode: "earliest",
     });
     this.#stream = stream;
+    const positioned = latest ? this.#positioned(stream) : undefined;
     stream.on("readable", () => this.#wake?.());
     stream.on("error", () => this.#wake?.());
     stream.on("close", () => this.#wake?.());
+    await positioned;
+  }
+
+  /** Resolves once the stream has listed the offsets it starts from (bounded in time). */
+  #positioned(stream: MessagesStream<string, string, string, string>): Promise<void> {
+    const timeoutMs = this.#options.requestTimeout ?? 10_000;
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timer = setTimeout(
+      () => reject(new Error(`no start offsets for ${this.#o.topic} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const failed = (err: unknown) => reject(err);
+    const closed = () => reject(new Error("the consumer's stream closed"));
+    stream.once("offsets", () => resolve());
+    stream.once("error", failed);
+    stream.once("close", closed);
+    return promise.finally(() => {
+      clearTimeout(timer);
+      stream.off("error", failed);
+      stream.off("close", closed);
+    });
   }
 
   /** Closes the current client; a static member leaves the group too (a clean stop). */
@@ -578,6 +601,10 @@ class GroupMember implements BusConsumer {
     }
     const last = records.at(-1);
     if (last === undefined || this.#consumer === undefined) return;
+    if (this.#o.start === "latest") {
+      this.#handledUpTo.set(partition, last.offset + 1n); // a listener commits nothing
+      return;
+    }
     await this.#consumer.commit({
       offsets: [
         {

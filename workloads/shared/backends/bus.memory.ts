@@ -82,6 +82,12 @@ class Group {
   }
 
   join(member: Member): void {
+    // a latest member starts the group's idle partitions at the end of the log as it is now
+    if (member.options.start === "latest") {
+      this.#topic.log.forEach((records, p) => {
+        if (this.#inFlight[p] === undefined) this.#committed[p] = records.length;
+      });
+    }
     this.#members.push(member);
     this.#rebalance();
   }

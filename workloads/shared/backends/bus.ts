@@ -37,6 +37,15 @@ export interface ConsumerOptions {
    * never stops. At most one running consumer per group and name.
    */
   readonly instanceId?: string;
+  /**
+   * "committed" (the default): the group resumes after its committed offsets (a new group at the
+   * beginning of the topic) and commits after each batch. "latest": the member starts at the end
+   * of the log as it is when it starts (and again after any restart of its client) and commits
+   * nothing — for a listener that only wants what is published while it runs (a gateway's
+   * fallback delivery). consume() resolves once that position is fixed: whatever is published
+   * after it resolves reaches the member.
+   */
+  readonly start?: "committed" | "latest";
 }
 
 export interface BusMembership {

@@ -7,6 +7,8 @@ import type { Metrics } from "../telemetry/metrics.ts";
 import { KafkaBus } from "./bus.kafka.ts";
 import { MemoryBus } from "./bus.memory.ts";
 import type { Bus } from "./bus.ts";
+import { BusDelivery } from "./delivery.bus.ts";
+import { FailoverDelivery, type FailoverEvents } from "./delivery.failover.ts";
 import { MemoryDelivery } from "./delivery.memory.ts";
 import { RedisDelivery } from "./delivery.redis.ts";
 import type { Delivery } from "./delivery.ts";
@@ -28,6 +30,11 @@ export interface Backends {
   readonly bus: Bus;
   readonly registry: Registry;
   readonly delivery: Delivery;
+  /**
+   * The delivery readiness check: resolves saying which path delivers ("degraded: …" while
+   * Redis pub/sub is down and the Kafka fallback carries deliveries), rejects when none can.
+   */
+  readonly checkDelivery: () => Promise<string>;
   readonly limiter: RateLimiter;
   readonly matchQueue: MatchQueue;
   close(): Promise<void>;
@@ -42,7 +49,11 @@ export function memoryBackends(): Backends {
     limiter: new MemoryRateLimiter(),
     matchQueue: new MemoryMatchQueue(),
   };
-  return { ...b, close: () => closeAll(b) };
+  return {
+    ...b,
+    checkDelivery: async () => "in process",
+    close: () => closeAll(b),
+  };
 }
 
 /** Where the backends report what the workload should log and count (a rate limiter outage). */
@@ -71,20 +82,24 @@ export async function connectBackends(
         }
       : {}),
   });
+  const bus = new KafkaBus(
+    { brokers: s.kafkaBrokers, clientId: s.kafkaClientId },
+    { consumer: { sessionTimeout: s.kafkaSessionTimeoutMs } },
+  );
+  // Redis pub/sub, and the Kafka deliveries topic while it does not answer (decision 0019)
+  const delivery = new FailoverDelivery(
+    RedisDelivery.connect(s.redisUrl, { namespace, connectionName: `${service}-delivery` }),
+    new BusDelivery(bus, { topic: settings.deliveriesTopic }),
+    telemetry === undefined ? {} : { events: deliveryFailover(telemetry, settings) },
+  );
   const b = {
     store,
-    bus: new KafkaBus(
-      { brokers: s.kafkaBrokers, clientId: s.kafkaClientId },
-      { consumer: { sessionTimeout: s.kafkaSessionTimeoutMs } },
-    ),
+    bus,
     registry: RedisRegistry.connect(s.redisUrl, {
       namespace,
       connectionName: `${service}-registry`,
     }),
-    delivery: RedisDelivery.connect(s.redisUrl, {
-      namespace,
-      connectionName: `${service}-delivery`,
-    }),
+    delivery,
     limiter: RedisRateLimiter.connect(s.redisUrl, {
       namespace,
       connectionName: `${service}-limiter`,
@@ -95,7 +110,29 @@ export async function connectBackends(
       connectionName: `${service}-match-queue`,
     }),
   };
-  return { ...b, close: () => closeAll(b) };
+  return { ...b, checkDelivery: () => delivery.check(), close: () => closeAll(b) };
+}
+
+/** Logs an outage of Redis pub/sub once when it starts and once when it ends, and counts it. */
+export function deliveryFailover(
+  { log, metrics }: BackendTelemetry,
+  settings: Pick<SharedSettings, "deliveriesTopic">,
+): FailoverEvents {
+  return {
+    down(err) {
+      metrics.deliveryOutages.inc();
+      log.warn(
+        { err, topic: settings.deliveriesTopic },
+        "Redis pub/sub does not answer: delivering through the Kafka deliveries topic until it does",
+      );
+    },
+    up() {
+      log.info("Redis pub/sub answers again: delivering through it (and Kafka for a few seconds)");
+    },
+    fellBack(count) {
+      metrics.deliveryFallbacks.inc(count);
+    },
+  };
 }
 
 /** Logs an outage of the Redis rate limiter once when it starts and once when it ends. */
@@ -117,7 +154,7 @@ export function limiterOutage({ log, metrics }: BackendTelemetry): RateLimiterOu
   };
 }
 
-async function closeAll(b: Omit<Backends, "close">): Promise<void> {
+async function closeAll(b: Omit<Backends, "close" | "checkDelivery">): Promise<void> {
   const results = await Promise.allSettled([
     b.bus.close(),
     b.delivery.close(),

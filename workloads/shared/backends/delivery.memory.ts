@@ -1,7 +1,7 @@
 // Delivery in memory, for the embedded default. Like the Redis adapter it hands each payload to
 // its listeners asynchronously (one macrotask later, as a network hop would), in send order, and
 // send resolves the number of listeners the payload was addressed to.
-import type { Delivery } from "./delivery.ts";
+import { checkGatewayId, type Delivery, EVERY_GATEWAY } from "./delivery.ts";
 
 export interface MemoryDeliveryOptions {
   /** receives what a listener threw; the default logs it. Other listeners are unaffected. */
@@ -41,6 +41,7 @@ export class MemoryDelivery implements Delivery {
     onPayload: (payload: string) => void,
   ): Promise<() => Promise<void>> {
     this.#checkOpen();
+    checkGatewayId(gatewayId);
     const listener: Listener = { onPayload, active: true };
     let listeners = this.#listeners.get(gatewayId);
     if (listeners === undefined) {
@@ -68,16 +69,18 @@ export class MemoryDelivery implements Delivery {
   }
 
   #dispatch(gatewayId: string, payload: string): number {
-    const listeners = this.#listeners.get(gatewayId);
-    if (listeners === undefined) return 0;
-    const targets = [...listeners];
+    const targets =
+      gatewayId === EVERY_GATEWAY
+        ? [...this.#listeners].flatMap(([id, set]) => [...set].map((l) => [id, l] as const))
+        : [...(this.#listeners.get(gatewayId) ?? [])].map((l) => [gatewayId, l] as const);
+    if (targets.length === 0) return 0;
     setImmediate(() => {
-      for (const listener of targets) {
+      for (const [id, listener] of targets) {
         if (!listener.active) continue;
         try {
           listener.onPayload(payload);
         } catch (err) {
-          this.#onListenerError(err, gatewayId);
+          this.#onListenerError(err, id);
         }
       }
     });

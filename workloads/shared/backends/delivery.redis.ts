@@ -1,12 +1,13 @@
-// Delivery over Redis pub/sub: each gateway listens on its own channel `<ns>gw:<gatewayId>`;
-// send is one PUBLISH, sendMany one pipeline of PUBLISHes (a connection keeps their order).
+// Delivery over Redis pub/sub: each gateway listens on its own channel `<ns>gw:<gatewayId>` and
+// on `<ns>gw:*` (EVERY_GATEWAY, a plain channel name, not a pattern); send is one PUBLISH, sendMany one pipeline of PUBLISHes (a connection keeps their order).
 // Listening takes a dedicated subscriber connection, one per instance and shared by all its
 // listens, that ioredis re-subscribes after a reconnect. At-most-once: what is published while
 // the subscriber is away is lost, as the Delivery port allows. docs/decisions/0005.
 import { Redis } from "ioredis";
-import type { Delivery } from "./delivery.ts";
+import { checkGatewayId, type Delivery, EVERY_GATEWAY } from "./delivery.ts";
 import {
   assertBounded,
+  assertConnected,
   boundedRedisOptions,
   closeClient,
   execPipeline,
@@ -59,12 +60,14 @@ export class RedisDelivery implements Delivery {
   }
 
   /** Resolves how many subscriber connections received the payload. */
-  send(gatewayId: string, payload: string): Promise<number> {
+  async send(gatewayId: string, payload: string): Promise<number> {
+    assertConnected(this.#client);
     return this.#client.publish(this.#keys.gatewayChannel(gatewayId), payload);
   }
 
   async sendMany(items: readonly { gatewayId: string; payload: string }[]): Promise<void> {
     if (items.length === 0) return;
+    assertConnected(this.#client);
     const pipeline = this.#client.pipeline();
     for (const { gatewayId, payload } of items) {
       pipeline.publish(this.#keys.gatewayChannel(gatewayId), payload);
@@ -83,27 +86,37 @@ export class RedisDelivery implements Delivery {
     onPayload: (payload: string) => void,
   ): Promise<() => Promise<void>> {
     if (this.#closed) throw new Error("delivery is closed");
+    checkGatewayId(gatewayId);
     const subscriber = this.#subscriberConnection();
-    const channel = this.#keys.gatewayChannel(gatewayId);
+    const channels = [
+      this.#keys.gatewayChannel(gatewayId),
+      this.#keys.gatewayChannel(EVERY_GATEWAY),
+    ];
     const listener: Listener = { gatewayId, onPayload, active: true };
-    let listeners = this.#channels.get(channel);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.#channels.set(channel, listeners);
+    for (const channel of channels) {
+      let listeners = this.#channels.get(channel);
+      if (listeners === undefined) {
+        listeners = new Set();
+        this.#channels.set(channel, listeners);
+      }
+      listeners.add(listener);
     }
-    listeners.add(listener);
     const stop = async (): Promise<void> => {
       if (!listener.active) return;
       listener.active = false;
-      const current = this.#channels.get(channel);
-      current?.delete(listener);
-      if (current?.size === 0) {
-        this.#channels.delete(channel);
-        await subscriber.unsubscribe(channel);
+      const emptied: string[] = [];
+      for (const channel of channels) {
+        const current = this.#channels.get(channel);
+        current?.delete(listener);
+        if (current?.size === 0) {
+          this.#channels.delete(channel);
+          emptied.push(channel);
+        }
       }
+      if (emptied.length > 0) await subscriber.unsubscribe(...emptied);
     };
     try {
-      await subscriber.subscribe(channel);
+      await subscriber.subscribe(...channels);
     } catch (err) {
       await stop().catch(() => undefined);
       throw err;

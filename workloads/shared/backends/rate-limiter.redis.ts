@@ -8,15 +8,18 @@
 // limiter falls back to a token bucket in this process with the same parameters, so during an
 // outage each of N gateway pods allows the full rate (up to N times the limit across the
 // cluster). It reports the outage once when it starts and once when Redis answers again, and
-// asks Redis again at most one call at a time, every `probeAfterMs`.
+// asks Redis whether it is back (PING) at most one ask at a time, every `probeAfterMs`, in the
+// background: no take waits for a Redis that is down, beyond the one that found it down.
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { MemoryRateLimiter } from "./rate-limiter.memory.ts";
 import type { BucketSpec, RateDecision, RateLimiter } from "./rate-limiter.ts";
 import {
   assertBounded,
+  assertConnected,
   boundedRedisOptions,
   closeClient,
+  pingRedis,
   type RedisClientSettings,
   type RedisKeys,
   redisKeys,
@@ -75,9 +78,9 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #outage: RateLimiterOutage | undefined;
   /** Redis failed and has not answered since */
   #down = false;
-  /** until then (performance.now()), decisions are local without asking Redis */
+  /** until then (performance.now()), Redis is not asked whether it is back */
   #localUntil = 0;
-  /** a call to Redis is under way while it is down: the others decide locally meanwhile */
+  /** an ask whether Redis is back is under way */
   #probing = false;
 
   /** Connects a client of its own with bounded options; close() quits it. */
@@ -106,29 +109,40 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(key: string, spec: BucketSpec, cost = 1): Promise<RateDecision> {
     checkRequest(spec, cost);
-    if (this.#down && (this.#probing || performance.now() < this.#localUntil)) {
+    if (this.#down) {
+      this.#probe();
       return this.#takeLocally(key, spec, cost);
     }
-    const probe = this.#down;
-    if (probe) this.#probing = true;
-    let decision: RateDecision;
     try {
-      decision = await this.#takeInRedis(key, spec, cost);
+      return await this.#takeInRedis(key, spec, cost);
     } catch (err) {
       if (!this.#down) {
         this.#down = true;
+        this.#localUntil = performance.now() + this.#probeAfterMs;
         this.#outage?.down(err);
       }
-      this.#localUntil = performance.now() + this.#probeAfterMs;
       return this.#takeLocally(key, spec, cost);
-    } finally {
-      if (probe) this.#probing = false;
     }
-    if (this.#down) {
-      this.#down = false;
-      this.#outage?.up();
-    }
-    return decision;
+  }
+
+  /** While Redis is down: asks whether it is back, in the background, one ask at a time. */
+  #probe(): void {
+    if (this.#probing || performance.now() < this.#localUntil) return;
+    this.#probing = true;
+    pingRedis(this.#client)
+      .then(
+        () => {
+          if (!this.#down) return;
+          this.#down = false;
+          this.#outage?.up();
+        },
+        () => {
+          this.#localUntil = performance.now() + this.#probeAfterMs;
+        },
+      )
+      .finally(() => {
+        this.#probing = false;
+      });
   }
 
   close(): Promise<void> {
@@ -141,6 +155,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async #takeInRedis(key: string, spec: BucketSpec, cost: number): Promise<RateDecision> {
+    assertConnected(this.#client);
     const reply = await this.#run(this.#keys.rateBucket(key), [
       spec.capacity,
       spec.refillPerSecond,

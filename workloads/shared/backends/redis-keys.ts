@@ -75,14 +75,23 @@ export function boundedRedisOptions(
 }
 
 /**
- * Resolves while Redis answers PING. A client that lost its connection (reconnecting, closed)
- * fails at once instead of queueing the PING until its command timeout; a client still making
- * its first connection waits for it (bounded by the command timeout).
+ * Throws at once while the client's connection is lost (reconnecting, closed): a command would
+ * wait in its offline queue for a reconnect, up to its timeout, and a caller with a fallback
+ * (decision 0019) should take it now. A client still making its first connection passes (its
+ * commands wait for it, bounded by the command timeout).
  */
-export async function pingRedis(client: Redis): Promise<void> {
+export function assertConnected(client: Redis): void {
   if (["reconnecting", "close", "end"].includes(client.status)) {
     throw new Error(`Redis connection is ${client.status}`);
   }
+}
+
+/**
+ * Resolves while Redis answers PING. A client that lost its connection fails at once
+ * (assertConnected) instead of queueing the PING until its command timeout.
+ */
+export async function pingRedis(client: Redis): Promise<void> {
+  assertConnected(client);
   const reply = await client.ping();
   if (reply !== "PONG") throw new Error(`Redis answered PING with ${String(reply).slice(0, 40)}`);
 }

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import {
   assertBounded,
+  assertConnected,
   boundedRedisOptions,
   closeClient,
   execPipeline,
@@ -46,6 +47,7 @@ export class RedisRegistry implements Registry {
 
   /** One round trip: SET NX GET begins an epoch where there is none, or returns the one held. */
   async epoch(): Promise<RegistryEpoch> {
+    assertConnected(this.#client);
     const fresh = { id: randomUUID(), since: this.#now() };
     const held = await this.#client.set(
       this.#keys.registryEpoch,
@@ -97,6 +99,7 @@ export class RedisRegistry implements Registry {
   /** One round trip: a ZCOUNT of live entries per user. */
   async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
+    assertConnected(this.#client);
     const after = `(${this.#now()}`;
     const pipeline = this.#client.pipeline();
     for (const userId of userIds) pipeline.zcount(this.#keys.userGateways(userId), after, "+inf");
@@ -121,6 +124,7 @@ export class RedisRegistry implements Registry {
   ): Promise<void> {
     checkTtl(ttlMs);
     if (ids.length === 0) return;
+    assertConnected(this.#client);
     const expiry = this.#now() + ttlMs;
     const keyTtl = Math.ceil(ttlMs) + keyGraceMs;
     const pipeline = this.#client.pipeline();
@@ -139,6 +143,7 @@ export class RedisRegistry implements Registry {
     ids: readonly string[],
   ): Promise<void> {
     if (ids.length === 0) return;
+    assertConnected(this.#client);
     const pipeline = this.#client.pipeline();
     for (const id of ids) pipeline.zrem(keyOf(id), gatewayId);
     await execPipeline(pipeline);
@@ -146,6 +151,7 @@ export class RedisRegistry implements Registry {
 
   /** One round trip: purge entries expired at `now`, then read those expiring after it. */
   async #live(key: string): Promise<string[]> {
+    assertConnected(this.#client);
     const now = this.#now();
     const pipeline = this.#client.pipeline();
     pipeline.zremrangebyscore(key, "-inf", now);

@@ -170,6 +170,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Rate-limit decisions taken in this process (per-process buckets) while Redis did not answer",
       registers: r,
     }),
+    deliveryOutages: new Counter({
+      name: "switchboard_delivery_outages_total",
+      help: "Times Redis pub/sub stopped answering a send, which then went through the Kafka deliveries topic until Redis answered again",
+      registers: r,
+    }),
+    deliveryFallbacks: new Counter({
+      name: "switchboard_delivery_fallback_payloads_total",
+      help: "Payloads sent through the Kafka deliveries topic because Redis pub/sub did not answer (or had just come back)",
+      registers: r,
+    }),
+    registryFallbacks: new Counter({
+      name: "switchboard_forwarder_registry_fallbacks_total",
+      help: "Events the forwarder sent to every gateway because the registry did not answer where their receivers are",
+      registers: r,
+    }),
     deliveriesRouted: new Counter({
       name: "switchboard_forwarder_deliveries_total",
       help: "Payloads sent to gateway pods by the forwarder",
