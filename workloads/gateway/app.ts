@@ -1,4 +1,5 @@
-// The gateway: REST + WebSocket on one HTTP server, over the backends it is given.
+// The gateway: REST + WebSocket (and the web client at /) on one HTTP server, over the backends
+// it is given.
 
 import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
@@ -19,6 +20,7 @@ import { matchRoutes } from "./rest/match-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { strictValidatorCompiler } from "./rest/validation.ts";
+import { webRoutes } from "./web.ts";
 import { Hub } from "./ws/hub.ts";
 import { asyncApiDocument } from "./ws/protocol-docs.ts";
 import { SocketServer, WS_PATH } from "./ws/server.ts";
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   readonly bodyLimit?: number;
   /** the backends' readiness checks (none: ready once listening, as on the memory backends) */
   readonly readiness?: () => ReadyState;
+  /** the built web client served at / (default: workloads/web/dist) */
+  readonly webDir?: string;
 }
 
 export interface Gateway {
@@ -114,6 +118,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
       .header("content-type", ctx.metrics.registry.contentType)
       .send(await ctx.metrics.registry.metrics()),
   );
+  await webRoutes(app, opts.webDir);
   await opts.extraRoutes?.(app);
 
   app.server.on("upgrade", (req, socket, head) => sockets.handleUpgrade(req, socket, head));
