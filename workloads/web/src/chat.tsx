@@ -9,7 +9,8 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
   const list = useRef<HTMLDivElement>(null);
   const positioned = useRef(false);
   const stick = useRef(true);
-  const oldHeight = useRef(0);
+  /** while an older page loads: the height and first message before it */
+  const anchor = useRef<{ height: number; first: string | undefined } | undefined>(undefined);
   const typingSent = useRef(0);
   const id = room.room.id;
 
@@ -17,7 +18,7 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
   // the end while the reader is there, and keep the view still when older pages are added
   useLayoutEffect(() => {
     const el = list.current;
-    if (el === null || !room.loaded) return;
+    if (el === null || !room.loaded || room.opening) return;
     if (!positioned.current) {
       positioned.current = true;
       const first =
@@ -26,12 +27,15 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
           : el.querySelector(`[data-seq="${room.firstUnseen}"]`);
       if (first !== null) first.scrollIntoView({ block: "start" });
       else el.scrollTop = el.scrollHeight;
-    } else if (oldHeight.current > 0 && el.scrollTop === 0) {
-      el.scrollTop = el.scrollHeight - oldHeight.current;
+      stick.current = atEnd(el);
+    } else if (anchor.current !== undefined && anchor.current.first !== room.lines[0]?.key) {
+      el.scrollTop += el.scrollHeight - anchor.current.height; // older page above: stay put
+      anchor.current = undefined;
     } else if (stick.current) {
       el.scrollTop = el.scrollHeight;
     }
-    oldHeight.current = 0;
+    // a first page that does not fill the view cannot be scrolled up: load more at once
+    if (el.scrollHeight <= el.clientHeight) loadOlder(el);
     if (atEnd(el) && document.visibilityState === "visible") state.markSeen(id);
   });
 
@@ -52,10 +56,14 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
     if (el === null) return;
     stick.current = atEnd(el);
     if (stick.current) state.markSeen(id);
-    if (el.scrollTop < 40 && room.olderBefore !== undefined) {
-      oldHeight.current = el.scrollHeight;
-      void state.loadOlder(id);
-    }
+    if (el.scrollTop < 40) loadOlder(el);
+  };
+  const loadOlder = (el: HTMLElement) => {
+    if (room.olderBefore === undefined || anchor.current !== undefined) return;
+    anchor.current = { height: el.scrollHeight, first: room.lines[0]?.key };
+    state.loadOlder(id).catch(() => {
+      anchor.current = undefined;
+    });
   };
 
   const onInput = (e: Event) => {

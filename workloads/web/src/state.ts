@@ -36,6 +36,8 @@ export interface RoomView {
   /** loaded messages, in seq order, then my sends not yet acknowledged */
   lines: Line[];
   loaded: boolean;
+  /** the first pages are loading (back to the first unseen message) */
+  opening: boolean;
   /** the seq to pass as `before` for older messages; undefined: none left */
   olderBefore: number | undefined;
   members: string[];
@@ -56,6 +58,8 @@ const CURSORS_KEY = "switchboard.cursors";
 const TYPING_SHOWN_MS = 6_000;
 /** rooms whose last message and members are read at start (each is a REST call) */
 const PRELOAD_ROOMS = 20;
+/** older pages read at most to reach the first unseen message when a room opens */
+const FIRST_UNSEEN_PAGES = 4;
 
 const lineOf = (m: Message | ServerMessageFrame): Line => ({
   key: m.message_id,
@@ -148,7 +152,10 @@ export class ChatState {
     this.client = client;
     client.on("state", (s) => {
       this.connection = s;
-      if (s.state === "closed" && s.closeCode === 4005) void this.signOut();
+      // revoked (4005) or no token to be had: sign in again
+      if (s.state === "closed" && (s.closeCode === 4005 || s.closeCode === undefined)) {
+        void this.signOut();
+      }
       this.changed();
     });
     client.on("message", (m) => this.#onMessage(m));
@@ -241,6 +248,7 @@ export class ChatState {
         last: undefined,
         lines: [],
         loaded: false,
+        opening: false,
         olderBefore: undefined,
         members: [],
         online: new Set(),
@@ -282,9 +290,27 @@ export class ChatState {
     if (push) location.hash = r === undefined ? "" : `room=${roomId}`;
     if (r !== undefined) {
       r.firstUnseen = r.readSeq < r.lastSeq ? r.readSeq + 1 : undefined;
-      if (!r.loaded) void this.loadOlder(r.room.id);
+      if (!r.loaded) void this.#loadFirst(r);
     }
     this.changed();
+  }
+
+  /** The newest pages, back to the first unseen message (a few pages at most). */
+  async #loadFirst(r: RoomView): Promise<void> {
+    r.opening = true;
+    try {
+      await this.loadOlder(r.room.id);
+      for (let i = 0; i < FIRST_UNSEEN_PAGES; i++) {
+        const oldest = r.lines[0]?.seq;
+        const want = r.firstUnseen;
+        if (want === undefined || oldest === undefined || oldest <= want) break;
+        if (r.olderBefore === undefined) break;
+        await this.loadOlder(r.room.id);
+      }
+    } finally {
+      r.opening = false;
+      this.changed();
+    }
   }
 
   /** Loads the page before the oldest loaded message (the newest page first). */
