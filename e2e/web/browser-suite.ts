@@ -107,6 +107,12 @@ export function browserSuite(target: BrowserTarget): void {
       await say(bob.page, "Hello Alice!");
       await bubble(alice, "Hello Alice!").waitFor();
       await shot(alice, "chat-1280");
+      // the README's picture of the chat view: SB_DOCS_SCREENSHOT=1 writes it to docs/
+      if (process.env.SB_DOCS_SCREENSHOT === "1") {
+        await alice.screenshot({
+          path: fileURLToPath(new URL("../../docs/web-client.png", import.meta.url)),
+        });
+      }
     });
 
     it("shows the other's typing", async () => {
@@ -223,6 +229,36 @@ export function browserSuite(target: BrowserTarget): void {
       await bubble(dave, "hello stranger").waitFor();
       await assertFits(dave, 375);
       await shot(dave, "stranger-375");
+    });
+
+    it("is usable by keyboard alone: sign in, open a room, send", async () => {
+      const { page } = await person();
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(`alice_${suffix}`);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type("password-123");
+      await page.keyboard.press("Enter");
+      await page.locator(".conn[data-state=open]").waitFor();
+      await page.locator(".room-list .room").first().waitFor();
+      const focusedLabel = () =>
+        page.evaluate("document.activeElement?.getAttribute('aria-label') ?? ''");
+      for (let i = 0; i < 30 && !/^user .*direct/.test(String(await focusedLabel())); i++) {
+        await page.keyboard.press("Tab");
+      }
+      assert.match(String(await focusedLabel()), /direct/, "Tab reaches the direct room");
+      await page.keyboard.press("Enter");
+      await bubble(page, "Hi Bob!").waitFor();
+      const focusedId = () => page.evaluate("document.activeElement?.id ?? ''");
+      for (let i = 0; i < 30 && (await focusedId()) !== "composer-text"; i++) {
+        await page.keyboard.press("Tab");
+      }
+      await page.keyboard.type("typed without a mouse");
+      await page.keyboard.press("Enter");
+      await page
+        .locator(".msg.mine", { hasText: "typed without a mouse" })
+        .locator(".state", { hasText: /Sent|Seen/ })
+        .waitFor();
+      await bob.page.locator(".room-last", { hasText: "typed without a mouse" }).waitFor();
     });
 
     it("fits a 375 px phone: one column, the room list or the chat, nothing wider than the screen", async () => {
