@@ -159,6 +159,32 @@ describe("ChatClient on the embedded gateway", () => {
     assert.ok(proxy.accepted > accepted);
   });
 
+  it("rejects a send the gateway refuses for good with its code; the same client_msg_id sent again later is stored once", async () => {
+    const closed = await alice.createRoom({ kind: "group", name: "later" });
+    const b = client(bob, { direct: true });
+    await b.connect();
+    const first = b.send({ room_id: closed.id }, { text: "let me in" });
+    await assert.rejects(first.sent, (e: ClientError) => e.code === "NOT_A_MEMBER" && !e.retriable);
+    assert.deepEqual(b.unacknowledged(), []);
+    await alice.addMember(closed.id, bob.user.id);
+    const again = await b.send(
+      { room_id: closed.id },
+      { text: "let me in" },
+      { clientMsgId: first.clientMsgId },
+    ).sent;
+    const twice = await b.send(
+      { room_id: closed.id },
+      { text: "let me in" },
+      { clientMsgId: first.clientMsgId },
+    ).sent;
+    assert.equal(twice.message_id, again.message_id);
+    const stored = (await alice.history(closed.id)).messages;
+    assert.deepEqual(
+      stored.map((m) => m.client_msg_id),
+      [first.clientMsgId],
+    );
+  });
+
   it("asks for a fresh token when the gateway refused the last one", async () => {
     const asked: boolean[] = [];
     const c = client(bob, {

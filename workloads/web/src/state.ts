@@ -211,7 +211,10 @@ export class ChatState {
     });
     addEventListener("online", () => client.setOnline(true));
     addEventListener("offline", () => client.setOnline(false));
-    addEventListener("hashchange", () => this.open(this.#hashRoom(), false));
+    addEventListener("hashchange", () => {
+      const id = this.#hashRoom();
+      if (id !== this.activeId) this.open(id, false);
+    });
     this.changed();
     await client.connect().catch(() => {});
     await this.loadRooms();
@@ -290,7 +293,7 @@ export class ChatState {
     if (push) location.hash = r === undefined ? "" : `room=${roomId}`;
     if (r !== undefined) {
       r.firstUnseen = r.readSeq < r.lastSeq ? r.readSeq + 1 : undefined;
-      if (!r.loaded) void this.#loadFirst(r);
+      if (!r.loaded && !r.opening) void this.#loadFirst(r);
     }
     this.changed();
   }
