@@ -182,6 +182,7 @@ export function browserSuite(target: BrowserTarget): void {
       await item.click();
       // the first unseen message is busy 1: it is loaded (two pages back) and in view
       await bubble(page, "busy 1").waitFor();
+      await page.getByText("New messages").waitFor();
       const log = page.getByRole("log", { name: "Messages" });
       assert.ok(
         Number(await log.evaluate((el) => el.scrollTop)) < 200,
@@ -222,6 +223,9 @@ export function browserSuite(target: BrowserTarget): void {
       await carol.getByRole("button", { name: "Talk to a stranger" }).click();
       await carol.getByText("Looking for a stranger…").waitFor();
       await shot(carol, "stranger-waiting");
+      await carol.getByRole("button", { name: "Cancel" }).click();
+      await carol.getByRole("button", { name: "Talk to a stranger" }).click();
+      await carol.getByText("Looking for a stranger…").waitFor();
       await dave.getByRole("button", { name: "Talk to a stranger" }).click();
       await carol.getByRole("heading", { name: /Stranger: dave/ }).waitFor();
       await dave.getByRole("heading", { name: /Stranger: carol/ }).waitFor();

@@ -1,5 +1,6 @@
 // One room: its history (older pages load when scrolled to the top), my sends with their
 // delivery state, who is typing, seen receipts, and the composer.
+import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import type { ChatState, Line, RoomView } from "./state.ts";
 
@@ -21,10 +22,7 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
     if (el === null || !room.loaded || room.opening) return;
     if (!positioned.current) {
       positioned.current = true;
-      const first =
-        room.firstUnseen === undefined
-          ? null
-          : el.querySelector(`[data-seq="${room.firstUnseen}"]`);
+      const first = el.querySelector(".divider"); // the first unseen message
       if (first !== null) first.scrollIntoView({ block: "start" });
       else el.scrollTop = el.scrollHeight;
       stick.current = atEnd(el);
@@ -131,13 +129,17 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
           {room.olderBefore !== undefined && <li class="more">Scroll up for older messages</li>}
           {!room.loaded && <li class="more">Loading…</li>}
           {room.lines.map((l) => (
-            <MessageLine
-              key={l.key}
-              state={state}
-              room={room}
-              line={l}
-              receipt={l === lastMine && l.seq !== undefined && state.seenByOthers(room, l.seq)}
-            />
+            <Fragment key={l.key}>
+              {l.seq !== undefined && l.seq === room.firstUnseen && (
+                <li class="divider">New messages</li>
+              )}
+              <MessageLine
+                state={state}
+                room={room}
+                line={l}
+                receipt={l === lastMine && l.seq !== undefined && state.seenByOthers(room, l.seq)}
+              />
+            </Fragment>
           ))}
         </ol>
       </div>
