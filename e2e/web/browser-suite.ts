@@ -30,6 +30,8 @@ export function browserSuite(target: BrowserTarget): void {
     let server: { readonly urls: readonly string[]; stop(): Promise<void> };
     let browser: Browser;
     const contexts: BrowserContext[] = [];
+    /** uncaught script errors and CSP violations, on every page */
+    const pageErrors: string[] = [];
 
     /** a browser context of its own on gateway `gateway` (modulo the target's count) */
     const person = async (width = 1280, height = 800, gateway = 0) => {
@@ -37,6 +39,11 @@ export function browserSuite(target: BrowserTarget): void {
       contexts.push(context);
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      page.on("console", (m) => {
+        if (m.type() === "error" && /Content.Security.Policy/i.test(m.text()))
+          pageErrors.push(m.text());
+      });
       await page.goto(server.urls[gateway % server.urls.length] as string);
       return { context, page };
     };
@@ -284,6 +291,10 @@ export function browserSuite(target: BrowserTarget): void {
       await page.emulateMedia({ colorScheme: "light" });
       await page.setViewportSize({ width: 1280, height: 800 });
       assert.equal(await page.locator("nav.rooms").isVisible(), true);
+    });
+
+    it("ran without an uncaught script error or a Content-Security-Policy violation", () => {
+      assert.deepEqual(pageErrors, []);
     });
   });
 }
