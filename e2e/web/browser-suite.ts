@@ -89,6 +89,7 @@ export function browserSuite(target: BrowserTarget): void {
     let alice: Page;
     let bob: { context: BrowserContext; page: Page };
     let bobId = "";
+    let carol: Page;
 
     it("two people sign up and chat in a direct room; my message goes from sending to sent to seen", async () => {
       const a = await person();
@@ -223,7 +224,7 @@ export function browserSuite(target: BrowserTarget): void {
     });
 
     it("matches two strangers, with a waiting state first", async () => {
-      const carol = (await person()).page;
+      carol = (await person()).page;
       const dave = (await person(375, 740)).page;
       await signUp(carol, "carol");
       await signUp(dave, "dave");
@@ -240,6 +241,25 @@ export function browserSuite(target: BrowserTarget): void {
       await bubble(dave, "hello stranger").waitFor();
       await assertFits(dave, 375);
       await shot(dave, "stranger-375");
+    });
+
+    it("creates a public channel that another person finds, joins and talks in", async () => {
+      const name = `lobby-${suffix}`;
+      await alice.getByText("New room or channel").click();
+      await alice.getByRole("radio", { name: "channel" }).check();
+      await alice.getByLabel("Name").fill(name);
+      await alice.getByRole("button", { name: "Create" }).click();
+      await alice.getByRole("heading", { name }).waitFor();
+      await carol.getByText("New room or channel").click();
+      await carol.getByRole("button", { name: "Browse public channels" }).click();
+      await carol
+        .locator(".channels li", { hasText: name })
+        .getByRole("button", { name: "Join" })
+        .click();
+      await carol.getByRole("heading", { name }).waitFor();
+      await say(carol, "hello lobby");
+      await bubble(alice, "hello lobby").waitFor();
+      await shot(carol, "channel");
     });
 
     it("is usable by keyboard alone: sign in, open a room, send", async () => {

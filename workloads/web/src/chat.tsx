@@ -170,6 +170,13 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
 
 function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt: boolean }) {
   const { state, line } = p;
+  if (line.system) {
+    return (
+      <li class="msg system" data-seq={line.seq}>
+        <p class="text">{line.text}</p>
+      </li>
+    );
+  }
   const mine = line.senderId === state.me;
   const time = new Date(line.createdAt).toLocaleTimeString([], {
     hour: "2-digit",

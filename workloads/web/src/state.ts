@@ -26,6 +26,8 @@ export interface Line {
   readonly createdAt: string;
   readonly clientMsgId: string;
   readonly delivery: Delivery;
+  /** a notice the server posted (msg_type system), not a person's message */
+  readonly system: boolean;
 }
 export interface RoomView {
   room: Room;
@@ -69,6 +71,7 @@ const lineOf = (m: Message | ServerMessageFrame): Line => ({
   createdAt: m.created_at,
   clientMsgId: m.client_msg_id,
   delivery: "sent",
+  system: m.msg_type === "system",
 });
 
 export class ChatState {
@@ -386,6 +389,7 @@ export class ChatState {
       createdAt: new Date().toISOString(),
       clientMsgId: id,
       delivery: "sending",
+      system: false,
     };
     r.lines = [...r.lines.filter((l) => l.clientMsgId !== id), pending];
     this.changed();
