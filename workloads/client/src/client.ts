@@ -128,6 +128,9 @@ export class ChatClient {
   #ws: WebSocket | undefined;
   #state: ConnectionState = "connecting";
   #userId: string | undefined;
+  #welcome: ServerWelcomeFrame | undefined;
+  /** waiting for an access token before opening a socket */
+  #opening = false;
   #nextId = 0;
   #openedAt = 0;
   #refreshToken = false;
@@ -165,8 +168,11 @@ export class ChatClient {
 
   /** Opens the session; resolves with the first welcome (rejects if closed for good first). */
   connect(): Promise<ServerWelcomeFrame> {
+    if (this.#state === "open" && this.#welcome !== undefined) {
+      return Promise.resolve(this.#welcome);
+    }
     const welcomed = this.#nextWelcome();
-    if (this.#ws === undefined && this.#reconnectTimer === undefined) void this.#open();
+    if (this.#idle()) void this.#open();
     return welcomed;
   }
 
@@ -183,11 +189,16 @@ export class ChatClient {
       clearTimeout(this.#reconnectTimer);
       this.#reconnectTimer = undefined;
       this.#setState({ state: "offline", attempt: this.#backoff.attempt });
-    } else if (this.#state !== "open" && this.#ws === undefined) {
+    } else if (this.#state !== "open" && this.#ws === undefined && !this.#opening) {
       clearTimeout(this.#reconnectTimer);
       this.#reconnectTimer = undefined;
       void this.#open();
     }
+  }
+
+  /** no socket, no attempt under way and none scheduled */
+  #idle(): boolean {
+    return this.#ws === undefined && !this.#opening && this.#reconnectTimer === undefined;
   }
 
   /**
@@ -313,9 +324,11 @@ export class ChatClient {
       attempt: this.#backoff.attempt,
     });
     let token: string;
+    this.#opening = true;
     try {
       token = await this.#o.accessToken({ refresh: this.#refreshToken });
     } catch (err) {
+      this.#opening = false;
       const e = err as ClientError;
       if (e instanceof ClientError && !e.retriable) {
         this.#finish(`cannot get an access token: ${e.message}`, undefined);
@@ -324,6 +337,7 @@ export class ChatClient {
       }
       return;
     }
+    this.#opening = false;
     if (this.#state === "closed" || this.#state === "offline") return;
     const ws = new this.#WebSocket(wsUrl(this.#o.url) + encodeURIComponent(token));
     this.#ws = ws;
@@ -356,6 +370,7 @@ export class ChatClient {
   }
 
   #onWelcome(w: ServerWelcomeFrame): void {
+    this.#welcome = w;
     this.#userId = w.user_id;
     this.#refreshToken = false;
     this.#openedAt = Date.now();
