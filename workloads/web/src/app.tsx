@@ -26,6 +26,21 @@ export function App({ state }: { state: ChatState }) {
           Sign out
         </button>
       </header>
+      {state.notice !== undefined && (
+        <p class="notice" role="alert">
+          {state.notice}
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              state.notice = undefined;
+              state.changed();
+            }}
+          >
+            Dismiss
+          </button>
+        </p>
+      )}
       <nav class="rooms" aria-label="Rooms">
         <Stranger state={state} />
         <NewRoom state={state} />

@@ -111,7 +111,11 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
         <h2>{title}</h2>
         <span class="kind">{room.room.kind}</span>
         {canLeave && (
-          <button type="button" class="link" onClick={() => void state.leave(id)}>
+          <button
+            type="button"
+            class="link"
+            onClick={() => state.attempt("Leaving", () => state.leave(id))}
+          >
             {room.room.kind === "match" ? "End chat" : "Leave"}
           </button>
         )}

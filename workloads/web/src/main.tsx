@@ -10,4 +10,4 @@ if (root !== null) {
   root.textContent = ""; // the loading note
   render(<App state={state} />, root);
 }
-void state.restore();
+state.attempt("Loading your session", () => state.restore());

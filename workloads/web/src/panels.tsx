@@ -10,7 +10,10 @@ export function Stranger({ state }: { state: ChatState }) {
       <div class="stranger waiting" role="status">
         <span class="spinner" aria-hidden="true" />
         Looking for a stranger…
-        <button type="button" onClick={() => void state.cancelStranger()}>
+        <button
+          type="button"
+          onClick={() => state.attempt("Cancelling", () => state.cancelStranger())}
+        >
           Cancel
         </button>
       </div>
@@ -18,7 +21,11 @@ export function Stranger({ state }: { state: ChatState }) {
   }
   return (
     <div class="stranger">
-      <button type="button" class="primary" onClick={() => void state.findStranger()}>
+      <button
+        type="button"
+        class="primary"
+        onClick={() => state.attempt("Finding a stranger", () => state.findStranger())}
+      >
         Talk to a stranger
       </button>
       {m.state === "error" && (
@@ -98,7 +105,11 @@ export function NewRoom({ state }: { state: ChatState }) {
 function Channels({ state }: { state: ChatState }) {
   return (
     <section class="channels" aria-label="Public channels">
-      <button type="button" class="link" onClick={() => void state.browseChannels()}>
+      <button
+        type="button"
+        class="link"
+        onClick={() => state.attempt("Listing channels", () => state.browseChannels())}
+      >
         Browse public channels
       </button>
       <ul>
@@ -108,7 +119,10 @@ function Channels({ state }: { state: ChatState }) {
             {state.rooms.has(c.id) ? (
               <span class="hint">joined</span>
             ) : (
-              <button type="button" onClick={() => void state.joinChannel(c.id)}>
+              <button
+                type="button"
+                onClick={() => state.attempt("Joining", () => state.joinChannel(c.id))}
+              >
                 Join
               </button>
             )}

@@ -6,7 +6,6 @@
 import {
   Api,
   ChatClient,
-  type ClientError,
   type ConnectionState,
   type Message,
   type Room,
@@ -84,6 +83,7 @@ export class ChatState {
   names = new Map<string, string>();
   channels: Room[] = [];
   matching: Matching = { state: "idle" };
+  /** the last action that failed, shown until dismissed */
   notice: string | undefined;
   version = 0;
   readonly #subscribers = new Set<() => void>();
@@ -96,6 +96,14 @@ export class ChatState {
   changed(): void {
     this.version++;
     for (const fn of this.#subscribers) fn();
+  }
+
+  /** Runs an action from the page; a failure becomes the notice instead of an unhandled error. */
+  attempt(what: string, action: () => Promise<unknown>): void {
+    action().catch((err: Error) => {
+      this.notice = `${what} failed: ${err.message}`;
+      this.changed();
+    });
   }
 
   get active(): RoomView | undefined {
@@ -474,10 +482,7 @@ export class ChatState {
     const ticketId = this.matching.state === "waiting" ? this.matching.ticketId : undefined;
     this.matching = { state: "idle" };
     this.changed();
-    await this.client?.matchCancel(ticketId).catch((err: ClientError) => {
-      this.notice = `Could not cancel: ${err.message}`;
-      this.changed();
-    });
+    await this.client?.matchCancel(ticketId);
   }
 
   // ---- what to show ----
