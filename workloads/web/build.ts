@@ -41,6 +41,4 @@ const html = (await readFile(`${here}src/index.html`, "utf8"))
   .replace("%STYLE%", `/assets/${style}`);
 await writeFile(`${out}/index.html`, html);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.error(
-  `built workloads/web/dist: ${outputs.join(", ")} (${Math.round(bytes / 1024)} KiB with maps)`,
-);
+console.error(`built ${out}: ${outputs.join(", ")} (${Math.round(bytes / 1024)} KiB with maps)`);
