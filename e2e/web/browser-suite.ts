@@ -11,7 +11,13 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Locator,
+  type Page,
+} from "playwright-core";
 import { Api, ChatClient, Session, type SessionState } from "../../workloads/client/src/index.ts";
 import { waitFor } from "../testkit/wait.ts";
 
@@ -58,6 +64,13 @@ export function browserSuite(target: BrowserTarget): void {
       const wide = Number(await page.evaluate("document.documentElement.scrollWidth"));
       assert.ok(wide <= width, `the page is ${wide} px wide on a ${width} px screen`);
     };
+    /** waits until the element's accessible name (aria-label) matches */
+    const expect = (el: Locator, name: RegExp) =>
+      waitFor(
+        `a label matching ${name}`,
+        async () => (name.test((await el.getAttribute("aria-label")) ?? "") ? true : undefined),
+        { timeoutMs: 15_000 },
+      );
     const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png` });
     const say = async (page: Page, text: string) => {
       await page.getByLabel("Message", { exact: true }).fill(text);
@@ -90,6 +103,7 @@ export function browserSuite(target: BrowserTarget): void {
     let bob: { context: BrowserContext; page: Page };
     let bobId = "";
     let carol: Page;
+    let dave: { context: BrowserContext; page: Page };
 
     it("two people sign up and chat in a direct room; my message goes from sending to sent to seen", async () => {
       const a = await person();
@@ -225,22 +239,22 @@ export function browserSuite(target: BrowserTarget): void {
 
     it("matches two strangers, with a waiting state first", async () => {
       carol = (await person()).page;
-      const dave = (await person(375, 740)).page;
+      dave = await person(375, 740);
       await signUp(carol, "carol");
-      await signUp(dave, "dave");
+      await signUp(dave.page, "dave");
       await carol.getByRole("button", { name: "Talk to a stranger" }).click();
       await carol.getByText("Looking for a stranger…").waitFor();
       await shot(carol, "stranger-waiting");
       await carol.getByRole("button", { name: "Cancel" }).click();
       await carol.getByRole("button", { name: "Talk to a stranger" }).click();
       await carol.getByText("Looking for a stranger…").waitFor();
-      await dave.getByRole("button", { name: "Talk to a stranger" }).click();
+      await dave.page.getByRole("button", { name: "Talk to a stranger" }).click();
       await carol.getByRole("heading", { name: /Stranger: dave/ }).waitFor();
-      await dave.getByRole("heading", { name: /Stranger: carol/ }).waitFor();
+      await dave.page.getByRole("heading", { name: /Stranger: carol/ }).waitFor();
       await say(carol, "hello stranger");
-      await bubble(dave, "hello stranger").waitFor();
-      await assertFits(dave, 375);
-      await shot(dave, "stranger-375");
+      await bubble(dave.page, "hello stranger").waitFor();
+      await assertFits(dave.page, 375);
+      await shot(dave.page, "stranger-375");
     });
 
     it("creates a public channel that another person finds, joins and talks in", async () => {
@@ -260,6 +274,13 @@ export function browserSuite(target: BrowserTarget): void {
       await say(carol, "hello lobby");
       await bubble(alice, "hello lobby").waitFor();
       await shot(carol, "channel");
+    });
+
+    it("turns a presence dot off when the other person leaves", async () => {
+      const partner = carol.getByRole("button", { name: /^Stranger: dave.*, match/ });
+      await expect(partner, /, online$/);
+      await dave.context.close();
+      await expect(partner, /, offline$/);
     });
 
     it("is usable by keyboard alone: sign in, open a room, send", async () => {
