@@ -1,83 +1,58 @@
-// A scripted two-person chat against a running Switchboard gateway, using only its public
-// REST and WebSocket API (no project code): `node examples/chat-demo.ts [http://127.0.0.1:8080]`.
-// Run `npm start` first. Exits 0 when both people have received each other's message.
-import WebSocket from "ws";
+// A scripted two-person chat against a running Switchboard gateway, using the typed client
+// library (workloads/client, published as @switchboard/client): `node examples/chat-demo.ts
+// [http://127.0.0.1:8080]`. Run `npm start` first. Exits 0 when both people have received each
+// other's message.
+import {
+  Api,
+  ChatClient,
+  type ServerMessageFrame,
+  Session,
+} from "../workloads/client/src/index.ts";
 
-const base = (process.argv[2] ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+const base = process.argv[2] ?? "http://127.0.0.1:8080";
 const suffix = Math.random().toString(36).slice(2, 8);
+const api = new Api({ baseUrl: base });
 
-type Frame = { type: string; [k: string]: unknown };
-
-async function post(path: string, body: unknown, token?: string): Promise<Record<string, any>> {
-  const res = await fetch(`${base}${path}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
+/** Registers a user and opens their socket; `next` waits for a message (10 s at most). */
+async function person(name: string, password: string) {
+  const session = Session.fromAuth(api, await api.register(`${name}_${suffix}`, password));
+  const client = new ChatClient({ url: base, accessToken: (o) => session.accessToken(o) });
+  const inbox: ServerMessageFrame[] = [];
+  const waiters: (() => void)[] = [];
+  client.on("message", (m) => {
+    inbox.push(m);
+    for (const w of waiters.splice(0)) w();
   });
-  const json = (await res.json()) as Record<string, any>;
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
+  await client.connect();
+  const next = async (pred: (m: ServerMessageFrame) => boolean): Promise<ServerMessageFrame> => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const found = inbox.find(pred);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`${name}: no such message in 10 s`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 500);
+      });
+    }
+  };
+  return { session, client, next };
 }
 
-/** Opens a socket, says hello, and returns a way to wait for frames. */
-async function connect(name: string, token: string) {
-  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/v1/ws?access_token=${token}`);
-  const frames: Frame[] = [];
-  const waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
-  ws.on("message", (data) => {
-    const f = JSON.parse(data.toString()) as Frame;
-    frames.push(f);
-    for (const w of waiters.splice(0)) w.pred(f) ? w.resolve(f) : waiters.push(w);
-  });
-  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-  const next = (pred: (f: Frame) => boolean) =>
-    new Promise<Frame>((resolve, reject) => {
-      const seen = frames.find(pred);
-      if (seen) return resolve(seen);
-      waiters.push({ pred, resolve });
-      setTimeout(() => reject(new Error(`${name}: no matching frame in 10 s`)), 10_000).unref();
-    });
-  ws.send(JSON.stringify({ type: "hello" }));
-  await next((f) => f.type === "welcome");
-  return { ws, next, send: (f: object) => ws.send(JSON.stringify(f)) };
-}
+const alice = await person("alice", "correct-horse");
+const bob = await person("bob", "battery-staple");
 
-const alice = await post("/v1/auth/register", {
-  username: `alice_${suffix}`,
-  password: "correct-horse",
-});
-const bob = await post("/v1/auth/register", {
-  username: `bob_${suffix}`,
-  password: "battery-staple",
-});
-const a = await connect("alice", alice.tokens.access_token);
-const b = await connect("bob", bob.tokens.access_token);
-
-a.send({
-  type: "message",
-  to_user_id: bob.user.id,
-  client_msg_id: "a1",
-  msg_type: "text",
-  content: { text: "Hi Bob!" },
-});
-const ack = await a.next((f) => f.type === "ack");
+const hi = alice.client.send({ to_user_id: bob.session.user.id }, { text: "Hi Bob!" });
+const ack = await hi.sent;
 console.log(`alice -> bob: "Hi Bob!" (room ${ack.room_id}, seq ${ack.seq})`);
-const got = await b.next((f) => f.type === "message" && f.client_msg_id === "a1");
-console.log(`bob received: "${(got.content as { text: string }).text}"`);
+const got = await bob.next((m) => m.client_msg_id === hi.clientMsgId);
+console.log(`bob received: "${got.content.text}"`);
 
-b.send({
-  type: "message",
-  room_id: got.room_id,
-  client_msg_id: "b1",
-  msg_type: "text",
-  content: { text: "Hello Alice!" },
-});
-const reply = await a.next((f) => f.type === "message" && f.client_msg_id === "b1");
-console.log(`alice received: "${(reply.content as { text: string }).text}" (seq ${reply.seq})`);
+const hello = bob.client.send({ room_id: got.room_id }, { text: "Hello Alice!" });
+await hello.sent;
+const reply = await alice.next((m) => m.client_msg_id === hello.clientMsgId);
+console.log(`alice received: "${reply.content.text}" (seq ${reply.seq})`);
 
-a.ws.close();
-b.ws.close();
+alice.client.close();
+bob.client.close();
 console.log("chat demo: ok");

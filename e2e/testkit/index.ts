@@ -13,4 +13,5 @@ export {
   kubectlPath,
   redisUrl,
 } from "./stack.ts";
+export { TcpProxy } from "./tcp-proxy.ts";
 export { type WaitOptions, waitFor } from "./wait.ts";

@@ -233,6 +233,19 @@ async function checkGateway(): Promise<void> {
       `gateway answers /healthz on 127.0.0.1:${port} ${Math.round(performance.now() - startedAt)} ms after start`,
     );
 
+    // the web client was built into the image (docs/decisions/0017-web-client.md)
+    const page = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+    const html = await page.text();
+    const script = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+    const asset =
+      script === undefined
+        ? undefined
+        : await fetch(`http://127.0.0.1:${port}${script}`, { signal: AbortSignal.timeout(5000) });
+    check(
+      page.status === 200 && asset?.status === 200,
+      `the gateway serves the built web client at / (${page.status}) and its script ${script} (${asset?.status})`,
+    );
+
     const status = readFileSync(`/proc/${c.pid()}/status`, "utf8");
     const uids = status.match(/^Uid:\s+(.*)$/m)?.[1]?.split(/\s+/);
     check(

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   readonly topic?: string;
   readonly port?: number;
   readonly host?: string;
+  /** the built web client the gateways serve at / (default: workloads/web/dist) */
+  readonly webDir?: string;
 }
 
 export interface InProcessCluster {
@@ -82,6 +84,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
         tokens: { secret, issuer: "switchboard", accessTtlSeconds: 900, refreshTtlSeconds: 86_400 },
         kdf: FAST_KDF,
         ...(o.serverKeys === undefined ? {} : { serverKeys: o.serverKeys }),
+        ...(o.webDir === undefined ? {} : { webDir: o.webDir }),
       },
     );
     urls.push(await g.listen(o.port ?? 0, o.host ?? "127.0.0.1"));

@@ -68,8 +68,13 @@ onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
 });
 const address = await gateway.listen(settings.port, settings.host);
 log.info(
-  { address, rest: `${address}/docs`, websocket: `${address.replace(/^http/, "ws")}/v1/ws` },
-  "Switchboard embedded default is up (in-memory: nothing survives a restart)",
+  {
+    address,
+    chat: `${address}/`,
+    rest: `${address}/docs`,
+    websocket: `${address.replace(/^http/, "ws")}/v1/ws`,
+  },
+  `Switchboard embedded default is up: open ${address}/ to chat (in-memory: nothing survives a restart)`,
 );
 log.info(
   {

@@ -1,4 +1,5 @@
-// The gateway: REST + WebSocket on one HTTP server, over the backends it is given.
+// The gateway: REST + WebSocket (and the web client at /) on one HTTP server, over the backends
+// it is given.
 
 import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
@@ -21,6 +22,7 @@ import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { serverRoutes } from "./rest/server-routes.ts";
 import { strictValidatorCompiler } from "./rest/validation.ts";
+import { webRoutes } from "./web.ts";
 import { Hub } from "./ws/hub.ts";
 import { asyncApiDocument } from "./ws/protocol-docs.ts";
 import { SocketServer, WS_PATH } from "./ws/server.ts";
@@ -36,6 +38,8 @@ export interface GatewayOptions {
   readonly serverKeys?: readonly string[];
   /** the backends' readiness checks (none: ready once listening, as on the memory backends) */
   readonly readiness?: () => ReadyState;
+  /** the built web client served at / (default: workloads/web/dist) */
+  readonly webDir?: string;
 }
 
 export interface Gateway {
@@ -127,6 +131,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
       .header("content-type", ctx.metrics.registry.contentType)
       .send(await ctx.metrics.registry.metrics()),
   );
+  await webRoutes(app, opts.webDir);
   await opts.extraRoutes?.(app);
 
   app.server.on("upgrade", (req, socket, head) => sockets.handleUpgrade(req, socket, head));

@@ -1,0 +1,341 @@
+// The web client in a real browser (Debian's Chromium, headless, driven by playwright-core),
+// one suite run against two targets: the embedded default (workloads/web/browser.test.ts) and
+// the real stack (e2e/web/web.int.ts). Two people sign up and chat (each on a gateway of its
+// own where the target has two), see typing and seen receipts; one goes offline and comes back
+// with nothing lost and nothing twice; a reload keeps the conversation; a busy room shows its
+// unread count, opens at the first unseen message and loads older ones on scroll; two strangers
+// are matched; the layout holds at 375 px and 1280 px. Screenshots of the main views are saved
+// to e2e/web/artifacts/<target>/ (ignored by git) on every run.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Locator,
+  type Page,
+} from "playwright-core";
+import { Api, ChatClient, Session, type SessionState } from "../../workloads/client/src/index.ts";
+import { waitFor } from "../testkit/wait.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** What the suite runs against: one or more gateway addresses serving the built client. */
+export interface BrowserTarget {
+  readonly name: string;
+  start(): Promise<{ readonly urls: readonly string[]; stop(): Promise<void> }>;
+}
+
+export function browserSuite(target: BrowserTarget): void {
+  const ARTIFACTS = fileURLToPath(new URL(`artifacts/${target.name}/`, import.meta.url));
+  const suffix = Math.random().toString(36).slice(2, 7);
+  describe(`the web client in Chromium (${target.name})`, { timeout: 240_000 }, () => {
+    let server: { readonly urls: readonly string[]; stop(): Promise<void> };
+    let browser: Browser;
+    const contexts: BrowserContext[] = [];
+    /** uncaught script errors and CSP violations, on every page */
+    const pageErrors: string[] = [];
+
+    /** a browser context of its own on gateway `gateway` (modulo the target's count) */
+    const person = async (width = 1280, height = 800, gateway = 0) => {
+      const context = await browser.newContext({ viewport: { width, height } });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      page.on("console", (m) => {
+        if (m.type() === "error" && /Content.Security.Policy/i.test(m.text()))
+          pageErrors.push(m.text());
+      });
+      await page.goto(server.urls[gateway % server.urls.length] as string);
+      return { context, page };
+    };
+    const signUp = async (page: Page, name: string) => {
+      await page.getByRole("button", { name: "New here? Create an account" }).click();
+      await page.getByLabel("Username").fill(`${name}_${suffix}`);
+      await page.getByLabel("Password").fill("password-123");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.locator(".conn[data-state=open]").waitFor();
+    };
+    const assertFits = async (page: Page, width: number) => {
+      const wide = Number(await page.evaluate("document.documentElement.scrollWidth"));
+      assert.ok(wide <= width, `the page is ${wide} px wide on a ${width} px screen`);
+    };
+    /** waits until the element's accessible name (aria-label) matches */
+    const expect = (el: Locator, name: RegExp) =>
+      waitFor(
+        `a label matching ${name}`,
+        async () => (name.test((await el.getAttribute("aria-label")) ?? "") ? true : undefined),
+        { timeoutMs: 15_000 },
+      );
+    const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png` });
+    const say = async (page: Page, text: string) => {
+      await page.getByLabel("Message", { exact: true }).fill(text);
+      await page.getByLabel("Message", { exact: true }).press("Enter");
+    };
+    const bubble = (page: Page, text: string) =>
+      page.locator(".msg .text", { hasText: new RegExp(`^${text}$`) });
+
+    before(async () => {
+      assert.ok(
+        existsSync(CHROMIUM),
+        `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
+      );
+      await mkdir(ARTIFACTS, { recursive: true });
+      server = await target.start();
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ["--no-sandbox"],
+      });
+    });
+
+    after(async () => {
+      for (const c of contexts) await c.close().catch(() => {});
+      await browser?.close();
+      await server?.stop();
+    });
+
+    let alice: Page;
+    let bob: { context: BrowserContext; page: Page };
+    let bobId = "";
+    let carol: Page;
+    let dave: { context: BrowserContext; page: Page };
+
+    it("two people sign up and chat in a direct room; my message goes from sending to sent to seen", async () => {
+      const a = await person();
+      alice = a.page;
+      bob = await person(1280, 800, 1);
+      await shot(alice, "signin");
+      await signUp(alice, "alice");
+      await signUp(bob.page, "bob");
+      bobId = (await bob.page.locator("code.user-id").textContent())?.trim() ?? "";
+
+      await alice.getByText("New room or channel").click();
+      await alice.getByLabel("Their user id").fill(bobId);
+      await alice.getByRole("button", { name: "Create" }).click();
+      await say(alice, "Hi Bob!");
+      await alice
+        .locator(".msg.mine", { hasText: "Hi Bob!" })
+        .locator(".state", { hasText: /Sent|Seen/ })
+        .waitFor();
+
+      await bob.page.getByRole("button", { name: /unread/ }).click();
+      await bubble(bob.page, "Hi Bob!").waitFor();
+      await alice.locator(".msg.mine .state.seen").waitFor();
+      await say(bob.page, "Hello Alice!");
+      await bubble(alice, "Hello Alice!").waitFor();
+      await shot(alice, "chat-1280");
+      // the README's picture of the chat view: SB_DOCS_SCREENSHOT=1 writes it to docs/
+      if (process.env.SB_DOCS_SCREENSHOT === "1") {
+        await alice.screenshot({
+          path: fileURLToPath(new URL("../../docs/web-client.png", import.meta.url)),
+        });
+      }
+    });
+
+    it("shows the other's typing", async () => {
+      await bob.page.getByLabel("Message", { exact: true }).pressSequentially("typing here");
+      await alice.getByText(/is typing…/).waitFor();
+      await bob.page.getByLabel("Message", { exact: true }).fill("");
+    });
+
+    it("comes back from offline with what was sent meanwhile, each message once, and delivers what it queued", async () => {
+      await bob.context.setOffline(true);
+      await bob.page.locator(".conn[data-state=offline]").waitFor();
+      await shot(bob.page, "offline");
+      for (const t of ["while away 1", "while away 2", "while away 3"]) await say(alice, t);
+      await say(bob.page, "sent offline");
+      await bob.page.locator(".msg.mine.sending", { hasText: "sent offline" }).waitFor();
+      await bob.context.setOffline(false);
+      await bob.page.locator(".conn[data-state=open]").waitFor();
+      for (const t of ["while away 1", "while away 2", "while away 3"])
+        await bubble(bob.page, t).waitFor();
+      await bob.page
+        .locator(".msg.mine", { hasText: "sent offline" })
+        .locator(".state", { hasText: /Sent|Seen/ })
+        .waitFor();
+      await bubble(alice, "sent offline").waitFor();
+      for (const t of [
+        "Hi Bob!",
+        "Hello Alice!",
+        "while away 1",
+        "while away 2",
+        "while away 3",
+        "sent offline",
+      ]) {
+        assert.equal(await bubble(bob.page, t).count(), 1, `bob sees "${t}" once`);
+        assert.equal(await bubble(alice, t).count(), 1, `alice sees "${t}" once`);
+      }
+    });
+
+    it("keeps the conversation across a reload", async () => {
+      await bob.page.reload();
+      await bob.page.locator(".conn[data-state=open]").waitFor();
+      for (const t of ["Hi Bob!", "while away 3", "sent offline"])
+        await bubble(bob.page, t).waitFor();
+      await say(alice, "after your reload");
+      await bubble(bob.page, "after your reload").waitFor();
+      assert.equal(await bubble(bob.page, "Hi Bob!").count(), 1);
+    });
+
+    it("shows a busy room's unread count, opens it at the first unseen message, loads older ones on scroll", async () => {
+      // dan posts 70 messages into a group with bob, from Node through the client library
+      const url = server.urls[0] as string;
+      const api = new Api({ baseUrl: url });
+      const dan = Session.fromAuth(api, await api.register(`dan_${suffix}`, "password-123"));
+      const room = await dan.createRoom({ kind: "group", name: "busy", members: [bobId] });
+      const client = new ChatClient({ url, accessToken: (o) => dan.accessToken(o) });
+      await client.connect();
+      const n = 70;
+      try {
+        for (let i = 1; i <= n; i++)
+          await client.send({ room_id: room.id }, { text: `busy ${i}` }).sent;
+      } finally {
+        client.close();
+      }
+      const page = bob.page;
+      const item = page.getByRole("button", { name: `busy, group, ${n} unread` });
+      await item.waitFor();
+      await shot(page, "rooms-unread");
+      await item.click();
+      // the first unseen message is busy 1: it is loaded (two pages back) and in view
+      await bubble(page, "busy 1").waitFor();
+      await page.getByText("New messages").waitFor();
+      const log = page.getByRole("log", { name: "Messages" });
+      assert.ok(
+        Number(await log.evaluate((el) => el.scrollTop)) < 200,
+        "opened at the first unseen message, near the top",
+      );
+      await shot(page, "first-unseen");
+      for (let i = 1; i <= n; i++) assert.equal(await bubble(page, `busy ${i}`).count(), 1);
+    });
+
+    it("loads older messages when scrolled to the top", async () => {
+      // read to the end (the gateway stores it), then after a reload the room opens at its end
+      // with the newest page only
+      const page = bob.page;
+      const log = page.getByRole("log", { name: "Messages" });
+      await log.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+      const saved = JSON.parse(
+        String(await page.evaluate("sessionStorage.getItem('switchboard.session')")),
+      ) as SessionState;
+      const asBob = new Session(new Api({ baseUrl: server.urls[0] as string }), saved);
+      await waitFor("bob's read position stored", async () => {
+        const { rooms } = await asBob.rooms();
+        return rooms.some((r) => r.room.name === "busy" && r.unread === 0) ? true : undefined;
+      });
+      await page.reload();
+      await page.locator(".conn[data-state=open]").waitFor();
+      await bubble(page, "busy 70").waitFor();
+      assert.equal(await bubble(page, "busy 1").count(), 0, "only the newest page at first");
+      await log.evaluate((el) => el.scrollTo({ top: 0 }));
+      await bubble(page, "busy 1").waitFor();
+      for (let i = 1; i <= 70; i++) assert.equal(await bubble(page, `busy ${i}`).count(), 1);
+    });
+
+    it("matches two strangers, with a waiting state first", async () => {
+      carol = (await person()).page;
+      dave = await person(375, 740);
+      await signUp(carol, "carol");
+      await signUp(dave.page, "dave");
+      await carol.getByRole("button", { name: "Talk to a stranger" }).click();
+      await carol.getByText("Looking for a stranger…").waitFor();
+      await shot(carol, "stranger-waiting");
+      await carol.getByRole("button", { name: "Cancel" }).click();
+      await carol.getByRole("button", { name: "Talk to a stranger" }).click();
+      await carol.getByText("Looking for a stranger…").waitFor();
+      await dave.page.getByRole("button", { name: "Talk to a stranger" }).click();
+      await carol.getByRole("heading", { name: /Stranger: dave/ }).waitFor();
+      await dave.page.getByRole("heading", { name: /Stranger: carol/ }).waitFor();
+      await say(carol, "hello stranger");
+      await bubble(dave.page, "hello stranger").waitFor();
+      await assertFits(dave.page, 375);
+      await shot(dave.page, "stranger-375");
+    });
+
+    it("creates a public channel that another person finds, joins and talks in", async () => {
+      const name = `lobby-${suffix}`;
+      await alice.getByText("New room or channel").click();
+      await alice.getByRole("radio", { name: "channel" }).check();
+      await alice.getByLabel("Name").fill(name);
+      await alice.getByRole("button", { name: "Create" }).click();
+      await alice.getByRole("heading", { name }).waitFor();
+      await carol.getByText("New room or channel").click();
+      await carol.getByRole("button", { name: "Browse public channels" }).click();
+      await carol
+        .locator(".channels li", { hasText: name })
+        .getByRole("button", { name: "Join" })
+        .click();
+      await carol.getByRole("heading", { name }).waitFor();
+      await say(carol, "hello lobby");
+      await bubble(alice, "hello lobby").waitFor();
+      await shot(carol, "channel");
+    });
+
+    it("turns a presence dot off when the other person leaves", async () => {
+      const partner = carol.getByRole("button", { name: /^Stranger: dave.*, match/ });
+      await expect(partner, /, online$/);
+      await dave.context.close();
+      await expect(partner, /, offline$/);
+    });
+
+    it("is usable by keyboard alone: sign in, open a room, send", async () => {
+      const { page } = await person();
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(`alice_${suffix}`);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type("password-123");
+      await page.keyboard.press("Enter");
+      await page.locator(".conn[data-state=open]").waitFor();
+      await page.locator(".room-list .room").first().waitFor();
+      const focusedLabel = () =>
+        page.evaluate("document.activeElement?.getAttribute('aria-label') ?? ''");
+      for (let i = 0; i < 30 && !/^user .*direct/.test(String(await focusedLabel())); i++) {
+        await page.keyboard.press("Tab");
+      }
+      assert.match(String(await focusedLabel()), /direct/, "Tab reaches the direct room");
+      await page.keyboard.press("Enter");
+      await bubble(page, "Hi Bob!").waitFor();
+      const focusedId = () => page.evaluate("document.activeElement?.id ?? ''");
+      for (let i = 0; i < 30 && (await focusedId()) !== "composer-text"; i++) {
+        await page.keyboard.press("Tab");
+      }
+      await page.keyboard.type("typed without a mouse");
+      await page.keyboard.press("Enter");
+      await page
+        .locator(".msg.mine", { hasText: "typed without a mouse" })
+        .locator(".state", { hasText: /Sent|Seen/ })
+        .waitFor();
+      await bob.page.locator(".room-last", { hasText: "typed without a mouse" }).waitFor();
+    });
+
+    it("fits a 375 px phone: one column, the room list or the chat, nothing wider than the screen", async () => {
+      const page = bob.page;
+      await page.setViewportSize({ width: 375, height: 740 });
+      await bubble(page, "busy 70").waitFor();
+      assert.equal(
+        await page.locator("nav.rooms").isVisible(),
+        false,
+        "the list hides while a room is open",
+      );
+      await assertFits(page, 375);
+      await shot(page, "chat-375");
+      await page.getByRole("button", { name: "Back to rooms" }).click();
+      await page.locator("nav.rooms").waitFor();
+      await shot(page, "rooms-375");
+      await page.emulateMedia({ colorScheme: "dark" });
+      await shot(page, "rooms-375-dark");
+      await page.emulateMedia({ colorScheme: "light" });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      assert.equal(await page.locator("nav.rooms").isVisible(), true);
+    });
+
+    it("ran without an uncaught script error or a Content-Security-Policy violation", () => {
+      assert.deepEqual(pageErrors, []);
+    });
+  });
+}

@@ -1,0 +1,241 @@
+// The gateway's REST API (/v1/auth, /v1/rooms, /v1/channels, /v1/match), typed, with a timeout on
+// every request, and a session that refreshes its access token once at a time.
+import { ClientError, type LocalErrorCode } from "./errors.ts";
+import type { ErrorCode, ServerMessageFrame } from "./protocol.ts";
+
+export interface User {
+  readonly id: string;
+  readonly username: string;
+  readonly display_name: string;
+  readonly created_at: string;
+}
+export interface TokenPair {
+  readonly access_token: string;
+  readonly refresh_token: string;
+  readonly token_type: "Bearer";
+  /** access token lifetime in seconds */
+  readonly expires_in: number;
+}
+export type RoomKind = "direct" | "group" | "channel" | "match";
+export interface Room {
+  readonly id: string;
+  readonly kind: RoomKind;
+  readonly name: string | null;
+  readonly created_by: string;
+  readonly created_at: string;
+}
+export interface RoomSummary {
+  readonly room: Room;
+  readonly last_seq: number;
+  readonly last_activity: string;
+  readonly read_seq: number;
+  readonly unread: number;
+}
+export interface Member {
+  readonly user_id: string;
+  readonly role: "owner" | "member";
+  readonly joined_at: string;
+  readonly online: boolean;
+}
+/** a stored message: the `message` frame without its type */
+export type Message = Omit<ServerMessageFrame, "type">;
+export interface HistoryPage {
+  readonly messages: Message[];
+  /** pass as `before` for the previous (older) page */
+  readonly next_before?: number;
+  readonly next_after?: number;
+}
+export type CreateRoom =
+  | { readonly kind: "group" | "channel"; readonly name: string; readonly members?: string[] }
+  | { readonly kind: "direct"; readonly user_id: string };
+
+export interface ApiOptions {
+  /** the gateway's http(s) base address, e.g. http://127.0.0.1:8080 */
+  readonly baseUrl: string;
+  /** per request, in ms (default 10 000) */
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+/** One REST call's answer or a ClientError with the gateway's error code. */
+export class Api {
+  readonly baseUrl: string;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(o: ApiOptions) {
+    this.baseUrl = o.baseUrl.replace(/\/+$/, "");
+    this.#timeoutMs = o.timeoutMs ?? 10_000;
+    this.#fetch = o.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  async call<T>(method: string, path: string, o: { body?: unknown; token?: string } = {}) {
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(o.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }),
+        },
+        ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      const timeout = (err as Error).name === "TimeoutError";
+      const code: LocalErrorCode = timeout ? "TIMEOUT" : "NETWORK";
+      throw new ClientError(code, `${method} ${path}: ${(err as Error).message}`);
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    const json = text === "" ? undefined : (JSON.parse(text) as unknown);
+    if (!res.ok) {
+      const e = (json as { error?: { code: string; message: string; retry_after_ms?: number } })
+        ?.error;
+      throw new ClientError(
+        (e?.code ?? "INTERNAL") as ErrorCode,
+        e?.message ?? `${method} ${path}: HTTP ${res.status}`,
+        { retryAfterMs: e?.retry_after_ms, status: res.status },
+      );
+    }
+    return json as T;
+  }
+
+  register(username: string, password: string, displayName?: string) {
+    return this.call<{ user: User; tokens: TokenPair }>("POST", "/v1/auth/register", {
+      body: { username, password, ...(displayName ? { display_name: displayName } : {}) },
+    });
+  }
+  login(username: string, password: string) {
+    return this.call<{ user: User; tokens: TokenPair }>("POST", "/v1/auth/login", {
+      body: { username, password },
+    });
+  }
+  refresh(refreshToken: string) {
+    return this.call<TokenPair>("POST", "/v1/auth/refresh", {
+      body: { refresh_token: refreshToken },
+    });
+  }
+  logout(token: string, refreshToken?: string) {
+    return this.call<void>("POST", "/v1/auth/logout", {
+      token,
+      body: refreshToken === undefined ? {} : { refresh_token: refreshToken },
+    });
+  }
+}
+
+/** What a session keeps, and what to store to survive a page reload. */
+export interface SessionState {
+  readonly user: User;
+  readonly tokens: TokenPair;
+  /** when the access token expires (ms since the epoch) */
+  readonly expiresAt: number;
+}
+
+/**
+ * A logged-in user: hands out a valid access token, refreshing it shortly before it expires
+ * or when asked to (a refresh token is single-use: concurrent callers share one refresh), and
+ * calls the authenticated REST routes with it.
+ */
+export class Session {
+  readonly api: Api;
+  #state: SessionState;
+  #refreshing: Promise<string> | undefined;
+  readonly #onChange: (s: SessionState) => void;
+
+  constructor(api: Api, state: SessionState, onChange: (s: SessionState) => void = () => {}) {
+    this.api = api;
+    this.#state = state;
+    this.#onChange = onChange;
+  }
+
+  static fromAuth(
+    api: Api,
+    auth: { user: User; tokens: TokenPair },
+    onChange?: (s: SessionState) => void,
+  ): Session {
+    const state = { ...auth, expiresAt: Date.now() + auth.tokens.expires_in * 1000 };
+    onChange?.(state);
+    return new Session(api, state, onChange);
+  }
+
+  get user(): User {
+    return this.#state.user;
+  }
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** A valid access token; `refresh` forces a new one (e.g. the gateway refused the last). */
+  accessToken(o: { refresh?: boolean } = {}): Promise<string> {
+    const soon = this.#state.expiresAt - 30_000 < Date.now();
+    if (!o.refresh && !soon) return Promise.resolve(this.#state.tokens.access_token);
+    this.#refreshing ??= this.api
+      .refresh(this.#state.tokens.refresh_token)
+      .then((tokens) => {
+        this.#state = { ...this.#state, tokens, expiresAt: Date.now() + tokens.expires_in * 1000 };
+        this.#onChange(this.#state);
+        return tokens.access_token;
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+      });
+    return this.#refreshing;
+  }
+
+  /** An authenticated REST call; refused once as expired, it refreshes and tries again. */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const send = async (refresh: boolean) =>
+      this.api.call<T>(method, path, {
+        token: await this.accessToken({ refresh }),
+        ...(body === undefined ? {} : { body }),
+      });
+    try {
+      return await send(false);
+    } catch (err) {
+      if (err instanceof ClientError && err.code === "TOKEN_EXPIRED") return send(true);
+      throw err;
+    }
+  }
+
+  logout(): Promise<void> {
+    return this.api.logout(this.#state.tokens.access_token, this.#state.tokens.refresh_token);
+  }
+  me() {
+    return this.call<User>("GET", "/v1/me");
+  }
+  rooms() {
+    return this.call<{ rooms: RoomSummary[] }>("GET", "/v1/rooms");
+  }
+  channels(limit = 50) {
+    return this.call<{ rooms: Room[] }>("GET", `/v1/channels?limit=${limit}`);
+  }
+  createRoom(body: CreateRoom) {
+    return this.call<Room>("POST", "/v1/rooms", body);
+  }
+  room(roomId: string) {
+    return this.call<Room>("GET", `/v1/rooms/${roomId}`);
+  }
+  join(roomId: string) {
+    return this.call<Room>("POST", `/v1/rooms/${roomId}/join`, {});
+  }
+  leave(roomId: string) {
+    return this.call<void>("POST", `/v1/rooms/${roomId}/leave`, {});
+  }
+  members(roomId: string) {
+    return this.call<{ members: Member[] }>("GET", `/v1/rooms/${roomId}/members`);
+  }
+  addMember(roomId: string, userId: string) {
+    return this.call<void>("POST", `/v1/rooms/${roomId}/members`, { user_id: userId });
+  }
+  /** Newest page without a cursor; `before`: the page ending right before that seq. */
+  history(roomId: string, o: { before?: number; after?: number; limit?: number } = {}) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(o)) if (v !== undefined) q.set(k, String(v));
+    const qs = q.size === 0 ? "" : `?${q}`;
+    return this.call<HistoryPage>("GET", `/v1/rooms/${roomId}/messages${qs}`);
+  }
+  markRead(roomId: string, seq: number) {
+    return this.call<{ room_id: string; seq: number }>("PUT", `/v1/rooms/${roomId}/read`, { seq });
+  }
+}

@@ -1,0 +1,30 @@
+// The browser suite (e2e/web/browser-suite.ts) against the embedded default: one in-process
+// gateway on the memory backends, serving a build of the web client made for this run.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { browserSuite } from "../../e2e/web/browser-suite.ts";
+import { startCluster } from "../embedded/cluster.ts";
+
+browserSuite({
+  name: "embedded",
+  async start() {
+    const webDir = `${await mkdtemp(`${tmpdir()}/web-dist-`)}/`;
+    const build = spawnSync(process.execPath, ["workloads/web/build.ts", "--out", webDir], {
+      cwd: fileURLToPath(new URL("../../", import.meta.url)),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(build.status, 0, build.stderr);
+    const cluster = await startCluster({ webDir, gateways: 2 });
+    return {
+      urls: cluster.urls,
+      async stop() {
+        await cluster.stop();
+        await rm(webDir, { recursive: true, force: true });
+      },
+    };
+  },
+});

@@ -1,0 +1,219 @@
+// One room: its history (older pages load when scrolled to the top), my sends with their
+// delivery state, who is typing, seen receipts, and the composer.
+import { Fragment } from "preact";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import type { ChatState, Line, RoomView } from "./state.ts";
+
+const TYPING_REPEAT_MS = 3_000;
+
+export function ChatView({ state, room }: { state: ChatState; room: RoomView }) {
+  const list = useRef<HTMLDivElement>(null);
+  const positioned = useRef(false);
+  const stick = useRef(true);
+  /** while an older page loads: the height and first message before it */
+  const anchor = useRef<{ height: number; first: string | undefined } | undefined>(undefined);
+  const typingSent = useRef(0);
+  const id = room.room.id;
+
+  // first render with messages: scroll to the first unseen one, else to the end; later, stay at
+  // the end while the reader is there, and keep the view still when older pages are added
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el === null || !room.loaded || room.opening) return;
+    if (!positioned.current) {
+      positioned.current = true;
+      const first = el.querySelector(".divider"); // the first unseen message
+      if (first !== null) first.scrollIntoView({ block: "start" });
+      else el.scrollTop = el.scrollHeight;
+      stick.current = atEnd(el);
+    } else if (anchor.current !== undefined && anchor.current.first !== room.lines[0]?.key) {
+      el.scrollTop += el.scrollHeight - anchor.current.height; // older page above: stay put
+      anchor.current = undefined;
+    } else if (stick.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+    // a first page that does not fill the view cannot be scrolled up: load more at once
+    if (el.scrollHeight <= el.clientHeight) loadOlder(el);
+    if (atEnd(el) && document.visibilityState === "visible") state.markSeen(id);
+  });
+
+  useEffect(() => {
+    const seen = () => {
+      const el = list.current;
+      if (el !== null && atEnd(el) && document.visibilityState === "visible") state.markSeen(id);
+    };
+    document.addEventListener("visibilitychange", seen);
+    return () => {
+      document.removeEventListener("visibilitychange", seen);
+      state.typing(id, "stop");
+    };
+  }, [state, id]);
+
+  const onScroll = () => {
+    const el = list.current;
+    if (el === null) return;
+    stick.current = atEnd(el);
+    if (stick.current) state.markSeen(id);
+    if (el.scrollTop < 40) loadOlder(el);
+  };
+  const loadOlder = (el: HTMLElement) => {
+    if (room.olderBefore === undefined || anchor.current !== undefined) return;
+    anchor.current = { height: el.scrollHeight, first: room.lines[0]?.key };
+    state.loadOlder(id).catch(() => {
+      anchor.current = undefined;
+    });
+  };
+
+  const onInput = (e: Event) => {
+    const empty = (e.currentTarget as HTMLTextAreaElement).value === "";
+    if (empty) {
+      typingSent.current = 0;
+      state.typing(id, "stop");
+    } else if (Date.now() - typingSent.current > TYPING_REPEAT_MS) {
+      typingSent.current = Date.now();
+      state.typing(id, "start");
+    }
+  };
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const input = form.elements.namedItem("text") as HTMLTextAreaElement;
+    const text = input.value.trim();
+    if (text === "") return;
+    stick.current = true;
+    state.send(id, text);
+    input.value = "";
+    typingSent.current = 0;
+    state.typing(id, "stop");
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      (e.currentTarget as HTMLTextAreaElement).form?.requestSubmit();
+    }
+  };
+
+  const title = state.title(room);
+  const typing = state.typingNames(room);
+  const lastMine = room.lines.findLast((l) => l.senderId === state.me && l.seq !== undefined);
+  const canLeave = room.room.kind !== "direct";
+  return (
+    <section class="room-view" aria-label={`Room ${title}`}>
+      <header class="room-head">
+        <button
+          type="button"
+          class="back"
+          onClick={() => state.open(undefined)}
+          aria-label="Back to rooms"
+        >
+          ←
+        </button>
+        <h2>{title}</h2>
+        <span class="kind">{room.room.kind}</span>
+        {canLeave && (
+          <button
+            type="button"
+            class="link"
+            onClick={() => state.attempt("Leaving", () => state.leave(id))}
+          >
+            {room.room.kind === "match" ? "End chat" : "Leave"}
+          </button>
+        )}
+      </header>
+      <div
+        class="messages"
+        ref={list}
+        onScroll={onScroll}
+        role="log"
+        aria-label="Messages"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus to scroll by keyboard
+        tabIndex={0}
+      >
+        <ol>
+          {room.olderBefore !== undefined && <li class="more">Scroll up for older messages</li>}
+          {!room.loaded && <li class="more">Loading…</li>}
+          {room.lines.map((l) => (
+            <Fragment key={l.key}>
+              {l.seq !== undefined && l.seq === room.firstUnseen && (
+                <li class="divider">New messages</li>
+              )}
+              <MessageLine
+                state={state}
+                room={room}
+                line={l}
+                receipt={l === lastMine && l.seq !== undefined && state.seenByOthers(room, l.seq)}
+              />
+            </Fragment>
+          ))}
+        </ol>
+      </div>
+      <p class="typing" aria-live="polite">
+        {typing.length > 0
+          ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`
+          : ""}
+      </p>
+      <form class="composer" onSubmit={submit}>
+        <label class="sr-only" for="composer-text">
+          Message
+        </label>
+        <textarea
+          id="composer-text"
+          name="text"
+          rows={1}
+          maxLength={4000}
+          placeholder="Write a message"
+          onInput={onInput}
+          onKeyDown={onKey}
+          onBlur={() => state.typing(id, "stop")}
+        />
+        <button type="submit">Send</button>
+      </form>
+    </section>
+  );
+}
+
+function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt: boolean }) {
+  const { state, line } = p;
+  if (line.system) {
+    return (
+      <li class="msg system" data-seq={line.seq}>
+        <p class="text">{line.text}</p>
+      </li>
+    );
+  }
+  const mine = line.senderId === state.me;
+  const time = new Date(line.createdAt).toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  return (
+    <li
+      class={`msg ${mine ? "mine" : ""} ${line.delivery}`}
+      data-seq={line.seq}
+      data-delivery={line.delivery}
+    >
+      {!mine && <span class="who">{state.name(line.senderId)}</span>}
+      <p class="text">{line.text}</p>
+      <span class="meta">
+        <time dateTime={line.createdAt}>{time}</time>
+        {mine && line.delivery === "sending" && <span class="state">Sending…</span>}
+        {mine && line.delivery === "sent" && !p.receipt && <span class="state">Sent</span>}
+        {mine && p.receipt && <span class="state seen">Seen</span>}
+        {mine && line.delivery === "failed" && (
+          <>
+            <span class="state failed">Not sent</span>
+            <button
+              type="button"
+              class="link"
+              onClick={() => state.send(p.room.room.id, line.text, line.clientMsgId)}
+            >
+              Retry
+            </button>
+          </>
+        )}
+      </span>
+    </li>
+  );
+}
+
+const atEnd = (el: HTMLElement) => el.scrollHeight - el.scrollTop - el.clientHeight < 24;

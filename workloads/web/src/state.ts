@@ -1,0 +1,540 @@
+// The page's model: who is signed in, their rooms and what each shows, kept in step with the
+// gateway through the client library. Components read it and call its actions; every change
+// bumps `version` and tells the subscribers. Survives a page reload through sessionStorage (the
+// session and each room's resume cursor; one login per tab, so two tabs never race to rotate
+// the same refresh token) and the address's #hash (the open room).
+import {
+  Api,
+  ChatClient,
+  type ConnectionState,
+  type Message,
+  type Room,
+  type RoomSummary,
+  type ServerMessageFrame,
+  Session,
+  type SessionState,
+  type StateChange,
+} from "../../client/src/index.ts";
+
+export type Delivery = "sending" | "sent" | "failed";
+export interface Line {
+  readonly key: string;
+  readonly seq: number | undefined;
+  readonly senderId: string;
+  readonly text: string;
+  readonly createdAt: string;
+  readonly clientMsgId: string;
+  readonly delivery: Delivery;
+  /** a notice the server posted (msg_type system), not a person's message */
+  readonly system: boolean;
+}
+export interface RoomView {
+  room: Room;
+  lastSeq: number;
+  readSeq: number;
+  unread: number;
+  last: Line | undefined;
+  /** loaded messages, in seq order, then my sends not yet acknowledged */
+  lines: Line[];
+  loaded: boolean;
+  /** the first pages are loading (back to the first unseen message) */
+  opening: boolean;
+  /** the seq to pass as `before` for older messages; undefined: none left */
+  olderBefore: number | undefined;
+  members: string[];
+  online: Set<string>;
+  typing: Map<string, number>;
+  /** member → the seq they have seen up to */
+  seenBy: Map<string, number>;
+  /** the unread position when the room was opened: the chat scrolls there */
+  firstUnseen: number | undefined;
+}
+export type Matching =
+  | { readonly state: "idle" }
+  | { readonly state: "waiting"; readonly ticketId: string | undefined }
+  | { readonly state: "error"; readonly message: string };
+
+const SESSION_KEY = "switchboard.session";
+const CURSORS_KEY = "switchboard.cursors";
+const TYPING_SHOWN_MS = 6_000;
+/** rooms whose last message and members are read at start (each is a REST call) */
+const PRELOAD_ROOMS = 20;
+/** older pages read at most to reach the first unseen message when a room opens */
+const FIRST_UNSEEN_PAGES = 4;
+
+const lineOf = (m: Message | ServerMessageFrame): Line => ({
+  key: m.message_id,
+  seq: m.seq,
+  senderId: m.sender_id,
+  text: m.content.text ?? m.content.url ?? `(${m.msg_type})`,
+  createdAt: m.created_at,
+  clientMsgId: m.client_msg_id,
+  delivery: "sent",
+  system: m.msg_type === "system",
+});
+
+export class ChatState {
+  readonly api = new Api({ baseUrl: location.origin });
+  session: Session | undefined;
+  client: ChatClient | undefined;
+  connection: StateChange = { state: "connecting", attempt: 0 };
+  rooms = new Map<string, RoomView>();
+  activeId: string | undefined;
+  names = new Map<string, string>();
+  channels: Room[] = [];
+  matching: Matching = { state: "idle" };
+  /** the last action that failed, shown until dismissed */
+  notice: string | undefined;
+  version = 0;
+  readonly #subscribers = new Set<() => void>();
+  #roomsReload: ReturnType<typeof setTimeout> | undefined;
+
+  subscribe(fn: () => void): () => void {
+    this.#subscribers.add(fn);
+    return () => this.#subscribers.delete(fn);
+  }
+  changed(): void {
+    this.version++;
+    for (const fn of this.#subscribers) fn();
+  }
+
+  /** Runs an action from the page; a failure becomes the notice instead of an unhandled error. */
+  attempt(what: string, action: () => Promise<unknown>): void {
+    action().catch((err: Error) => {
+      this.notice = `${what} failed: ${err.message}`;
+      this.changed();
+    });
+  }
+
+  get active(): RoomView | undefined {
+    return this.activeId === undefined ? undefined : this.rooms.get(this.activeId);
+  }
+  get me(): string | undefined {
+    return this.session?.user.id;
+  }
+
+  // ---- session ----
+
+  /** Picks up the session this tab had before a reload, if any. */
+  async restore(): Promise<void> {
+    const saved = sessionStorage.getItem(SESSION_KEY);
+    if (saved === null) {
+      this.changed();
+      return;
+    }
+    const state = JSON.parse(saved) as SessionState;
+    await this.#start(new Session(this.api, state, (s) => this.#saveSession(s)));
+  }
+
+  async signIn(mode: "login" | "register", username: string, password: string): Promise<void> {
+    const auth =
+      mode === "login"
+        ? await this.api.login(username, password)
+        : await this.api.register(username, password);
+    sessionStorage.removeItem(CURSORS_KEY);
+    await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
+  }
+
+  async signOut(): Promise<void> {
+    const session = this.session;
+    this.client?.close();
+    sessionStorage.clear();
+    await session?.logout().catch(() => {});
+    location.hash = "";
+    location.reload();
+  }
+
+  #saveSession(s: SessionState): void {
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  }
+
+  async #start(session: Session): Promise<void> {
+    this.session = session;
+    this.names.set(session.user.id, session.user.display_name);
+    const cursors = JSON.parse(sessionStorage.getItem(CURSORS_KEY) ?? "{}") as Record<
+      string,
+      number
+    >;
+    const client = new ChatClient({
+      url: location.origin,
+      accessToken: (o) => session.accessToken(o),
+      cursors,
+    });
+    this.client = client;
+    client.on("state", (s) => {
+      this.connection = s;
+      // revoked (4005) or no token to be had: sign in again
+      if (s.state === "closed" && (s.closeCode === 4005 || s.closeCode === undefined)) {
+        void this.signOut();
+      }
+      this.changed();
+    });
+    client.on("message", (m) => this.#onMessage(m));
+    client.on("typing", (t) => {
+      const r = this.rooms.get(t.room_id);
+      if (r === undefined || t.user_id === this.me) return;
+      if (t.state === "start") r.typing.set(t.user_id, Date.now() + TYPING_SHOWN_MS);
+      else r.typing.delete(t.user_id);
+      this.changed();
+      if (t.state === "start") setTimeout(() => this.changed(), TYPING_SHOWN_MS + 50);
+    });
+    client.on("seen", (s) => {
+      const r = this.rooms.get(s.room_id);
+      if (r === undefined) return;
+      r.seenBy.set(s.user_id, Math.max(s.seq, r.seenBy.get(s.user_id) ?? 0));
+      if (s.user_id === this.me) {
+        r.readSeq = Math.max(r.readSeq, s.seq);
+        r.unread = Math.max(0, r.lastSeq - r.readSeq);
+      }
+      this.changed();
+    });
+    client.on("presence", (p) => {
+      const r = this.rooms.get(p.room_id);
+      if (r === undefined) return;
+      if (p.offline === undefined && p.id !== undefined) r.online = new Set(p.online);
+      for (const u of p.online) r.online.add(u);
+      for (const u of p.offline ?? []) r.online.delete(u);
+      this.changed();
+    });
+    client.on("user_joined", (j) => {
+      const r = this.rooms.get(j.room_id);
+      if (r === undefined) {
+        this.#reloadRoomsSoon();
+        return;
+      }
+      if (!r.members.includes(j.user_id)) r.members.push(j.user_id);
+      this.changed();
+    });
+    client.on("user_left", (l) => {
+      if (l.user_id === this.me) {
+        this.rooms.delete(l.room_id);
+        if (this.activeId === l.room_id) this.open(undefined);
+      } else {
+        const r = this.rooms.get(l.room_id);
+        if (r !== undefined) r.members = r.members.filter((u) => u !== l.user_id);
+      }
+      this.changed();
+    });
+    client.on("matched", (m) => {
+      this.names.set(m.partner.id, m.partner.display_name);
+      this.matching = { state: "idle" };
+      void this.loadRooms().then(() => this.open(m.room_id));
+    });
+    addEventListener("online", () => client.setOnline(true));
+    addEventListener("offline", () => client.setOnline(false));
+    addEventListener("hashchange", () => {
+      const id = this.#hashRoom();
+      if (id !== this.activeId) this.open(id, false);
+    });
+    this.changed();
+    await client.connect().catch(() => {});
+    await this.loadRooms();
+    this.open(this.#hashRoom(), false);
+  }
+
+  #hashRoom(): string | undefined {
+    const id = new URLSearchParams(location.hash.slice(1)).get("room");
+    return id ?? undefined;
+  }
+
+  // ---- rooms ----
+
+  async loadRooms(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return;
+    const { rooms } = await session.rooms();
+    const fresh: RoomSummary[] = [];
+    for (const s of rooms) {
+      const r = this.rooms.get(s.room.id);
+      if (r === undefined) fresh.push(s);
+      else {
+        r.lastSeq = Math.max(r.lastSeq, s.last_seq);
+        r.readSeq = Math.max(r.readSeq, s.read_seq);
+        r.unread = this.activeId === s.room.id ? 0 : Math.max(0, r.lastSeq - r.readSeq);
+      }
+    }
+    for (const s of fresh) {
+      this.rooms.set(s.room.id, {
+        room: s.room,
+        lastSeq: s.last_seq,
+        readSeq: s.read_seq,
+        unread: s.unread,
+        last: undefined,
+        lines: [],
+        loaded: false,
+        opening: false,
+        olderBefore: undefined,
+        members: [],
+        online: new Set(),
+        typing: new Map(),
+        seenBy: new Map(),
+        firstUnseen: undefined,
+      });
+    }
+    this.changed();
+    await Promise.all(fresh.slice(0, PRELOAD_ROOMS).map((s) => this.#preload(s.room.id)));
+    this.changed();
+  }
+
+  async #preload(roomId: string): Promise<void> {
+    const session = this.session;
+    const r = this.rooms.get(roomId);
+    if (session === undefined || r === undefined) return;
+    const [page, members] = await Promise.all([
+      r.lastSeq > 0 ? session.history(roomId, { limit: 1 }) : undefined,
+      session.members(roomId),
+    ]).catch(() => [undefined, undefined] as const);
+    const last = page?.messages.at(-1);
+    if (last !== undefined && r.last === undefined) r.last = lineOf(last);
+    if (members !== undefined) {
+      r.members = members.members.map((m) => m.user_id);
+      r.online = new Set(members.members.filter((m) => m.online).map((m) => m.user_id));
+    }
+  }
+
+  #reloadRoomsSoon(): void {
+    clearTimeout(this.#roomsReload);
+    this.#roomsReload = setTimeout(() => void this.loadRooms().catch(() => {}), 200);
+  }
+
+  /** Opens a room (undefined: the room list); its newest page loads once. */
+  open(roomId: string | undefined, push = true): void {
+    const r = roomId === undefined ? undefined : this.rooms.get(roomId);
+    this.activeId = r === undefined ? undefined : roomId;
+    if (push) location.hash = r === undefined ? "" : `room=${roomId}`;
+    if (r !== undefined) {
+      r.firstUnseen = r.readSeq < r.lastSeq ? r.readSeq + 1 : undefined;
+      if (!r.loaded && !r.opening) void this.#loadFirst(r);
+    }
+    this.changed();
+  }
+
+  /** The newest pages, back to the first unseen message (a few pages at most). */
+  async #loadFirst(r: RoomView): Promise<void> {
+    r.opening = true;
+    try {
+      await this.loadOlder(r.room.id);
+      for (let i = 0; i < FIRST_UNSEEN_PAGES; i++) {
+        const oldest = r.lines[0]?.seq;
+        const want = r.firstUnseen;
+        if (want === undefined || oldest === undefined || oldest <= want) break;
+        if (r.olderBefore === undefined) break;
+        await this.loadOlder(r.room.id);
+      }
+    } finally {
+      r.opening = false;
+      this.changed();
+    }
+  }
+
+  /** Loads the page before the oldest loaded message (the newest page first). */
+  async loadOlder(roomId: string): Promise<void> {
+    const r = this.rooms.get(roomId);
+    const session = this.session;
+    if (r === undefined || session === undefined || (r.loaded && r.olderBefore === undefined)) {
+      return;
+    }
+    const page = await session.history(
+      roomId,
+      r.loaded && r.olderBefore !== undefined ? { before: r.olderBefore } : {},
+    );
+    const have = new Set(r.lines.map((l) => l.key));
+    const older = page.messages.filter((m) => !have.has(m.message_id)).map(lineOf);
+    r.lines = [...older, ...r.lines].sort(bySeq);
+    r.olderBefore = page.next_before;
+    r.loaded = true;
+    this.changed();
+  }
+
+  /** The reader has seen the room up to its newest message. */
+  markSeen(roomId: string): void {
+    const r = this.rooms.get(roomId);
+    const newest = r?.lines.findLast((l) => l.seq !== undefined)?.seq;
+    if (r === undefined || newest === undefined || newest <= r.readSeq) return;
+    r.readSeq = newest;
+    r.unread = Math.max(0, r.lastSeq - newest);
+    this.client?.seen(roomId, newest);
+    this.changed();
+  }
+
+  #onMessage(m: ServerMessageFrame): void {
+    sessionStorage.setItem(CURSORS_KEY, JSON.stringify(this.client?.cursors() ?? {}));
+    const r = this.rooms.get(m.room_id);
+    if (r === undefined) {
+      this.#reloadRoomsSoon();
+      return;
+    }
+    const line = lineOf(m);
+    r.typing.delete(m.sender_id);
+    r.lastSeq = Math.max(r.lastSeq, m.seq);
+    r.last = line;
+    if (m.sender_id === this.me) r.readSeq = Math.max(r.readSeq, m.seq);
+    r.unread = Math.max(0, r.lastSeq - r.readSeq);
+    if (r.loaded) {
+      const rest = r.lines.filter((l) => l.key !== line.key && l.clientMsgId !== m.client_msg_id);
+      r.lines = [...rest, line].sort(bySeq);
+    }
+    this.changed();
+  }
+
+  // ---- actions ----
+
+  send(roomId: string, text: string, clientMsgId?: string): void {
+    const client = this.client;
+    const r = this.rooms.get(roomId);
+    const me = this.me;
+    if (client === undefined || r === undefined || me === undefined) return;
+    const { clientMsgId: id, sent } = client.send(
+      { room_id: roomId },
+      { text },
+      clientMsgId === undefined ? {} : { clientMsgId },
+    );
+    const pending: Line = {
+      key: `pending:${id}`,
+      seq: undefined,
+      senderId: me,
+      text,
+      createdAt: new Date().toISOString(),
+      clientMsgId: id,
+      delivery: "sending",
+      system: false,
+    };
+    r.lines = [...r.lines.filter((l) => l.clientMsgId !== id), pending];
+    this.changed();
+    sent.then(
+      (s) => {
+        sessionStorage.setItem(CURSORS_KEY, JSON.stringify(client.cursors()));
+        const done: Line = {
+          ...pending,
+          key: s.message_id,
+          seq: s.seq,
+          createdAt: s.created_at,
+          delivery: "sent",
+        };
+        r.lines = [
+          ...r.lines.filter((l) => l.clientMsgId !== id && l.key !== s.message_id),
+          done,
+        ].sort(bySeq);
+        r.lastSeq = Math.max(r.lastSeq, s.seq);
+        r.readSeq = Math.max(r.readSeq, s.seq);
+        r.last = done;
+        this.changed();
+      },
+      () => {
+        r.lines = r.lines.map((l) =>
+          l.clientMsgId === id && l.seq === undefined ? { ...l, delivery: "failed" } : l,
+        );
+        this.changed();
+      },
+    );
+  }
+
+  typing(roomId: string, state: "start" | "stop"): void {
+    this.client?.typing(roomId, state);
+  }
+
+  async createRoom(kind: "direct" | "group" | "channel", name: string, ids: string[]) {
+    const session = this.session;
+    if (session === undefined) return;
+    const room =
+      kind === "direct"
+        ? await session.createRoom({ kind, user_id: ids[0] ?? "" })
+        : await session.createRoom({ kind, name, members: ids });
+    await this.loadRooms();
+    this.open(room.id);
+  }
+
+  async browseChannels(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return;
+    this.channels = (await session.channels()).rooms;
+    this.changed();
+  }
+
+  async joinChannel(roomId: string): Promise<void> {
+    await this.session?.join(roomId);
+    await this.loadRooms();
+    this.open(roomId);
+  }
+
+  async leave(roomId: string): Promise<void> {
+    await this.session?.leave(roomId);
+    this.rooms.delete(roomId);
+    this.open(undefined);
+  }
+
+  async findStranger(): Promise<void> {
+    const client = this.client;
+    if (client === undefined) return;
+    this.matching = { state: "waiting", ticketId: undefined };
+    this.changed();
+    try {
+      const ticket = await client.match();
+      if (this.matching.state === "waiting")
+        this.matching = { state: "waiting", ticketId: ticket.ticket_id };
+    } catch (err) {
+      this.matching = { state: "error", message: (err as Error).message };
+    }
+    this.changed();
+  }
+
+  async cancelStranger(): Promise<void> {
+    const ticketId = this.matching.state === "waiting" ? this.matching.ticketId : undefined;
+    this.matching = { state: "idle" };
+    this.changed();
+    await this.client?.matchCancel(ticketId);
+  }
+
+  // ---- what to show ----
+
+  name(userId: string): string {
+    return this.names.get(userId) ?? `user ${userId.slice(0, 8)}`;
+  }
+
+  title(r: RoomView): string {
+    if (r.room.name !== null && r.room.name !== "") return r.room.name;
+    const other = r.members.find((u) => u !== this.me);
+    const who = other === undefined ? "someone" : this.name(other);
+    return r.room.kind === "match" ? `Stranger: ${who}` : who;
+  }
+
+  /** the other member's presence in a direct or match room; undefined for groups and channels */
+  peerOnline(r: RoomView): boolean | undefined {
+    if (r.room.kind !== "direct" && r.room.kind !== "match") return undefined;
+    const other = r.members.find((u) => u !== this.me);
+    return other !== undefined && r.online.has(other);
+  }
+
+  typingNames(r: RoomView): string[] {
+    const now = Date.now();
+    return [...r.typing].filter(([, until]) => until > now).map(([u]) => this.name(u));
+  }
+
+  /** Whether someone else has seen my message at seq. */
+  seenByOthers(r: RoomView, seq: number): boolean {
+    for (const [u, s] of r.seenBy) if (u !== this.me && s >= seq) return true;
+    return false;
+  }
+
+  connectionLabel(): { state: ConnectionState; text: string } {
+    const c = this.connection;
+    switch (c.state) {
+      case "open":
+        return { state: c.state, text: "Connected" };
+      case "connecting":
+        return { state: c.state, text: "Connecting…" };
+      case "reconnecting":
+        return {
+          state: c.state,
+          text: c.delayMs === undefined ? "Reconnecting…" : `Reconnecting (try ${c.attempt})…`,
+        };
+      case "offline":
+        return { state: c.state, text: "Offline: waiting for the network" };
+      case "closed":
+        return { state: c.state, text: "Disconnected" };
+    }
+  }
+}
+
+const bySeq = (a: Line, b: Line) =>
+  (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER);
