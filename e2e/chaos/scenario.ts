@@ -293,7 +293,29 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     });
     const history = new Map<string, StoredMessage[]>();
     try {
-      for (const roomId of roomIds) history.set(roomId, await readAll(store, roomId));
+      // acks go on while Cassandra is away and the store catches up after (decision 0020):
+      // wait (bounded) until each room's history reaches its highest acknowledged seq
+      const highest = new Map<string, number>();
+      for (const a of acks) highest.set(a.room, Math.max(highest.get(a.room) ?? 0, a.seq));
+      const caughtUpFrom = Date.now();
+      await waitFor(
+        "the store to hold every acknowledged seq",
+        async () => {
+          for (const roomId of roomIds) {
+            const h = await readAll(store, roomId);
+            history.set(roomId, h);
+            if ((h.at(-1)?.seq ?? 0) < (highest.get(roomId) ?? 0)) return undefined;
+          }
+          return true;
+        },
+        { timeoutMs: RECOVERY_MS, intervalMs: 500 },
+      ).then(
+        () =>
+          log(
+            `the store held every acknowledged seq ${Date.now() - caughtUpFrom} ms after the end`,
+          ),
+        () => log(`the store still lacked acknowledged seqs ${RECOVERY_MS} ms after the end`),
+      );
     } finally {
       await store.close();
     }
