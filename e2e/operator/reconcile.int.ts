@@ -311,15 +311,23 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       await cluster.waitCondition(namespace, t.name, "Ready", "False", "PodsNotReady");
       // another identity takes the Lease once and never renews it (a replica that died at once)
       const leases = cluster.kc.makeApiClient(CoordinationV1Api);
-      const lease = await leases.readNamespacedLease({ namespace, name: "switchboard-operator" });
-      await leases.replaceNamespacedLease({
-        namespace,
-        name: "switchboard-operator",
-        body: {
-          ...lease,
-          spec: { ...lease.spec, holderIdentity: "a-thief", renewTime: new V1MicroTime() },
-        },
-      });
+      // read, change, replace; the operator renewing in between makes it a 409: read again
+      for (let attempt = 1; ; attempt++) {
+        const lease = await leases.readNamespacedLease({ namespace, name: "switchboard-operator" });
+        try {
+          await leases.replaceNamespacedLease({
+            namespace,
+            name: "switchboard-operator",
+            body: {
+              ...lease,
+              spec: { ...lease.spec, holderIdentity: "a-thief", renewTime: new V1MicroTime() },
+            },
+          });
+          break;
+        } catch (err) {
+          if ((err as { code?: number }).code !== 409 || attempt === 10) throw err;
+        }
+      }
       await waitForOperator("the operator to lose the Lease", () =>
         operator.leading ? undefined : true,
       );
