@@ -118,7 +118,7 @@ const sections = [
   {
     title: "Frame parser",
     body: parser
-      ? `${fmt(Number(parser.accepted))} accepted (every one accepted by docs/protocol.schema.json too), ${fmt(Number(parser.refused))} refused, all INVALID_FRAME with the id rule held. Refused although the schema accepts: ${parser.beyondSchema} by the documented rules beyond the schema (one destination, http(s) url), ${parser.lengthUnits} by string length in UTF-16 units vs code points (a known divergence).\n\n${table(
+      ? `${fmt(Number(parser.accepted))} accepted (every one accepted by docs/protocol.schema.json too), ${fmt(Number(parser.refused))} refused, all INVALID_FRAME with the id rule held. Refused although the schema accepts: ${parser.beyondSchema}, all by the documented rules beyond the schema (one destination, http(s) url).\n\n${table(
           ["refusal", "count"],
           Object.entries(parser.refusals as Record<string, number>),
         )}`

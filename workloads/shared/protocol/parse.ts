@@ -52,8 +52,11 @@ export function parseClientFrame(data: string): ParseResult {
   if (typeof type !== "string") return fail("frame has no string 'type'", id);
   const checker = checkers.get(type);
   if (checker === undefined) return fail(`unknown frame type '${type.slice(0, 32)}'`, id);
-  if (!checker.Check(raw)) {
-    const first = checker.Errors(raw).First();
+  // lengths count code points, as the published schema (JSON Schema) does; TypeBox counts
+  // UTF-16 units, so a character beyond the BMP is checked as one unit
+  const checked = ASTRAL.test(data) ? codePointView(raw) : raw;
+  if (!checker.Check(checked)) {
+    const first = checker.Errors(checked).First();
     const where = first?.path === "" || first === undefined ? "frame" : first.path;
     return fail(`${type}: ${where} ${first?.message ?? "is invalid"}`, id);
   }
@@ -65,6 +68,25 @@ export function parseClientFrame(data: string): ParseResult {
     return fail("message: give exactly one of room_id and to_user_id", id);
   }
   return { ok: true, frame };
+}
+
+/** a character beyond the BMP: a surrogate pair, two UTF-16 units */
+const ASTRAL = /[\uD800-\uDBFF][\uDC00-\uDFFF]/;
+const ASTRAL_ALL = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
+
+/**
+ * The value with every character beyond the BMP in its strings replaced by one BMP character
+ * (U+FFFD), so that the checker's lengths are counts of code points. Nothing else the frame
+ * schemas check changes: such a character is no more a comma, a digit or part of a uuid, uri or
+ * date than U+FFFD is.
+ */
+function codePointView(v: unknown): unknown {
+  if (typeof v === "string") return v.replace(ASTRAL_ALL, "\uFFFD");
+  if (Array.isArray(v)) return v.map(codePointView);
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, codePointView(x)]));
+  }
+  return v;
 }
 
 const fail = (message: string, id: string | undefined): ParseResult => ({
