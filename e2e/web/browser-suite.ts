@@ -4,9 +4,11 @@
 // own where the target has two), see typing and seen receipts; one goes offline and comes back
 // with nothing lost and nothing twice; a reload keeps the conversation; a busy room shows its
 // unread count, opens at the first unseen message and loads older ones on scroll; two strangers
-// are matched; the layout holds at 375 px and 1280 px. Screenshots of the main views are saved
+// are matched; a backend's post (the server API, sent twice) shows once on every member's page;
+// the layout holds at 375 px and 1280 px. Screenshots of the main views are saved
 // to e2e/web/artifacts/<target>/ (ignored by git) on every run.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
@@ -26,12 +28,14 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** What the suite runs against: one or more gateway addresses serving the built client. */
 export interface BrowserTarget {
   readonly name: string;
-  start(): Promise<{ readonly urls: readonly string[]; stop(): Promise<void> }>;
+  /** the gateways take this server-API key (SERVER_API_KEYS) */
+  start(serverKey: string): Promise<{ readonly urls: readonly string[]; stop(): Promise<void> }>;
 }
 
 export function browserSuite(target: BrowserTarget): void {
   const ARTIFACTS = fileURLToPath(new URL(`artifacts/${target.name}/`, import.meta.url));
   const suffix = Math.random().toString(36).slice(2, 7);
+  const serverKey = randomBytes(32).toString("base64url");
   describe(`the web client in Chromium (${target.name})`, { timeout: 240_000 }, () => {
     let server: { readonly urls: readonly string[]; stop(): Promise<void> };
     let browser: Browser;
@@ -85,7 +89,7 @@ export function browserSuite(target: BrowserTarget): void {
         `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
       );
       await mkdir(ARTIFACTS, { recursive: true });
-      server = await target.start();
+      server = await target.start(serverKey);
       browser = await chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
@@ -135,6 +139,47 @@ export function browserSuite(target: BrowserTarget): void {
           path: fileURLToPath(new URL("../../docs/web-client.png", import.meta.url)),
         });
       }
+    });
+
+    it("shows a backend's post once on every member's page, also when the request is sent twice", async () => {
+      const roomId = new URLSearchParams(new URL(alice.url()).hash.slice(1)).get("room");
+      assert.ok(roomId, `the open room is in the address: ${alice.url()}`);
+      const post = (base: string) =>
+        fetch(`${base}/v1/server/rooms/${roomId}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${serverKey}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            idempotency_key: `deploy-${suffix}`,
+            sender_id: "bot:ci",
+            content: { text: `deployed ${suffix}` },
+          }),
+          signal: AbortSignal.timeout(15_000),
+        });
+      // the same request to both gateways at once: one message
+      const answers = await Promise.all(server.urls.map((u) => post(u)));
+      const bodies = (await Promise.all(answers.map((r) => r.json()))) as {
+        message_id?: string;
+        seq?: number;
+      }[];
+      for (const [i, r] of answers.entries()) {
+        assert.ok(r.status === 200 || r.status === 201, JSON.stringify(bodies[i]));
+      }
+      assert.equal(new Set(bodies.map((b) => b.message_id)).size, 1, JSON.stringify(bodies));
+      assert.equal(new Set(bodies.map((b) => b.seq)).size, 1, JSON.stringify(bodies));
+      for (const page of [alice, bob.page]) {
+        await page.getByText(`deployed ${suffix}`).first().waitFor();
+        await page
+          .locator(".msg", { hasText: `deployed ${suffix}` })
+          .getByText("ci (bot)")
+          .waitFor();
+      }
+      // a later message from a person follows it: nothing more from the retry arrives meanwhile
+      await say(bob.page, "after the deploy");
+      for (const page of [alice, bob.page]) {
+        await bubble(page, "after the deploy").waitFor();
+        assert.equal(await page.getByText(`deployed ${suffix}`).count(), 1, "shown once");
+      }
+      await shot(alice, "server-post");
     });
 
     it("shows the other's typing", async () => {

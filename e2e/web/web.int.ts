@@ -9,14 +9,19 @@ import { browserSuite } from "./browser-suite.ts";
 
 browserSuite({
   name: "stack",
-  async start() {
+  async start(serverKey) {
     const build = spawnSync(process.execPath, ["workloads/web/build.ts"], {
       cwd: fileURLToPath(new URL("../../", import.meta.url)),
       encoding: "utf8",
       timeout: 60_000,
     });
     assert.equal(build.status, 0, build.stderr);
-    const stack = await ChatStack.start({ gateways: 2, forwarders: 1, matchers: 1 });
+    const stack = await ChatStack.start({
+      gateways: 2,
+      forwarders: 1,
+      matchers: 1,
+      env: { SERVER_API_KEYS: serverKey },
+    });
     return { urls: stack.gateways.map((g) => g.url), stop: () => stack.stop() };
   },
 });

@@ -10,7 +10,7 @@ import { startCluster } from "../embedded/cluster.ts";
 
 browserSuite({
   name: "embedded",
-  async start() {
+  async start(serverKey) {
     const webDir = `${await mkdtemp(`${tmpdir()}/web-dist-`)}/`;
     const build = spawnSync(process.execPath, ["workloads/web/build.ts", "--out", webDir], {
       cwd: fileURLToPath(new URL("../../", import.meta.url)),
@@ -18,7 +18,7 @@ browserSuite({
       timeout: 60_000,
     });
     assert.equal(build.status, 0, build.stderr);
-    const cluster = await startCluster({ webDir, gateways: 2 });
+    const cluster = await startCluster({ webDir, gateways: 2, serverKeys: [serverKey] });
     return {
       urls: cluster.urls,
       async stop() {

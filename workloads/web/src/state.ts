@@ -488,6 +488,9 @@ export class ChatState {
   // ---- what to show ----
 
   name(userId: string): string {
+    // server senders (docs/server-api.md): `system`, or `bot:<name>` shown as the bot's name
+    if (userId === "system") return "System";
+    if (userId.startsWith("bot:")) return `${userId.slice(4)} (bot)`;
     return this.names.get(userId) ?? `user ${userId.slice(0, 8)}`;
   }
 
