@@ -83,6 +83,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       gateways: 0,
       forwarders: 0,
       partitions: 4,
+      // the members sign in once and do not refresh: their tokens outlive a ten-pass run under
+      // load (the default 15 min did not: pass 9's reconnects were refused 401)
+      env: { ACCESS_TOKEN_TTL_SECONDS: "7200" },
       backends: {
         redisUrl: redis.url,
         kafkaBrokers: [`127.0.0.1:${kafka.port}`],
