@@ -268,6 +268,27 @@ describe("forwarder while the store is down", () => {
     }
   });
 
+  it("reads a room again after every join, even of a partition it held before", async () => {
+    // Found by the chaos suite's Kafka fault: a member whose client restarted rejoined with the
+    // same partition, kept the room's last seq from before, and gave a seq that the member
+    // which held the partition meanwhile had already given (an acked message overwritten).
+    const store = new MemoryStore();
+    const { forwarder: mine } = forwarderOn(store);
+    mine.assigned([0]);
+    await mine.handleBatch(batch(message(1), message(2)));
+    const { forwarder: other } = forwarderOn(store); // held the partition while we were out
+    await other.handleBatch(batch(message(3), message(4)));
+    mine.assigned([0]); // the same partition as before
+    await mine.handleBatch(batch(message(5)));
+    assert.deepEqual(await seqs(store), [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+      ["c4", 4],
+      ["c5", 5],
+    ]);
+  });
+
   it("keeps the order batches were given in when they run side by side", async () => {
     const store = new MemoryStore();
     const gate = Promise.withResolvers<void>();

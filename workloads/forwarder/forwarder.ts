@@ -99,8 +99,6 @@ const MAX_TEXT_PER_WRITE = 16_000;
 /** What this member knows of one room. */
 interface Room {
   readonly id: string;
-  /** the bus partition its events come from */
-  partition: number | undefined;
   /** sequencing steps, one after another in bus order */
   chain: Promise<void>;
   /** messages to store, in seq order; the writer takes them from the head, a few at a time */
@@ -136,8 +134,6 @@ export class Forwarder {
   /** every live gateway while the registry settles after a loss, re-read once per interval */
   #settling: { checkedAt: number; gateways: Promise<readonly string[]> } | undefined;
   #consumer: BusConsumer | undefined;
-  /** the partitions of the latest assignment */
-  #held = new Set<number>();
   #stopping = false;
   /** wakes the pauses between retries when stopping */
   readonly #wakers = new Set<() => void>();
@@ -185,17 +181,7 @@ export class Forwarder {
           pipeline: PIPELINE,
           ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
           onBatch: (batch) => this.handleBatch(batch),
-          onAssignment: (partitions) => {
-            // another member may have sequenced the rooms of a partition new to us: read again
-            const gained = new Set(partitions.filter((p) => !this.#held.has(p)));
-            for (const room of this.#rooms.values()) {
-              if (room.partition === undefined || gained.has(room.partition)) {
-                room.lastSeq = undefined;
-              }
-            }
-            this.#held = new Set(partitions);
-            this.#o.log.info({ partitions }, "partitions assigned");
-          },
+          onAssignment: (partitions) => this.assigned(partitions),
         });
         return;
       } catch (err) {
@@ -209,6 +195,17 @@ export class Forwarder {
         if (this.#stopping) return;
       }
     }
+  }
+
+  /**
+   * After every join of the group: another member may have sequenced any of our rooms since we
+   * last did — even on a partition we hold again (we may have been out of the group meanwhile,
+   * our client restarted, with no assignment seen in between: the chaos suite's Kafka fault gave
+   * a seq twice that way) — so every room's last seq is read again before its next message.
+   */
+  assigned(partitions: readonly number[]): void {
+    for (const room of this.#rooms.values()) room.lastSeq = undefined;
+    this.#o.log.info({ partitions }, "partitions assigned");
   }
 
   /** Stops consuming once the batches in flight are stored, routed and committed (bounded). */
@@ -239,7 +236,7 @@ export class Forwarder {
         );
         continue;
       }
-      durable.push(this.#enqueue(event, record.headers, batch.partition));
+      durable.push(this.#enqueue(event, record.headers));
     }
     return Promise.all(durable).then(() => {
       end();
@@ -247,13 +244,8 @@ export class Forwarder {
   }
 
   /** Adds the event to its room's sequence; resolves once what it wrote is stored. */
-  #enqueue(
-    event: BusEvent,
-    headers: Readonly<Record<string, string>>,
-    partition: number,
-  ): Promise<void> {
+  #enqueue(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<void> {
     const room = this.#room(event.roomId);
-    room.partition = partition;
     const { promise: durable, resolve, reject } = Promise.withResolvers<void>();
     room.chain = room.chain.then(async () => {
       try {
@@ -557,7 +549,6 @@ export class Forwarder {
     }
     room = {
       id: roomId,
-      partition: undefined,
       chain: Promise.resolve(),
       queue: [],
       writer: undefined,
