@@ -42,6 +42,7 @@ import {
   type Delivery as DeliveryPayload,
   decodeBusEvent,
   encode,
+  fromStored,
 } from "../shared/events.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
 import { RegistryFallback } from "./registry-fallback.ts";
@@ -706,16 +707,7 @@ function messagePayload(m: StoredMessage): DeliveryPayload {
   const tp = traceHeaders().traceparent;
   return {
     kind: "message",
-    message: {
-      roomId: m.roomId,
-      seq: m.seq,
-      id: m.id,
-      senderId: m.senderId,
-      clientMsgId: m.clientMsgId,
-      msgType: m.msgType,
-      content: m.content,
-      createdAt: m.createdAt.toISOString(),
-    },
+    message: fromStored(m),
     ...(tp === undefined ? {} : { traceparent: tp }),
   };
 }

@@ -1,7 +1,7 @@
 // What travels between the workloads, apart from client frames:
 // - BusEvent: gateway → Kafka → forwarder (key = room id, so a room's events keep one order);
 // - Delivery: forwarder (or gateway) → the gateway pods that hold the receivers.
-import type { MessageContent, MsgType } from "./domain.ts";
+import type { MessageContent, MsgType, StoredMessage } from "./domain.ts";
 
 export const MESSAGES_TOPIC_SUFFIX = "messages";
 
@@ -60,6 +60,18 @@ export interface DeliveredMessage {
   readonly content: MessageContent;
   readonly createdAt: string;
 }
+
+/** A stored message as it is delivered (and answered in history). */
+export const fromStored = (m: StoredMessage): DeliveredMessage => ({
+  roomId: m.roomId,
+  seq: m.seq,
+  id: m.id,
+  senderId: m.senderId,
+  clientMsgId: m.clientMsgId,
+  msgType: m.msgType,
+  content: m.content,
+  createdAt: m.createdAt.toISOString(),
+});
 
 /** One payload on a gateway's delivery channel. */
 export type Delivery =

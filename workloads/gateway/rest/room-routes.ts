@@ -2,11 +2,12 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Room, StoredMessage } from "../../shared/domain.ts";
+import { fromStored } from "../../shared/events.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Messages } from "../core/messages.ts";
 import type { Rooms } from "../core/rooms.ts";
-import { fromStored, toMessageFrame } from "../ws/hub.ts";
+import { toMessageFrame } from "../ws/hub.ts";
 import { AUTH_ERRORS, authenticate, errorResponses } from "./http.ts";
 import {
   AddMemberBody,

@@ -2,13 +2,13 @@
 // and the fan-out of deliveries from the forwarder to local sockets.
 import { SpanKind } from "@opentelemetry/api";
 import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
-import type { StoredMessage } from "../../shared/domain.ts";
 import { UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import {
   type DeliveredMessage,
   type Delivery as DeliveryPayload,
   decodeDelivery,
   encode,
+  fromStored,
 } from "../../shared/events.ts";
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import type { Sessions } from "../auth/sessions.ts";
@@ -30,17 +30,6 @@ export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
   msg_type: m.msgType,
   content: m.content,
   created_at: m.createdAt,
-});
-
-export const fromStored = (m: StoredMessage): DeliveredMessage => ({
-  roomId: m.roomId,
-  seq: m.seq,
-  id: m.id,
-  senderId: m.senderId,
-  clientMsgId: m.clientMsgId,
-  msgType: m.msgType,
-  content: m.content,
-  createdAt: m.createdAt.toISOString(),
 });
 
 /** One message request waiting for its ack: every request gets one, duplicates included. */
