@@ -9,6 +9,7 @@
 // whether it is back (ping) at most once per `probeEveryMs`, one ask at a time. Once it answers,
 // events still go to every gateway for `settleMs`: a Redis that comes back empty has lost the
 // registry, and the gateways record themselves again within a few seconds (decision 0005).
+import { Breaker } from "../shared/backends/breaker.ts";
 import { EVERY_GATEWAY } from "../shared/backends/delivery.ts";
 import { REGISTRY_SETTLE_MS } from "../shared/backends/registry.ts";
 
@@ -31,84 +32,34 @@ export interface RegistryFallbackOptions {
 
 export class RegistryFallback {
   readonly #o: RegistryFallbackOptions;
-  readonly #timeoutMs: number;
-  readonly #probeEveryMs: number;
-  readonly #now: () => number;
-  readonly #settleMs: number;
-  #down = false;
-  /** until when events still go to every gateway after the registry answered again */
-  #settleUntil = 0;
-  #lastProbe = 0;
-  #probing = false;
+  readonly #breaker: Breaker;
 
   constructor(options: RegistryFallbackOptions) {
     this.#o = options;
-    this.#timeoutMs = options.lookupTimeoutMs ?? 1_000;
-    this.#probeEveryMs = options.probeEveryMs ?? 1_000;
-    this.#now = options.now ?? Date.now;
-    this.#settleMs = options.settleMs ?? REGISTRY_SETTLE_MS;
+    this.#breaker = new Breaker({
+      ping: options.ping,
+      timeoutMs: options.lookupTimeoutMs ?? 1_000,
+      probeEveryMs: options.probeEveryMs ?? 1_000,
+      settleMs: options.settleMs ?? REGISTRY_SETTLE_MS,
+      ...(options.now !== undefined && { now: options.now }),
+      ...(options.onDown !== undefined && { onDown: options.onDown }),
+      ...(options.onUp !== undefined && { onUp: options.onUp }),
+    });
   }
 
   /** True while the registry is taken to be down. */
   get down(): boolean {
-    return this.#down;
+    return this.#breaker.down;
   }
 
   /** The gateways `lookup` names; [EVERY_GATEWAY] while the registry is down, fails or is slow. */
   async gateways(lookup: () => Promise<string[]>): Promise<string[]> {
-    if (this.#down) {
-      this.#probe();
-      return this.#broadcast();
-    }
-    if (this.#now() < this.#settleUntil) return this.#broadcast();
-    const pending = lookup();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`the registry did not answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-    } catch (err) {
-      pending.catch(() => undefined); // a late failure of a lookup already given up on
-      if (!this.#down) {
-        this.#down = true;
-        this.#lastProbe = this.#now();
-        this.#o.onDown?.(err);
-      }
-      return this.#broadcast();
-    } finally {
-      clearTimeout(timer);
-    }
+    if (!this.#breaker.down && this.#breaker.settling) return this.#broadcast();
+    return (await this.#breaker.call(lookup)) ?? this.#broadcast();
   }
 
   #broadcast(): string[] {
     this.#o.onBroadcast?.();
     return [EVERY_GATEWAY];
-  }
-
-  #probe(): void {
-    const now = this.#now();
-    if (this.#probing || now - this.#lastProbe < this.#probeEveryMs) return;
-    this.#probing = true;
-    this.#lastProbe = now;
-    this.#o
-      .ping()
-      .then(
-        () => {
-          if (!this.#down) return;
-          this.#down = false;
-          this.#settleUntil = this.#now() + this.#settleMs;
-          this.#o.onUp?.();
-        },
-        () => undefined, // still down: ask again later
-      )
-      .finally(() => {
-        this.#probing = false;
-      });
   }
 }

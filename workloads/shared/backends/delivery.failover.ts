@@ -12,6 +12,7 @@
 //   gateways show each message once (a socket's room cursor drops seqs it has).
 // The outage is reported once when it starts and once when it ends, and every payload sent
 // through the fallback is counted.
+import { Breaker } from "./breaker.ts";
 import { checkGatewayId, type Delivery } from "./delivery.ts";
 
 export interface FailoverEvents {
@@ -40,44 +41,42 @@ type Items = readonly { gatewayId: string; payload: string }[];
 export class FailoverDelivery implements Delivery {
   readonly #primary: Delivery;
   readonly #fallback: Delivery;
-  readonly #timeoutMs: number;
-  readonly #probeEveryMs: number;
-  readonly #overlapMs: number;
   readonly #events: Partial<FailoverEvents>;
-  readonly #now: () => number;
-  /** set while the primary is down: since when, and why */
-  #down: { since: number; why: string } | undefined;
-  #lastProbe = 0;
-  #probing = false;
-  /** until when sends go through both after the primary came back */
-  #overlapUntil = 0;
+  /** the primary's: down, or settling (the overlap) after it came back */
+  readonly #breaker: Breaker;
 
   /** Owns both: close() closes them. */
   constructor(primary: Delivery, fallback: Delivery, options: FailoverDeliveryOptions = {}) {
     this.#primary = primary;
     this.#fallback = fallback;
-    this.#timeoutMs = options.primaryTimeoutMs ?? 1_000;
-    this.#probeEveryMs = options.probeEveryMs ?? 1_000;
-    this.#overlapMs = options.overlapMs ?? 5_000;
     this.#events = options.events ?? {};
-    this.#now = options.now ?? Date.now;
+    const events = this.#events;
+    this.#breaker = new Breaker({
+      ping: () => primary.ping(),
+      timeoutMs: options.primaryTimeoutMs ?? 1_000,
+      probeEveryMs: options.probeEveryMs ?? 1_000,
+      settleMs: options.overlapMs ?? 5_000,
+      ...(options.now !== undefined && { now: options.now }),
+      onDown: (err) => events.down?.(err),
+      onUp: () => events.up?.(),
+    });
   }
 
   /** Resolves the primary's count, or the fallback's when it went that way. */
   async send(gatewayId: string, payload: string): Promise<number> {
-    const viaPrimary = await this.#viaPrimary(() => this.#primary.send(gatewayId, payload));
-    if (viaPrimary !== undefined && !this.#overlapping()) return viaPrimary;
+    const viaPrimary = await this.#breaker.call(() => this.#primary.send(gatewayId, payload));
+    if (viaPrimary !== undefined && !this.#breaker.settling) return viaPrimary;
     const viaFallback = await this.#viaFallback(() => this.#fallback.send(gatewayId, payload), 1);
     return viaPrimary ?? viaFallback;
   }
 
   async sendMany(items: Items): Promise<void> {
     if (items.length === 0) return;
-    const sent = await this.#viaPrimary(async () => {
+    const sent = await this.#breaker.call(async () => {
       await this.#primary.sendMany(items);
       return true;
     });
-    if (sent && !this.#overlapping()) return;
+    if (sent && !this.#breaker.settling) return;
     await this.#viaFallback(() => this.#fallback.sendMany(items), items.length);
   }
 
@@ -135,70 +134,10 @@ export class FailoverDelivery implements Delivery {
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
   }
 
-  /** The primary's answer, or undefined when it is down, failed or was too slow. */
-  async #viaPrimary<T>(op: () => Promise<T>): Promise<T | undefined> {
-    if (this.#down !== undefined) {
-      this.#probe();
-      return undefined;
-    }
-    const pending = op();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-    } catch (err) {
-      pending.catch(() => undefined); // a late failure of a send already given up on
-      this.#markDown(err);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   async #viaFallback<T>(op: () => Promise<T>, count: number): Promise<T> {
     const result = await op();
     this.#events.fellBack?.(count);
     return result;
-  }
-
-  #overlapping(): boolean {
-    return this.#overlapUntil > this.#now();
-  }
-
-  #markDown(err: unknown): void {
-    if (this.#down !== undefined) return;
-    this.#down = { since: this.#now(), why: err instanceof Error ? err.message : String(err) };
-    this.#lastProbe = this.#now();
-    this.#events.down?.(err);
-  }
-
-  /** At most one ask at a time, and one per probeEveryMs, whether the primary is back. */
-  #probe(): void {
-    const now = this.#now();
-    if (this.#probing || now - this.#lastProbe < this.#probeEveryMs) return;
-    this.#probing = true;
-    this.#lastProbe = now;
-    this.#primary
-      .ping()
-      .then(
-        () => {
-          if (this.#down === undefined) return;
-          this.#down = undefined;
-          this.#overlapUntil = this.#now() + this.#overlapMs;
-          this.#events.up?.();
-        },
-        () => undefined, // still down: ask again later
-      )
-      .finally(() => {
-        this.#probing = false;
-      });
   }
 }
 
