@@ -132,7 +132,10 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
           `keyspace ${t.keyspace} lacks table ${table}: ${tables.join(",")}`,
         );
       }
-      assert.equal(await cluster.events(namespace, "TopicCreated"), 2, "messages and deliveries");
+      // one event per topic (messages and deliveries), recorded after the topics are made
+      await waitForOperator("a TopicCreated event for each of the two topics", async () =>
+        (await cluster.events(namespace, "TopicCreated")) === 2 ? true : undefined,
+      );
       assert.equal(await cluster.events(namespace, "MigrationsApplied"), 1);
     }),
   );
