@@ -121,7 +121,25 @@ export class TopicAdmin {
     }
   }
 
+  /**
+   * Creates the topic. A create the broker carried out can still fail at the client (the
+   * request or the wait for its leaders timed out on a busy broker): then the topic exists, and
+   * the next reconcile would find it and never say it was created. So a failed create whose
+   * topic now exists counts as done.
+   */
   async #create(t: TopicSpec): Promise<void> {
+    try {
+      await this.#createTopic(t);
+    } catch (err) {
+      const exists = await this.#admin
+        .listTopics()
+        .then((names) => names.includes(t.name))
+        .catch(() => false);
+      if (!exists) throw err;
+    }
+  }
+
+  async #createTopic(t: TopicSpec): Promise<void> {
     await this.#admin.createTopics({
       waitForLeaders: true,
       topics: [
