@@ -21,6 +21,8 @@ export interface ChaosOptions {
   readonly roomSize?: number;
   /** each user sends one message every this many ms (jittered) */
   readonly sendEveryMs?: number;
+  /** the faults injected in each pass, in FAULTS' order (default: all) */
+  readonly faults?: readonly FaultName[];
   readonly log?: (line: string) => void;
 }
 
@@ -222,52 +224,58 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       log(`pass ${pass}: ${name} recovered: ${JSON.stringify(figures.at(-1))}`);
     };
 
+    const only = o.faults ?? FAULTS;
     for (let pass = 1; pass <= o.passes; pass++) {
       const fi = (pass - 1) % forwarders.length;
-      await fault(
-        pass,
-        "forwarder",
-        () => (forwarders[fi] as Workload).kill(),
-        async () => {
-          forwarders[fi] = await s.startForwarder({ POD_NAME: forwarderNames[fi] as string });
-        },
-        12_000,
-      );
+      if (only.includes("forwarder"))
+        await fault(
+          pass,
+          "forwarder",
+          () => (forwarders[fi] as Workload).kill(),
+          async () => {
+            forwarders[fi] = await s.startForwarder({ POD_NAME: forwarderNames[fi] as string });
+          },
+          12_000,
+        );
       const gi = (pass - 1) % gateways.length;
       const port = (gateways[gi] as Workload).port;
-      await fault(
-        pass,
-        "gateway",
-        () => (gateways[gi] as Workload).kill(),
-        async () => {
-          gateways[gi] = await s.startGateway({
-            GATEWAY_ID: `${s.cluster}-gw-${gi}`,
-            PORT: String(port),
-          });
-        },
-        5_000,
-      );
-      await fault(
-        pass,
-        "kafka",
-        () => kafka.kill(),
-        () => kafka.up(),
-        5_000,
-      );
-      await fault(
-        pass,
-        "cassandra",
-        () => cassandra.kill(),
-        () => cassandra.up(),
-        5_000,
-      );
-      await fault(
-        pass,
-        "redis",
-        () => redis.down(),
-        () => redis.up(),
-        12_000,
-      );
+      if (only.includes("gateway"))
+        await fault(
+          pass,
+          "gateway",
+          () => (gateways[gi] as Workload).kill(),
+          async () => {
+            gateways[gi] = await s.startGateway({
+              GATEWAY_ID: `${s.cluster}-gw-${gi}`,
+              PORT: String(port),
+            });
+          },
+          5_000,
+        );
+      if (only.includes("kafka"))
+        await fault(
+          pass,
+          "kafka",
+          () => kafka.kill(),
+          () => kafka.up(),
+          5_000,
+        );
+      if (only.includes("cassandra"))
+        await fault(
+          pass,
+          "cassandra",
+          () => cassandra.kill(),
+          () => cassandra.up(),
+          5_000,
+        );
+      if (only.includes("redis"))
+        await fault(
+          pass,
+          "redis",
+          () => redis.down(),
+          () => redis.up(),
+          12_000,
+        );
     }
 
     // the end: no new messages, every one acknowledged, every member shown every message

@@ -1,6 +1,7 @@
 // Runs our workloads as real child processes, the way a Pod would, and stops or kills them.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.ts";
@@ -29,7 +30,10 @@ export class Workload {
     this.name = name;
     this.port = port;
     this.child = child;
+    // SB_WORKLOAD_LOG_DIR keeps every workload's whole output, one file per name (debugging)
+    const dir = process.env.SB_WORKLOAD_LOG_DIR;
     const keep = (chunk: Buffer) => {
+      if (dir) appendFileSync(`${dir}/${name}.log`, chunk);
       this.output.push(chunk.toString());
       if (this.output.length > 400) this.output.splice(0, 100);
     };

@@ -106,6 +106,8 @@ interface Room {
   readonly queue: PendingWrite[];
   /** the writer, while the queue has messages */
   writer: Promise<void> | undefined;
+  /** the bus partition its events came from last */
+  partition: number | undefined;
   /** the highest seq given, once read from the store since the latest assignment */
   lastSeq: number | undefined;
   /** the highest seq the store confirmed to this member (a floor it must never fall below) */
@@ -237,7 +239,7 @@ export class Forwarder {
         );
         continue;
       }
-      durable.push(this.#enqueue(event, record.headers));
+      durable.push(this.#enqueue(event, record.headers, batch.partition, record.offset));
     }
     return Promise.all(durable).then(() => {
       end();
@@ -245,12 +247,28 @@ export class Forwarder {
   }
 
   /** Adds the event to its room's sequence; resolves once what it wrote is stored. */
-  #enqueue(event: BusEvent, headers: Readonly<Record<string, string>>): Promise<void> {
+  #enqueue(
+    event: BusEvent,
+    headers: Readonly<Record<string, string>>,
+    partition: number,
+    offset: string,
+  ): Promise<void> {
     const room = this.#room(event.roomId);
+    if (room.partition !== partition) {
+      // one room, one partition: the bus keys events by room. Two partitions mean two members
+      // may sequence the room at once (the topic grew, or a producer placed a record wrongly)
+      if (room.partition !== undefined) {
+        this.#o.log.error(
+          { roomId: room.id, partition, offset, before: room.partition },
+          "a room's events come from a second partition",
+        );
+      }
+      room.partition = partition;
+    }
     const { promise: durable, resolve, reject } = Promise.withResolvers<void>();
     room.chain = room.chain.then(async () => {
       try {
-        const { written } = await this.#step(room, event, headers);
+        const { written } = await this.#step(room, event, headers, offset);
         written.then(resolve, reject);
       } catch (err) {
         reject(err);
@@ -267,6 +285,7 @@ export class Forwarder {
     room: Room,
     event: BusEvent,
     headers: Readonly<Record<string, string>>,
+    offset: string,
   ): Promise<Written> {
     switch (event.kind) {
       case "message":
@@ -275,7 +294,7 @@ export class Forwarder {
           SpanKind.CONSUMER,
           contextFrom(headers),
           { "switchboard.room_id": event.roomId, "switchboard.message_id": event.id },
-          () => this.#message(room, event),
+          () => this.#message(room, event, offset),
         );
       case "seen": {
         this.#o.metrics.busConsumed.inc({ kind: "seen", outcome: "stored" });
@@ -331,11 +350,19 @@ export class Forwarder {
     }
   }
 
-  async #message(room: Room, event: Extract<BusEvent, { kind: "message" }>): Promise<Written> {
+  async #message(
+    room: Room,
+    event: Extract<BusEvent, { kind: "message" }>,
+    offset: string,
+  ): Promise<Written> {
     const last = await this.#lastSeq(room); // also restores the room's de-duplication window
     const known = await this.#known(room, event.id);
     if (known !== undefined) {
       this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "duplicate" });
+      this.#o.log.debug(
+        { roomId: room.id, seq: known.seq, id: event.id, partition: room.partition, offset },
+        "duplicate",
+      );
       this.#route({ roomId: room.id }, messagePayload(known));
       // durable once the original is: it is in this room's write queue, or stored already
       const original = room.unstored.get(event.id);
@@ -354,6 +381,10 @@ export class Forwarder {
       createdAt: Number.isNaN(sentAt) ? new Date() : new Date(sentAt),
     };
     room.lastSeq = message.seq;
+    this.#o.log.debug(
+      { roomId: room.id, seq: message.seq, id: message.id, partition: room.partition, offset },
+      "sequenced",
+    );
     // Routed (acked) once stored while the store keeps up, so that history holds what was
     // acked; at once when earlier messages of the room are still waiting or this one's first
     // try failed (the store is away or slow): Kafka holds it and a replay gives it this seq.
@@ -410,6 +441,7 @@ export class Forwarder {
     const last = Math.max(stored, room.confirmed, window.at(-1)?.seq ?? 0);
     room.lastSeq = last;
     room.replaying = true;
+    this.#o.log.debug({ roomId: room.id, last, stored, window: window.length }, "room read");
     return last;
   }
 
@@ -553,6 +585,7 @@ export class Forwarder {
       chain: Promise.resolve(),
       queue: [],
       writer: undefined,
+      partition: undefined,
       lastSeq: undefined,
       confirmed: 0,
       ids: new Map(),
