@@ -83,7 +83,8 @@ export class ChatStack {
       RATE_LIMIT_PER_SECOND: "1000",
       ANON_RATE_LIMIT_BURST: "10000",
       ANON_RATE_LIMIT_PER_SECOND: "10000",
-      LOG_LEVEL: "warn",
+      // SB_WORKLOAD_LOG_LEVEL=debug (with SB_WORKLOAD_LOG_DIR) to look into a run
+      LOG_LEVEL: process.env.SB_WORKLOAD_LOG_LEVEL ?? "warn",
       ...o.env,
     };
     const stack = new ChatStack(cluster, env, b);
