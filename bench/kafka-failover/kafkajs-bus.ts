@@ -256,7 +256,7 @@ export class KafkaBus implements Pick<Bus, "publish" | "close"> {
       retry: { ...tuning.retry, restartOnFailure: async () => !stopping },
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      if (!stopping) onAssignment?.([...(payload.memberAssignment[topic] ?? [])]);
+      if (!stopping) onAssignment?.([...(payload.memberAssignment[topic] ?? [])], []);
     });
 
     const eachBatch = async (payload: EachBatchPayload): Promise<void> => {

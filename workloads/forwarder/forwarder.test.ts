@@ -445,3 +445,108 @@ describe("forwarder routing while the registry does not answer", () => {
     assert.equal((await metrics.registryFallbacks.get()).values[0]?.value, 5);
   });
 });
+
+describe("forwarder when a partition changes hands", () => {
+  it("goes on from memory after a join that kept the partition, so a store outage does not stop its acks", async () => {
+    const store = new MemoryStore();
+    let down = false;
+    const registry = new MemoryRegistry();
+    const delivery = new MemoryDelivery();
+    const routed = await gatewayInRoom(registry, delivery);
+    const { forwarder } = forwarderOn(
+      switchable(store, () => down),
+      registry,
+      delivery,
+    );
+    forwarder.assigned([0], []);
+    await forwarder.handleBatch(batch(message(1)));
+    down = true;
+    const second = forwarder.handleBatch(batch(message(2)));
+    await waitFor("message 2 routed before it is stored", () =>
+      routed.some(([c]) => c === "c2") ? true : undefined,
+    );
+    forwarder.assigned([0], [0]); // a rebalance that kept partition 0
+    const third = forwarder.handleBatch(batch(message(3)));
+    // with the room read again, its next message would wait for its pending write (the store)
+    await waitFor("message 3 routed while the store is down", () =>
+      routed.some(([c]) => c === "c3") ? true : undefined,
+    );
+    assert.deepEqual(routed, [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+    ]);
+    down = false;
+    await Promise.all([second, third]);
+    assert.deepEqual(await seqs(store), [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+    ]);
+    await forwarder.stop();
+  });
+
+  it("leaves undone a batch of a partition it no longer holds: neither stored nor routed", async () => {
+    const store = new MemoryStore();
+    const registry = new MemoryRegistry();
+    const delivery = new MemoryDelivery();
+    const routed = await gatewayInRoom(registry, delivery);
+    const { forwarder, metrics } = forwarderOn(store, registry, delivery);
+    await forwarder.handleBatch(batch(message(1)));
+    await forwarder.handleBatch({ ...batch(message(2), message(3)), current: () => false });
+    await forwarder.handleBatch(batch(message(4)));
+    assert.deepEqual(await seqs(store), [
+      ["c1", 1],
+      ["c4", 2],
+    ]);
+    await waitFor("two routes", () => (routed.length === 2 ? true : undefined));
+    assert.deepEqual(routed, [
+      ["c1", 1],
+      ["c4", 2],
+    ]);
+    const abandoned = (await metrics.busConsumed.get()).values.find(
+      (v) => v.labels.outcome === "abandoned",
+    );
+    assert.equal(abandoned?.value, 2);
+  });
+
+  it("finds a retry in the room's rows when its by-id row cannot be seen yet", async () => {
+    // a logged batch spanning partitions is not isolated: a reader can see a message's row in
+    // the room and not yet its by-id row. The chaos suite's Kafka fault stored a message twice
+    // that way (its retry missed the by-id lookup and was sequenced again).
+    const store = new MemoryStore();
+    const { forwarder: first } = forwarderOn(store);
+    await first.handleBatch(batch(message(1), message(2), message(3)));
+    const noById = new Proxy(store, {
+      get: (target, name: keyof Store) => {
+        if (name === "getMessageById") return async () => undefined;
+        const member = target[name];
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    });
+    const { forwarder: next } = forwarderOn(noById); // took the partition over
+    await next.handleBatch(batch(message(3), message(4)));
+    assert.deepEqual(await seqs(store), [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+      ["c4", 4],
+    ]);
+  });
+
+  it("gives its next message a seq after one another member stored since it read the room", async () => {
+    // the member that held the partition until just now still stores what it had sequenced
+    const store = new MemoryStore();
+    const { forwarder: before } = forwarderOn(store);
+    await before.handleBatch(batch(message(1)));
+    const { forwarder: now } = forwarderOn(store);
+    await now.handleBatch(batch(message(1))); // reads the room: its last seq is 1
+    await before.handleBatch(batch(message(2))); // lands after that read, at seq 2
+    await now.handleBatch(batch(message(2), message(3)));
+    assert.deepEqual(await seqs(store), [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+    ]);
+  });
+});

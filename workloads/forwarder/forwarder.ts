@@ -184,7 +184,7 @@ export class Forwarder {
           pipeline: PIPELINE,
           ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
           onBatch: (batch) => this.handleBatch(batch),
-          onAssignment: (partitions) => this.assigned(partitions),
+          onAssignment: (partitions, kept) => this.assigned(partitions, kept),
         });
         return;
       } catch (err) {
@@ -201,14 +201,17 @@ export class Forwarder {
   }
 
   /**
-   * After every join of the group: another member may have sequenced any of our rooms since we
-   * last did — even on a partition we hold again (we may have been out of the group meanwhile,
-   * our client restarted, with no assignment seen in between: the chaos suite's Kafka fault gave
-   * a seq twice that way) — so every room's last seq is read again before its next message.
+   * After every join of the group: another member may have sequenced a room since we last did —
+   * even on a partition we hold again (we may have been out of the group meanwhile, our client
+   * restarted) — so its last seq is read again before its next message. Only the rooms of
+   * partitions the bus says we `kept` (held without a break) go on from memory: a join during
+   * a store outage then does not stop their acks until the store is back.
    */
-  assigned(partitions: readonly number[]): void {
-    for (const room of this.#rooms.values()) room.lastSeq = undefined;
-    this.#o.log.info({ partitions }, "partitions assigned");
+  assigned(partitions: readonly number[], kept: readonly number[] = []): void {
+    for (const room of this.#rooms.values()) {
+      if (room.partition === undefined || !kept.includes(room.partition)) room.lastSeq = undefined;
+    }
+    this.#o.log.info({ partitions, kept }, "partitions assigned");
   }
 
   /** Stops consuming once the batches in flight are stored, routed and committed (bounded). */
@@ -239,7 +242,7 @@ export class Forwarder {
         );
         continue;
       }
-      durable.push(this.#enqueue(event, record.headers, batch.partition, record.offset));
+      durable.push(this.#enqueue(event, record.headers, batch, record.offset));
     }
     return Promise.all(durable).then(() => {
       end();
@@ -250,9 +253,10 @@ export class Forwarder {
   #enqueue(
     event: BusEvent,
     headers: Readonly<Record<string, string>>,
-    partition: number,
+    batch: ConsumedBatch,
     offset: string,
   ): Promise<void> {
+    const { partition } = batch;
     const room = this.#room(event.roomId);
     if (room.partition !== partition) {
       // one room, one partition: the bus keys events by room. Two partitions mean two members
@@ -267,8 +271,15 @@ export class Forwarder {
     }
     const { promise: durable, resolve, reject } = Promise.withResolvers<void>();
     room.chain = room.chain.then(async () => {
+      if (batch.current?.() === false) {
+        // the partition is another client's now (ours restarted, or a rebalance took it): it
+        // starts from the committed offset, so this event is handled there, once
+        this.#o.metrics.busConsumed.inc({ kind: event.kind, outcome: "abandoned" });
+        resolve();
+        return;
+      }
       try {
-        const { written } = await this.#step(room, event, headers, offset);
+        const { written } = await this.#step(room, event, headers, batch, offset);
         written.then(resolve, reject);
       } catch (err) {
         reject(err);
@@ -285,6 +296,7 @@ export class Forwarder {
     room: Room,
     event: BusEvent,
     headers: Readonly<Record<string, string>>,
+    batch: ConsumedBatch,
     offset: string,
   ): Promise<Written> {
     switch (event.kind) {
@@ -294,7 +306,7 @@ export class Forwarder {
           SpanKind.CONSUMER,
           contextFrom(headers),
           { "switchboard.room_id": event.roomId, "switchboard.message_id": event.id },
-          () => this.#message(room, event, offset),
+          () => this.#message(room, event, batch, offset),
         );
       case "seen": {
         this.#o.metrics.busConsumed.inc({ kind: "seen", outcome: "stored" });
@@ -353,11 +365,15 @@ export class Forwarder {
   async #message(
     room: Room,
     event: Extract<BusEvent, { kind: "message" }>,
+    batch: ConsumedBatch,
     offset: string,
   ): Promise<Written> {
     const last = await this.#lastSeq(room); // also restores the room's de-duplication window
     const known = await this.#known(room, event.id);
     if (known !== undefined) {
+      // stored by another member after we read the room (it held the partition until just
+      // now): the next seq comes after it
+      if (known.seq > (room.lastSeq ?? 0)) room.lastSeq = known.seq;
       this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "duplicate" });
       this.#o.log.debug(
         { roomId: room.id, seq: known.seq, id: event.id, partition: room.partition, offset },
@@ -403,6 +419,11 @@ export class Forwarder {
     room.queue.push(pending);
     this.#startWriter(room);
     const storedFirst = !queued && (await firstTry.promise);
+    if (batch.current?.() === false) {
+      // no ack from a member that lost the partition meanwhile: the new holder replays the
+      // message and acks it (the write goes on: it is what any holder gives this message)
+      return { written: pending.stored.promise };
+    }
     if (!storedFirst) {
       this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "routed_before_stored" });
     }
@@ -417,7 +438,17 @@ export class Forwarder {
     if (!room.ids.has(id) && !room.replaying) return undefined;
     const recent = room.recent.find((m) => m.id === id);
     if (recent !== undefined) return recent;
-    // in the window but no longer in memory: the stored record says what it was
+    // In the window but no longer in memory: the stored record says what it was. Read where
+    // the window saw it, in the room's own rows: the by-id row is written in the same logged
+    // batch, but a batch spanning partitions is not isolated, and a reader can see one
+    // without the other (a missed lookup here gave a message a second seq).
+    const seq = room.ids.get(id);
+    if (seq !== undefined) {
+      const at = await this.#retry("read a retried message", () =>
+        this.#o.store.messageAt(room.id, seq),
+      );
+      if (at?.id === id) return at;
+    }
     const stored = await this.#retry("read a retried message", () =>
       this.#o.store.getMessageById(id),
     );

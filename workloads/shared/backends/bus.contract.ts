@@ -25,6 +25,8 @@ type Received = ConsumedBatch["records"][number];
 class Probe {
   readonly deliveries: { readonly batch: ConsumedBatch; readonly ok: boolean }[] = [];
   assignment: readonly number[] | undefined;
+  /** partitions an assignment said were kept that the member did not hold before and after */
+  readonly wrongKept: number[] = [];
 
   /** records whose handler resolved, fences excluded */
   handled(): Received[] {
@@ -90,7 +92,11 @@ export function busContract(name: string, factory: BusFactory): void {
           }
           probe.deliveries.push({ batch, ok: true });
         },
-        onAssignment: (partitions) => {
+        onAssignment: (partitions, kept) => {
+          const before = probe.assignment ?? [];
+          for (const p of kept) {
+            if (!before.includes(p) || !partitions.includes(p)) probe.wrongKept.push(p);
+          }
           probe.assignment = [...partitions].sort((a, b) => a - b);
         },
       });
@@ -232,11 +238,15 @@ export function busContract(name: string, factory: BusFactory): void {
         assert.ok(probe.handled().length > 0, "a member handled nothing");
         for (const d of probe.deliveries) {
           assert.ok(probe.assignment?.includes(d.batch.partition), "handled a foreign partition");
+          assert.notEqual(d.batch.current?.(), false, "a batch of a held partition is current");
         }
       }
 
       await b.consumer.stop();
       assert.equal(b.consumer.membership().joined, false);
+      for (const d of b.probe.deliveries) {
+        assert.equal(d.batch.current?.(), false, "a stopped member's batches are not current");
+      }
       await waitFor(
         "the remaining member assigned every partition",
         () => (a.probe.assignment?.join() === PARTITIONS.join() ? true : undefined),
@@ -249,6 +259,7 @@ export function busContract(name: string, factory: BusFactory): void {
         a.probe.handled().filter((r) => r.value.startsWith("after:")),
         more,
       );
+      assert.deepEqual([...a.probe.wrongKept, ...b.probe.wrongKept], []);
     });
 
     it("resumes a group after its last commit: a new member gets what was published while none ran, and nothing twice", async () => {

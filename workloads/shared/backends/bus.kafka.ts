@@ -308,6 +308,8 @@ class GroupMember implements BusConsumer {
   readonly #lanes = new Map<number, { tail: Promise<void>; inFlight: Set<Promise<void>> }>();
   /** counts joins: a pipelined batch handed out before the latest one is not committed */
   #generation = 0;
+  /** the group generation of this client's latest join (Kafka's generationId) */
+  #groupGeneration: number | undefined;
   #joined = false;
   #stopping = false;
   #loop: Promise<void> | undefined;
@@ -373,11 +375,19 @@ class GroupMember implements BusConsumer {
       const mine = (p.assignments ?? []).flatMap((a) =>
         a.topic === this.#o.topic ? a.partitions : [],
       );
+      const before = this.#partitions;
       this.#partitions = [...mine].sort((a, b) => a - b);
       for (const p of this.#handledUpTo.keys()) {
         if (!this.#partitions.includes(p)) this.#handledUpTo.delete(p); // another member's now
       }
-      if (!this.#stopping) this.#o.onAssignment?.([...this.#partitions]);
+      // Held without a break only through consecutive generations of this client: a skipped
+      // one (a cooperative revocation round, or our membership lost and rejoined) may have
+      // given the partition to another member meanwhile.
+      const consecutive =
+        this.#groupGeneration !== undefined && p.generationId === this.#groupGeneration + 1;
+      this.#groupGeneration = p.generationId;
+      const kept = consecutive ? this.#partitions.filter((x) => before.includes(x)) : [];
+      if (!this.#stopping) this.#o.onAssignment?.([...this.#partitions], kept);
     });
     consumer.on("consumer:group:leave", () => {
       this.#joined = false;
@@ -429,6 +439,7 @@ class GroupMember implements BusConsumer {
     this.#stream = undefined;
     this.#joined = false;
     this.#partitions = [];
+    this.#groupGeneration = undefined;
     this.#handledUpTo.clear();
     this.#lanes.clear();
     this.#failure = undefined;
@@ -523,7 +534,7 @@ class GroupMember implements BusConsumer {
     if (this.#stopping || this.#consumer !== consumer) return;
     this.#handledUpTo.set(partition, last.offset + 1n); // handed out: never handed out again
     const generation = this.#generation;
-    const handled = this.#o.onBatch(this.#batchOf(partition, records));
+    const handled = this.#o.onBatch(this.#batchOf(partition, records, consumer));
     const done = lane.tail
       .then(() => handled)
       .then(async () => {
@@ -573,10 +584,15 @@ class GroupMember implements BusConsumer {
     clearTimeout(timer);
   }
 
-  #batchOf(partition: number, records: readonly StringMessage[]): ConsumedBatch {
+  #batchOf(
+    partition: number,
+    records: readonly StringMessage[],
+    consumer: StringConsumer | undefined,
+  ): ConsumedBatch {
     return {
       topic: this.#o.topic,
       partition,
+      current: () => this.#consumer === consumer && this.#partitions.includes(partition),
       records: records.map((m) => ({
         key: m.key ?? "",
         value: m.value ?? "",
@@ -591,7 +607,7 @@ class GroupMember implements BusConsumer {
     const records = fetched.filter((m) => m.offset >= from);
     if (records.length === 0) return;
     try {
-      await this.#o.onBatch(this.#batchOf(partition, records));
+      await this.#o.onBatch(this.#batchOf(partition, records, this.#consumer));
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       const where = `${this.#o.topic}/${partition}@${records[0]?.offset}`;

@@ -116,9 +116,11 @@ class Group {
     this.#owners = this.#owners.map((_, p) => active[p % active.length]);
     for (const member of active) {
       const partitions = this.#owners.flatMap((owner, p) => (owner === member ? [p] : []));
+      // one process, no lost sessions: what a member held before and holds now it never lost
+      const kept = partitions.filter((p) => member.partitions.includes(p));
       member.partitions = partitions;
       const onAssignment = member.options.onAssignment;
-      if (onAssignment !== undefined) queueMicrotask(() => onAssignment(partitions));
+      if (onAssignment !== undefined) queueMicrotask(() => onAssignment(partitions, kept));
     }
     this.pump();
   }
@@ -131,12 +133,12 @@ class Group {
       if (owner === undefined || owner.stopping || this.#inFlight[partition] !== undefined) return;
       if (next >= log.length) return;
       const records = log.slice(next, next + this.#maxBatch);
-      const done = this.#deliver(owner, { topic: this.#topic.name, partition, records }).finally(
-        () => {
-          this.#inFlight[partition] = undefined;
-          this.pump();
-        },
-      );
+      const current = () => !owner.stopping && this.#owners[partition] === owner;
+      const batch = { topic: this.#topic.name, partition, records, current };
+      const done = this.#deliver(owner, batch).finally(() => {
+        this.#inFlight[partition] = undefined;
+        this.pump();
+      });
       this.#inFlight[partition] = { member: owner, done };
     });
   }

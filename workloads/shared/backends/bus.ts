@@ -14,6 +14,12 @@ export interface ConsumedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: readonly (BusRecord & { readonly offset: string })[];
+  /**
+   * False once this member no longer holds the batch's partition through the client that
+   * handed it out (a rebalance took it, or the client restarted): whoever holds it now starts
+   * again from the committed offset, so work on the batch not yet done should be left undone.
+   */
+  readonly current?: () => boolean;
 }
 
 export interface ConsumerOptions {
@@ -29,8 +35,12 @@ export interface ConsumerOptions {
    * adapter may hand out fewer at a time (the memory bus hands one).
    */
   readonly pipeline?: number;
-  /** called when the member's partitions change (after a rebalance) */
-  readonly onAssignment?: (partitions: number[]) => void;
+  /**
+   * Called when the member's partitions change (after a rebalance), with the partitions it
+   * held without a break since its previous assignment: no other member can have consumed
+   * those in between (the group's generations were consecutive, one client throughout).
+   */
+  readonly onAssignment?: (partitions: number[], kept: readonly number[]) => void;
   /**
    * A name of this member that outlives its process (the Pod name). A member that restarts
    * under the same name takes its partitions back without a rebalance, so the rest of the group
