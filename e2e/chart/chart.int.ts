@@ -283,6 +283,7 @@ describe("the switchboard-operator chart", () => {
     };
     assert.deepEqual(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(), [
       "SwitchboardForwarderFallingBehind",
+      "SwitchboardMessagesNotStored",
       "SwitchboardNoReadyGateway",
       "SwitchboardOperatorNoLeader",
       "SwitchboardReconcileFailing",
