@@ -308,8 +308,12 @@ class GroupMember implements BusConsumer {
   readonly #lanes = new Map<number, { tail: Promise<void>; inFlight: Set<Promise<void>> }>();
   /** counts joins: a pipelined batch handed out before the latest one is not committed */
   #generation = 0;
-  /** the group generation of this client's latest join (Kafka's generationId) */
-  #groupGeneration: number | undefined;
+  /**
+   * The group generation (Kafka's generationId) and partitions of this member's latest join,
+   * kept across restarts of its client: a static member that rejoins in the generation after
+   * (or, without a rebalance, in the same one) held its partitions throughout.
+   */
+  #latest: { generation: number; partitions: readonly number[] } | undefined;
   #joined = false;
   #stopping = false;
   #loop: Promise<void> | undefined;
@@ -375,18 +379,21 @@ class GroupMember implements BusConsumer {
       const mine = (p.assignments ?? []).flatMap((a) =>
         a.topic === this.#o.topic ? a.partitions : [],
       );
-      const before = this.#partitions;
       this.#partitions = [...mine].sort((a, b) => a - b);
       for (const p of this.#handledUpTo.keys()) {
         if (!this.#partitions.includes(p)) this.#handledUpTo.delete(p); // another member's now
       }
-      // Held without a break only through consecutive generations of this client: a skipped
-      // one (a cooperative revocation round, or our membership lost and rejoined) may have
-      // given the partition to another member meanwhile.
+      // Each generation has one assignment, so a partition held in two consecutive ones (or
+      // twice in the same) was no other member's in between. A skipped generation (a
+      // cooperative revocation round, or our session lost while the client was away) may have
+      // given it to another member meanwhile.
+      const latest = this.#latest;
+      const generation = p.generationId ?? Number.NaN;
       const consecutive =
-        this.#groupGeneration !== undefined && p.generationId === this.#groupGeneration + 1;
-      this.#groupGeneration = p.generationId;
-      const kept = consecutive ? this.#partitions.filter((x) => before.includes(x)) : [];
+        latest !== undefined &&
+        (generation === latest.generation || generation === latest.generation + 1);
+      const kept = consecutive ? this.#partitions.filter((x) => latest.partitions.includes(x)) : [];
+      this.#latest = { generation, partitions: this.#partitions };
       if (!this.#stopping) this.#o.onAssignment?.([...this.#partitions], kept);
     });
     consumer.on("consumer:group:leave", () => {
@@ -439,7 +446,6 @@ class GroupMember implements BusConsumer {
     this.#stream = undefined;
     this.#joined = false;
     this.#partitions = [];
-    this.#groupGeneration = undefined;
     this.#handledUpTo.clear();
     this.#lanes.clear();
     this.#failure = undefined;

@@ -38,7 +38,7 @@ export interface ConsumerOptions {
   /**
    * Called when the member's partitions change (after a rebalance), with the partitions it
    * held without a break since its previous assignment: no other member can have consumed
-   * those in between (the group's generations were consecutive, one client throughout).
+   * those in between (the two assignments are of the same or consecutive group generations).
    */
   readonly onAssignment?: (partitions: number[], kept: readonly number[]) => void;
   /**
