@@ -374,6 +374,8 @@ export class Forwarder {
       // stored by another member after we read the room (it held the partition until just
       // now): the next seq comes after it
       if (known.seq > (room.lastSeq ?? 0)) room.lastSeq = known.seq;
+      // found in the store by id (outside the window read): later copies are found in memory
+      if (!room.ids.has(known.id)) this.#addId(room, known.id, known.seq);
       this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "duplicate" });
       this.#o.log.debug(
         { roomId: room.id, seq: known.seq, id: event.id, partition: room.partition, offset },
