@@ -14,15 +14,15 @@ import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
 import { type BusEvent, encode } from "../shared/events.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { Forwarder } from "./forwarder.ts";
+import { DEDUP_WINDOW, Forwarder } from "./forwarder.ts";
 
 const roomId = "3f0c3c55-7c3f-4d43-9a8e-1f1e3e4f5a61";
 
-function message(n: number): BusEvent {
+function message(n: number, room = roomId): BusEvent {
   return {
     kind: "message",
     id: `00000000-0000-5000-8000-${String(n).padStart(12, "0")}`,
-    roomId,
+    roomId: room,
     senderId: "sender",
     clientMsgId: `c${n}`,
     msgType: "text",
@@ -193,8 +193,8 @@ async function gatewayInRoom(registry: Registry, delivery: Delivery) {
   return routed;
 }
 
-const seqs = async (store: Store) =>
-  (await store.history(roomId, { limit: 100 })).map((m) => [m.clientMsgId, m.seq]);
+const seqs = async (store: Store, room = roomId) =>
+  (await store.history(room, { limit: 100 })).map((m) => [m.clientMsgId, m.seq]);
 
 describe("forwarder while the store is down", () => {
   it("routes (acks) each message at once and stores them in order once the store is back", async () => {
@@ -569,6 +569,43 @@ describe("forwarder de-duplication after a takeover", () => {
       ["c2", 2],
       ["c3", 3],
       ["c4", 4],
+    ]);
+  });
+});
+
+describe("forwarder sequencing of many rooms", () => {
+  it("gives each room of an interleaved batch its own gap-free sequence", async () => {
+    const rooms = ["a", "b", "c"].map((x) => `3f0c3c55-7c3f-4d43-9a8e-00000000000${x}`);
+    const store = new MemoryStore();
+    const { forwarder } = forwarderOn(store);
+    const events = Array.from({ length: 30 }, (_, i) => message(i + 1, rooms[i % 3]));
+    await Promise.all([
+      forwarder.handleBatch(batch(...events.slice(0, 15))),
+      forwarder.handleBatch(batch(...events.slice(15))),
+    ]);
+    for (const [r, room] of rooms.entries()) {
+      const expected = Array.from({ length: 10 }, (_, k) => [`c${r + 1 + 3 * k}`, k + 1]);
+      assert.deepEqual(await seqs(store, room), expected, `room ${room}`);
+    }
+  });
+
+  it("recognises a retry within the de-duplication window and, after a takeover's replay, sequences one older than it again", async () => {
+    const store = new MemoryStore();
+    const { forwarder: first } = forwarderOn(store);
+    const n = DEDUP_WINDOW + 5;
+    await first.handleBatch(batch(...Array.from({ length: n }, (_, i) => message(i + 1))));
+    const { forwarder: next } = forwarderOn(store); // restores the window: the last 100
+    // the newest is in the window; message 1 is not, but the room is replaying: found by id
+    await next.handleBatch(batch(message(n), message(1), message(n + 1)));
+    // the replay is over (message n+1 was new): one older than the window is a new message,
+    // one within it is not
+    await next.handleBatch(batch(message(2), message(n - 1)));
+    const history = await store.history(roomId, { limit: 100 });
+    const last = history.slice(-3).map((m) => [m.clientMsgId, m.seq]);
+    assert.deepEqual(last, [
+      [`c${n}`, n],
+      [`c${n + 1}`, n + 1],
+      ["c2", n + 2],
     ]);
   });
 });
