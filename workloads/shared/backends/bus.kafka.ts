@@ -91,8 +91,22 @@ function baseOptions(config: KafkaBusConfig, options: KafkaBusOptions, clientId 
 function warn(msg: string, extra: Record<string, unknown>): void {
   const line = { time: Date.now(), level: "WARN", logger: "bus.kafka", msg, ...extra };
   process.stderr.write(
-    `${JSON.stringify(line, (_k, v) => (v instanceof Error ? v.message : v))}\n`,
+    `${JSON.stringify(line, (_k, v) => (v instanceof Error ? describe(v) : v))}\n`,
   );
+}
+
+/** An error's message and the Kafka error codes inside it (a response's nested errors). */
+function describe(err: Error): string {
+  const codes = new Set<string>();
+  const visit = (e: unknown, depth: number): void => {
+    if (depth > 4 || typeof e !== "object" || e === null) return;
+    const { apiId, errors, cause } = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof apiId === "string") codes.add(apiId);
+    if (Array.isArray(errors)) for (const x of errors) visit(x, depth + 1);
+    visit(cause, depth + 1);
+  };
+  visit(err, 0);
+  return codes.size === 0 ? err.message : `${err.message} [${[...codes].join(", ")}]`;
 }
 
 /**
