@@ -104,11 +104,18 @@ export class ChatStack {
     const kafka = { brokers: [...b.kafkaBrokers], clientId: "chat-stack" };
     await createTopicIfMissing(kafka, stack.topic, o.partitions ?? 4);
     await createTopicIfMissing(kafka, stack.deliveriesTopic, DELIVERIES_TOPIC.partitions);
-    await Promise.all([
+    const started = await Promise.allSettled([
       ...Array.from({ length: o.forwarders ?? 2 }, () => stack.startForwarder()),
       ...Array.from({ length: o.gateways ?? 2 }, () => stack.startGateway()),
       ...Array.from({ length: o.matchers ?? 0 }, () => stack.startMatcher()),
     ]);
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed !== undefined) {
+      // the caller gets no stack to stop: stop what did start, or its processes outlive the
+      // test and the test file never exits (a gateway not ready in time under load did that)
+      await stack.stop();
+      throw failed.reason;
+    }
     return stack;
   }
 

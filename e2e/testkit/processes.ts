@@ -89,7 +89,14 @@ export class Workload {
     const gone = once(this.child, "exit");
     this.child.kill("SIGCONT");
     this.child.kill("SIGTERM");
-    await waitFor(`${this.name} to exit`, () => (this.exited ? true : undefined), { timeoutMs });
+    try {
+      await waitFor(`${this.name} to exit`, () => (this.exited ? true : undefined), { timeoutMs });
+    } catch (err) {
+      // never left running: a live child keeps the test file from ever exiting
+      this.child.kill("SIGKILL");
+      await gone;
+      throw err;
+    }
     await gone;
   }
 
