@@ -115,8 +115,13 @@ export function machineCpu(): { busySec: number; totalSec: number } {
   return { busySec: (total - idle) / CLK_TCK, totalSec: total / CLK_TCK };
 }
 
-/** The pids of the shared stack's servers (read only: they belong to hack/stack). */
-export function stackPids(): Record<string, number> {
+/**
+ * The pids of the shared stack's servers (read only: they belong to hack/stack). Redis is the
+ * one on the stack's port (other redis-servers — private ones of tests — are left out).
+ */
+export function stackPids(
+  redisPort = Number(process.env.SB_REDIS_PORT ?? 16379),
+): Record<string, number> {
   const pids: Record<string, number> = {};
   for (const dir of readdirSync("/proc")) {
     if (!/^\d+$/.test(dir)) continue;
@@ -128,7 +133,9 @@ export function stackPids(): Record<string, number> {
     }
     if (cmd.includes("org.apache.cassandra.service.CassandraDaemon")) pids.cassandra = Number(dir);
     else if (cmd.includes("kafka.Kafka ")) pids.kafka = Number(dir);
-    else if (cmd.startsWith("redis-server ")) pids.redis ??= Number(dir);
+    else if (cmd.startsWith("redis-server ") && cmd.includes(`:${redisPort}`)) {
+      pids.redis = Number(dir);
+    }
   }
   return pids;
 }
