@@ -19,8 +19,8 @@ const SYSTEMS: readonly SystemName[] = ["switchboard", "centrifugo", "socketio"]
 /** Private ports (this bench's range): the peers' Redis, then two nodes per peer. */
 const PORTS = { redis: 18400, centrifugo: [18401, 18402], socketio: [18403, 18404] } as const;
 /**
- * The knees: the highest deliveries/s of a step with p99 at most this, every delivery in within the drain, no error,
- * no send held back.
+ * The knees: the highest deliveries/s of a step with p99 at most this, every delivery in within
+ * the drain, no error, no send held back.
  */
 const KNEES_MS = [25, 100] as const;
 
