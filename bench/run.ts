@@ -1,6 +1,7 @@
 // Runs every benchmark, one after another (`npm run bench`): the component benchmarks first,
-// then the end-to-end ramp and the idle-socket runs on the real stack. Each one is also
-// runnable alone (node bench/<name>.ts --help). Never part of `npm test`.
+// then the end-to-end ramp, Switchboard beside its peers, and the idle-socket runs on the real
+// stack. Each one is also runnable alone (node bench/<name>.ts --help), or by name
+// (`npm run bench -- peers`). Never part of `npm test`.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -10,8 +11,11 @@ const only = process.argv.slice(2);
 const suites: { name: string; args: string[] }[] = [
   { name: "parser", args: ["parser.ts"] },
   { name: "fanout", args: ["fanout.ts"] },
+  { name: "deliver", args: ["deliver.ts"] },
+  { name: "forward", args: ["forward.ts", "--real"] },
   { name: "commitlog", args: ["commitlog.ts"] },
   { name: "e2e", args: ["e2e.ts", "--profile"] },
+  { name: "peers", args: ["peers.ts"] },
   {
     name: "e2e-low-rates",
     args: ["e2e.ts", "--name", "e2e-low-rates", "--steps", "50,100,250,500"],

@@ -2,8 +2,9 @@
 // versions of the stack, and how much CPU each process burned. This file reads all of that
 // from /proc and the repository, without any dependency.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { readFileSync } from "node:fs";
+import { cpus, homedir, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
@@ -115,20 +116,22 @@ export function machineCpu(): { busySec: number; totalSec: number } {
   return { busySec: (total - idle) / CLK_TCK, totalSec: total / CLK_TCK };
 }
 
-/** The pids of the shared stack's servers (read only: they belong to hack/stack). */
+/**
+ * The pids of the shared stack's servers, from the pid files hack/stack keeps in its state
+ * directory (read only: they belong to hack/stack). Not from a scan of the processes: tests
+ * run private Kafkas, Cassandras and Redises of their own beside it.
+ */
 export function stackPids(): Record<string, number> {
+  const cache = process.env.SWITCHBOARD_CACHE ?? join(homedir(), ".cache", "switchboard");
+  const state = process.env.SWITCHBOARD_STATE ?? join(cache, "state");
   const pids: Record<string, number> = {};
-  for (const dir of readdirSync("/proc")) {
-    if (!/^\d+$/.test(dir)) continue;
-    let cmd: string;
+  for (const part of ["kafka", "cassandra", "redis"]) {
     try {
-      cmd = readFileSync(`/proc/${dir}/cmdline`, "utf8").replaceAll("\0", " ");
+      const pid = Number(readFileSync(join(state, "pids", `${part}.pid`), "utf8").trim());
+      if (procSample(pid) !== undefined) pids[part] = pid;
     } catch {
-      continue;
+      // not running: left out
     }
-    if (cmd.includes("org.apache.cassandra.service.CassandraDaemon")) pids.cassandra = Number(dir);
-    else if (cmd.includes("kafka.Kafka ")) pids.kafka = Number(dir);
-    else if (cmd.startsWith("redis-server ")) pids.redis ??= Number(dir);
   }
   return pids;
 }

@@ -2,9 +2,15 @@
 // processes). Plain data only: they cross postMessage and process IPC.
 import { type HistogramData, newHistogram } from "../lib/histogram.ts";
 
+/** The protocol a socket speaks (bench/loadgen/wire.ts). */
+export type WireName = "switchboard" | "centrifugo" | "socketio";
+
 export interface SocketSpec {
-  /** ws://host:port/v1/ws */
+  /** ws://host:port/v1/ws (Switchboard), the server's WebSocket endpoint (the others) */
   readonly url: string;
+  /** default switchboard */
+  readonly wire?: WireName;
+  /** the credential: an access token (Switchboard), a connection JWT (Centrifugo), none */
   readonly token: string;
   /** which gateway the socket talks to (0, 1, ...): a delivery to another one is "cross" */
   readonly gw: number;
@@ -12,6 +18,11 @@ export interface SocketSpec {
   readonly localAddress?: string;
   /** index into OpenCommand.rooms, for sockets that take part in the traffic */
   readonly room?: number;
+  /**
+   * Sends its room's messages and receives none of them. A room with senders has only those
+   * send; in a room without, every member sends in turn and receives the others' messages.
+   */
+  readonly sender?: boolean;
 }
 
 export interface OpenCommand {
@@ -54,7 +65,7 @@ export interface StepResult {
   /** messages not sent because the generator itself fell more than 1 s behind */
   skipped: number;
   acked: number;
-  /** message frames other members should receive: sent × (room size − 1) */
+  /** message frames other members should receive: sent × the room's receivers */
   expected: number;
   received: number;
   /** frames of this step that arrived after its drain ended (counted by the next step) */

@@ -1,6 +1,7 @@
 // One load-generator thread: many raw `ws` sockets, one JSON.parse per frame received, the
-// frames it sends built as one template string each. Latency is measured from the send
-// timestamp carried in client_msg_id to the receipt on another member's socket.
+// frames it sends built as one template string each, in the protocol of the system under test
+// (wire.ts). Latency is measured from the send timestamp carried in client_msg_id to the
+// receipt on another member's socket.
 import { parentPort } from "node:worker_threads";
 import WebSocket from "ws";
 import { record, reset } from "../lib/histogram.ts";
@@ -12,6 +13,7 @@ import {
   type StepCommand,
   type StepResult,
 } from "./protocol.ts";
+import { type WireSession, type WireSink, wires } from "./wire.ts";
 
 if (parentPort === null) throw new Error("bench/loadgen/worker.ts runs as a worker thread");
 const port = parentPort;
@@ -19,12 +21,15 @@ const port = parentPort;
 interface Sock {
   readonly ws: WebSocket;
   readonly gw: string;
+  readonly wire: WireSession;
   inflight: number;
 }
 
 interface Room {
   readonly id: string;
   readonly members: Sock[];
+  /** the members that send (all of them when none is marked a sender) */
+  readonly senders: Sock[];
   next: number;
 }
 
@@ -41,12 +46,10 @@ const bump = (m: Record<string, number>, k: string) => {
   m[k] = (m[k] ?? 0) + 1;
 };
 
-function onFrame(s: Sock, data: WebSocket.RawData): void {
-  const f = JSON.parse(data.toString());
-  switch (f.type) {
-    case "message": {
-      const cmid: string = f.client_msg_id;
-      const text: string = f.content.text;
+/** What a socket's frames count in the step's figures. */
+function sinkOf(s: Sock): WireSink {
+  return {
+    delivered(cmid, text) {
       if (Number(text.slice(3)) !== currentStep) {
         stats.late++;
         return;
@@ -57,51 +60,57 @@ function onFrame(s: Sock, data: WebSocket.RawData): void {
       if (text.charCodeAt(1) !== s.gw.charCodeAt(0)) record(stats.cross, ms);
       stats.received++;
       lastReceipt = t;
-      return;
-    }
-    case "ack": {
-      const cmid: string = f.client_msg_id;
+    },
+    acked(cmid) {
       s.inflight--;
       stats.acked++;
       record(stats.ack, now() - Number(cmid.slice(cmid.indexOf(":") + 1)));
-      return;
-    }
-    case "error":
-      bump(stats.errors, String(f.code));
-      if (f.id === undefined) s.inflight = Math.max(0, s.inflight - 1);
-      return;
-    default:
-      return;
-  }
+    },
+    failed(code, answered) {
+      bump(stats.errors, code);
+      if (answered) s.inflight = Math.max(0, s.inflight - 1);
+    },
+  };
 }
 
-function openOne(spec: SocketSpec): Promise<Sock> {
+function openOne(spec: SocketSpec, roomId: string | undefined): Promise<Sock> {
+  const wire = wires[spec.wire ?? "switchboard"];
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${spec.url}?access_token=${spec.token}`, {
+    const ws = new WebSocket(wire.url(spec), {
       perMessageDeflate: false,
       handshakeTimeout: 30_000,
       ...(spec.localAddress === undefined ? {} : { localAddress: spec.localAddress }),
     });
-    const s: Sock = { ws, gw: String(spec.gw), inflight: 0 };
+    const session = wire.session(ws, spec, spec.sender === true ? undefined : roomId);
+    const s: Sock = { ws, gw: String(spec.gw), wire: session, inflight: 0 };
+    const sink = sinkOf(s);
     const timer = setTimeout(() => {
       ws.terminate();
-      reject(new Error("no welcome in 60 s"));
+      reject(new Error("not ready in 60 s"));
     }, 60_000);
-    ws.once("open", () => ws.send('{"type":"hello","id":"h"}'));
-    ws.once("error", (err) => {
+    const fail = (err: Error) => {
       clearTimeout(timer);
+      ws.terminate();
       reject(err);
-    });
-    ws.once("unexpected-response", (_req, res) => {
-      clearTimeout(timer);
-      reject(new Error(`upgrade refused: ${res.statusCode}`));
-    });
+    };
+    ws.once("open", () => session.start());
+    ws.once("error", fail);
+    ws.once("unexpected-response", (_req, res) =>
+      fail(new Error(`upgrade refused: ${res.statusCode}`)),
+    );
     const first = (data: WebSocket.RawData) => {
-      const f = JSON.parse(data.toString());
-      if (f.type !== "welcome") return;
+      let ready: boolean;
+      try {
+        ready = session.handshake(data.toString());
+      } catch (err) {
+        fail(err as Error);
+        return;
+      }
+      if (!ready) return;
       clearTimeout(timer);
       ws.off("message", first);
-      ws.on("message", (d) => onFrame(s, d));
+      ws.off("error", fail);
+      ws.on("message", (d) => session.frame(d.toString(), sink));
       ws.on("close", (code) => bump(stats.closes, String(code)));
       ws.on("error", () => bump(stats.errors, "socket"));
       resolve(s);
@@ -112,7 +121,7 @@ function openOne(spec: SocketSpec): Promise<Sock> {
 
 async function open(cmd: OpenCommand): Promise<void> {
   const t0 = performance.now();
-  rooms = cmd.rooms.map((id) => ({ id, members: [], next: 0 }));
+  rooms = cmd.rooms.map((id) => ({ id, members: [], senders: [], next: 0 }));
   const failures: Record<string, number> = {};
   let ok = 0;
   let i = 0;
@@ -120,9 +129,11 @@ async function open(cmd: OpenCommand): Promise<void> {
     while (i < cmd.sockets.length) {
       const spec = cmd.sockets[i++] as SocketSpec;
       try {
-        const s = await openOne(spec);
+        const room = spec.room === undefined ? undefined : rooms[spec.room];
+        const s = await openOne(spec, room?.id);
         socks.push(s);
-        if (spec.room !== undefined) rooms[spec.room]?.members.push(s);
+        room?.members.push(s);
+        if (spec.sender === true) room?.senders.push(s);
         ok++;
       } catch (err) {
         bump(failures, (err as Error).message.slice(0, 80));
@@ -170,18 +181,17 @@ async function step(cmd: StepCommand): Promise<void> {
       for (; attempts > 0 && rooms.length > 0; attempts--) {
         const room = rooms[r] as Room;
         r = (r + 1) % rooms.length;
-        const s = room.members[room.next] as Sock;
-        room.next = (room.next + 1) % room.members.length;
+        const senders = room.senders.length > 0 ? room.senders : room.members;
+        const s = senders[room.next % senders.length] as Sock;
+        room.next = (room.next + 1) % senders.length;
         if (s.inflight >= cmd.window || s.ws.readyState !== WebSocket.OPEN) {
           stats.throttled++;
           continue;
         }
         s.inflight++;
         stats.sent++;
-        stats.expected += room.members.length - 1;
-        s.ws.send(
-          `{"type":"message","room_id":"${room.id}","client_msg_id":"${++seq}:${now()}","msg_type":"text","content":{"text":"g${s.gw}${tag}"}}`,
-        );
+        stats.expected += room.members.length - (room.senders.length > 0 ? room.senders.length : 1);
+        s.wire.send(room.id, `${++seq}:${now()}`, `g${s.gw}${tag}`);
       }
       if (elapsed >= cmd.durationMs) resolve();
       else setTimeout(tick, 2);
