@@ -5,9 +5,10 @@
 # with an unverified one), on http://127.0.0.1:$SB_KEYCLOAK_PORT, H2 database under the state dir.
 #
 #   hack/parts/keycloak.sh install        fetch the distribution and run its one-time `kc.sh build`
-#                                         into $SWITCHBOARD_CACHE/keycloak/server-<pom+realm hash>
-#   hack/parts/keycloak.sh up             install, start (realm imported on the first start), wait
-#                                         until the realm's discovery document answers
+#                                         into $SWITCHBOARD_CACHE/keycloak/server-<pom+options hash>
+#   hack/parts/keycloak.sh up             install; once per server and realm, make a seed database
+#                                         (schema and realm) with one start; start from a copy of
+#                                         it; wait until the realm's discovery document answers
 #   hack/parts/keycloak.sh down [--purge] stop it; --purge (or SB_PURGE=1) also deletes its data
 #   hack/parts/keycloak.sh status         "healthy" and exit 0 when the realm answers
 #   hack/parts/keycloak.sh env            export SB_OIDC_ISSUER_URL, SB_OIDC_CLIENT_ID, SB_OIDC_CLIENT_SECRET
@@ -24,7 +25,7 @@ source "$(dirname "$0")/../lib/common.sh"
 SRC=$HACK_DIR/keycloak
 STATE=$SWITCHBOARD_STATE/keycloak
 REALM=switchboard
-READY_TIMEOUT=${SB_KEYCLOAK_READY_TIMEOUT:-180}
+READY_TIMEOUT=${SB_KEYCLOAK_READY_TIMEOUT:-300}
 STOP_GRACE=20
 ISSUER=http://127.0.0.1:$SB_KEYCLOAK_PORT/realms/$REALM
 
@@ -52,12 +53,19 @@ server_dir() {
 }
 
 cmd_install() {
-  local dir tmp tarball
+  local dir
   dir=$(server_dir)
   if [[ -f $dir/.complete ]]; then
     log "server cached in $dir"
-    return 0
+  else
+    build_server "$dir"
   fi
+  # the start that makes the seed runs this script's `up`, which must not seed again
+  [[ -n ${SB_KEYCLOAK_SEEDING:-} ]] || make_seed
+}
+
+build_server() {
+  local dir=$1 tmp tarball
   command -v mvn >/dev/null || die "mvn not found"
   tmp=$SWITCHBOARD_CACHE/keycloak/download
   rm -rf "$dir" "$tmp"
@@ -81,6 +89,33 @@ cmd_install() {
     { tail -n 30 "$SWITCHBOARD_CACHE/keycloak/build.log" >&2; die "kc.sh build failed"; }
   touch "$dir/.complete" # last: marks the directory complete
   log "$(du -sh "$dir" | cut -f1) in $dir"
+}
+
+# The seed: a database with the schema made and the realm imported, copied into a new state
+# dir by `up`. Making both is most of a first start (a minute and more on a busy machine), so
+# it is done once per server and realm, here, by one start of this script on spare ports.
+seed_dir() { echo "$SWITCHBOARD_CACHE/keycloak/seed-$(files_hash <(server_dir) "$SRC/realm.json")"; }
+
+make_seed() {
+  local seed tmp port
+  seed=$(seed_dir)
+  [[ -f $seed/.complete ]] && return 0
+  for port in $(shuf -i 20000-29998 -n 20); do port_free "$port" && port_free $((port + 1)) && break; done
+  tmp=$(mktemp -d "$SWITCHBOARD_CACHE/keycloak/seeding-XXXXXX")
+  log "making the seed database (one start that imports the realm, on 127.0.0.1:$port)"
+  if ! SWITCHBOARD_STATE=$tmp SB_KEYCLOAK_PORT=$port SB_KEYCLOAK_MANAGEMENT_PORT=$((port + 1)) \
+    SB_KEYCLOAK_SEEDING=1 "$0" up; then
+    SWITCHBOARD_STATE=$tmp "$0" down >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+    die "the seeding start failed"
+  fi
+  SWITCHBOARD_STATE=$tmp "$0" down
+  rm -rf "$seed"
+  mkdir -p "$seed"
+  cp -r "$tmp/keycloak/home/data/h2" "$seed/h2"
+  rm -rf "$tmp"
+  touch "$seed/.complete"
+  log "seed database in $seed"
 }
 
 # The realm answers its discovery document with the issuer the tests use.
@@ -114,6 +149,9 @@ cmd_up() {
     local d
     for d in lib conf providers themes; do ln -sfn "$dir/$d" "$STATE/home/$d"; done
     cp "$SRC/realm.json" "$STATE/home/data/import/$REALM-realm.json"
+    if [[ ! -d $STATE/home/data/h2 && -f $(seed_dir)/.complete ]]; then
+      cp -r "$(seed_dir)/h2" "$STATE/home/data/h2"
+    fi
     JAVA_HOME=$(java_home) JAVA_OPTS_KC_HEAP="-Xms64m -Xmx512m" \
       start_bg keycloak "$STATE/home/bin/kc.sh" start --optimized \
       --http-enabled=true --http-host=127.0.0.1 --http-port="$SB_KEYCLOAK_PORT" \
