@@ -2,7 +2,8 @@
 // (Keycloak's form, filled and posted as a browser would), for the integration suites.
 import { oidcProvider } from "./stack.ts";
 
-const TIMEOUT_MS = 15_000;
+/** a provider on a busy machine answers its first requests slowly */
+const TIMEOUT_MS = 30_000;
 
 /** Cookies by name, from Set-Cookie headers (paths and domains ignored: one site per jar). */
 export class CookieJar {

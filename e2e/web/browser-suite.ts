@@ -402,7 +402,9 @@ export function browserSuite(target: BrowserTarget): void {
         await shot(page, "signin-sso");
         await button.click();
         // the provider's page, not ours: its own form
-        await page.locator("#kc-form-login").waitFor();
+        // the provider's pages and its token endpoint answer slowly on a busy machine
+        const slow = { timeout: 45_000 };
+        await page.locator("#kc-form-login").waitFor(slow);
         assert.notEqual(
           new URL(page.url()).origin,
           new URL(server.urls[1 % server.urls.length] as string).origin,
@@ -411,7 +413,7 @@ export function browserSuite(target: BrowserTarget): void {
         await page.locator("#username").fill(sso.username);
         await page.locator("#password").fill(sso.password);
         await page.locator("#kc-login").click();
-        await page.locator(".conn[data-state=open]").waitFor();
+        await page.locator(".conn[data-state=open]").waitFor(slow);
         assert.doesNotMatch(page.url(), /sso_code/, "the one-time code is off the address");
         const me = (await page.locator("code.user-id").textContent())?.trim() ?? "";
         assert.ok(me !== "" && me !== bobId);

@@ -35,7 +35,7 @@ export const FLOW_COOKIE = "sb_oidc_flow";
 /** How long a person may take at the provider's login page. */
 export const FLOW_TTL_SECONDS = 600;
 /** Every request to the provider (discovery, token, keys). */
-const PROVIDER_TIMEOUT_SECONDS = 10;
+const PROVIDER_TIMEOUT_SECONDS = 15;
 
 /** What start() hides in the cookie and finish() checks the provider's answer against. */
 export interface Flow {
