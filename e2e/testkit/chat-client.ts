@@ -82,8 +82,12 @@ export class Rest {
     }
   }
 
-  async register(username: string, password = "password-123"): Promise<Session> {
-    const b = await this.ok("POST", "/v1/auth/register", { username, password });
+  async register(
+    username: string,
+    password = "password-123",
+    extra: { email?: string } = {},
+  ): Promise<Session> {
+    const b = await this.ok("POST", "/v1/auth/register", { username, password, ...extra });
     return {
       userId: b.user.id,
       username: b.user.username,

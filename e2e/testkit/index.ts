@@ -2,6 +2,7 @@ export { ChatSocket, type Frame, Rest, type Session } from "./chat-client.ts";
 export { type Backends, ChatStack, type ChatStackOptions } from "./chat-stack.ts";
 export { exactlyOnceInOrder, Member } from "./member.ts";
 export { uniqueK8sName, uniqueName } from "./names.ts";
+export { CookieJar, providerLogin, signOnEnv } from "./oidc.ts";
 export { OpenApiChecker, type OpenApiDoc } from "./openapi.ts";
 export { OwnPart } from "./own-part.ts";
 export { freePort, Workload } from "./processes.ts";
@@ -11,6 +12,8 @@ export {
   kafkaBrokers,
   kubeconfigPath,
   kubectlPath,
+  oidcProvider,
+  oidcUsers,
   redisUrl,
 } from "./stack.ts";
 export { TcpProxy } from "./tcp-proxy.ts";

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const stackScript = fileURLToPath(new URL("../../hack/stack", import.meta.url));
 
-type Part = "redis" | "kafka" | "cassandra" | "kube";
+type Part = "redis" | "kafka" | "cassandra" | "kube" | "keycloak";
 
 const fromScript = new Map<Part, Map<string, string>>();
 
@@ -48,3 +48,24 @@ export const cassandraLocalDc = (): string => setting("cassandra", "CASSANDRA_LO
 export const kubeconfigPath = (): string => setting("kube", "KUBECONFIG");
 /** the kubectl hack/stack built (the machines have none installed) */
 export const kubectlPath = (): string => setting("kube", "SB_KUBECTL");
+
+/** The OpenID Connect provider hack/stack runs (Keycloak) and its client, for the gateway. */
+export const oidcProvider = () => ({
+  issuer: setting("keycloak", "SB_OIDC_ISSUER_URL"),
+  clientId: setting("keycloak", "SB_OIDC_CLIENT_ID"),
+  clientSecret: setting("keycloak", "SB_OIDC_CLIENT_SECRET"),
+});
+
+/** The provider's test users: one whose email it has verified, and one whose it has not. */
+export const oidcUsers = () => ({
+  verified: {
+    username: setting("keycloak", "SB_OIDC_USER"),
+    password: setting("keycloak", "SB_OIDC_PASSWORD"),
+    email: setting("keycloak", "SB_OIDC_EMAIL"),
+  },
+  unverified: {
+    username: setting("keycloak", "SB_OIDC_UNVERIFIED_USER"),
+    password: setting("keycloak", "SB_OIDC_UNVERIFIED_PASSWORD"),
+    email: setting("keycloak", "SB_OIDC_UNVERIFIED_EMAIL"),
+  },
+});

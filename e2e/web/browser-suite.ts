@@ -28,6 +28,12 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** What the suite runs against: one or more gateway addresses serving the built client. */
 export interface BrowserTarget {
   readonly name: string;
+  /** a person at the gateways' OpenID Connect provider; none: the target has no single sign-on */
+  readonly signOn?: {
+    readonly providerName: string;
+    readonly username: string;
+    readonly password: string;
+  };
   /** the gateways take this server-API key (SERVER_API_KEYS) */
   start(serverKey: string): Promise<{ readonly urls: readonly string[]; stop(): Promise<void> }>;
 }
@@ -378,6 +384,52 @@ export function browserSuite(target: BrowserTarget): void {
       await page.setViewportSize({ width: 1280, height: 800 });
       assert.equal(await page.locator("nav.rooms").isVisible(), true);
     });
+
+    const sso = target.signOn;
+    it(
+      sso === undefined
+        ? "offers no single sign-on where the gateway has no provider"
+        : "a person signs in through the provider's own login page, lands signed in, and chats",
+      async () => {
+        const { page } = await person(1280, 800, 1);
+        await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
+        if (sso === undefined) {
+          assert.equal(await page.getByRole("button", { name: /Sign in with/ }).count(), 0);
+          return;
+        }
+        const button = page.getByRole("button", { name: `Sign in with ${sso.providerName}` });
+        await button.waitFor();
+        await shot(page, "signin-sso");
+        await button.click();
+        // the provider's page, not ours: its own form
+        // the provider's pages and its token endpoint answer slowly on a busy machine
+        const slow = { timeout: 45_000 };
+        await page.locator("#kc-form-login").waitFor(slow);
+        assert.notEqual(
+          new URL(page.url()).origin,
+          new URL(server.urls[1 % server.urls.length] as string).origin,
+        );
+        await shot(page, "provider-login");
+        await page.locator("#username").fill(sso.username);
+        await page.locator("#password").fill(sso.password);
+        await page.locator("#kc-login").click();
+        await page.locator(".conn[data-state=open]").waitFor(slow);
+        assert.doesNotMatch(page.url(), /sso_code/, "the one-time code is off the address");
+        const me = (await page.locator("code.user-id").textContent())?.trim() ?? "";
+        assert.ok(me !== "" && me !== bobId);
+
+        await page.getByText("New room or channel").click();
+        await page.getByLabel("Their user id").fill(bobId);
+        await page.getByRole("button", { name: "Create" }).click();
+        await say(page, `Hi Bob, signed in with ${sso.providerName}`);
+        await page
+          .locator(".msg.mine", { hasText: "signed in with" })
+          .locator(".state", { hasText: /Sent|Seen/ })
+          .waitFor();
+        await bob.page.locator(".room-last", { hasText: "signed in with" }).waitFor();
+        await shot(page, "chat-sso");
+      },
+    );
 
     it("ran without an uncaught script error or a Content-Security-Policy violation", () => {
       assert.deepEqual(pageErrors, []);

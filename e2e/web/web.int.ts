@@ -1,14 +1,19 @@
 // The browser suite (browser-suite.ts) against the real stack: two gateway processes, a
 // forwarder and a matcher on Kafka, Cassandra and Redis, serving the web client built by
-// `npm run build:web` (into workloads/web/dist, where every gateway process looks).
+// `npm run build:web` (into workloads/web/dist, where every gateway process looks), with single
+// sign-on through the stack's OpenID Connect provider.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ChatStack } from "../testkit/index.ts";
+import { ChatStack, freePort, oidcUsers, signOnEnv } from "../testkit/index.ts";
 import { browserSuite } from "./browser-suite.ts";
+
+const person = oidcUsers().verified;
 
 browserSuite({
   name: "stack",
+  // the stack's Keycloak (hack/stack): its own login page
+  signOn: { providerName: "Keycloak", username: person.username, password: person.password },
   async start(serverKey) {
     const build = spawnSync(process.execPath, ["workloads/web/build.ts"], {
       cwd: fileURLToPath(new URL("../../", import.meta.url)),
@@ -17,11 +22,16 @@ browserSuite({
     });
     assert.equal(build.status, 0, build.stderr);
     const stack = await ChatStack.start({
-      gateways: 2,
+      gateways: 0,
       forwarders: 1,
       matchers: 1,
       env: { SERVER_API_KEYS: serverKey },
     });
+    // two gateways, each the provider's way back to itself
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      await stack.startGateway({ ...signOnEnv(port), PORT: String(port) });
+    }
     return { urls: stack.gateways.map((g) => g.url), stop: () => stack.stop() };
   },
 });

@@ -26,6 +26,8 @@ export SWITCHBOARD_CACHE SWITCHBOARD_STATE
 : "${SB_ETCD_PEER_PORT:=12380}"
 : "${SB_APISERVER_PORT:=16443}"
 : "${SB_CONTROLLER_MANAGER_PORT:=10257}"
+: "${SB_KEYCLOAK_PORT:=17080}"
+: "${SB_KEYCLOAK_MANAGEMENT_PORT:=17081}"
 # Optional: one more address of this host, reachable from Pods (hack/cluster net makes it).
 # When set, Redis and Cassandra listen on it too, and Kafka has a second listener on it
 # (port SB_KAFKA_NODE_PORT) that advertises it, so clients in Pods get usable metadata.
@@ -34,7 +36,8 @@ export SWITCHBOARD_CACHE SWITCHBOARD_STATE
 : "${SB_KAFKA_NODE_PORT:=19094}"
 export SB_REDIS_PORT SB_KAFKA_PORT SB_KAFKA_CONTROLLER_PORT SB_CASSANDRA_PORT \
   SB_CASSANDRA_STORAGE_PORT SB_ETCD_PORT SB_ETCD_PEER_PORT SB_APISERVER_PORT \
-  SB_CONTROLLER_MANAGER_PORT SB_NODE_ADDRESS SB_KAFKA_NODE_PORT
+  SB_CONTROLLER_MANAGER_PORT SB_KEYCLOAK_PORT SB_KEYCLOAK_MANAGEMENT_PORT SB_NODE_ADDRESS \
+  SB_KAFKA_NODE_PORT
 
 log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${SB_PART:-hack}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -108,6 +108,11 @@ export class EnvReader {
       .filter((s) => s !== "");
   }
 
+  /** a problem a reader found in how settings go together; reported by done() with the rest */
+  invalid(message: string): void {
+    this.#errors.push(message);
+  }
+
   /** throws one ConfigError listing every problem found */
   done(): void {
     if (this.#errors.length > 0) {

@@ -207,6 +207,17 @@ export const SETTINGS = {
     readBy: ["gateway"],
     minLength: 32,
   } as SecretListSetting,
+  // single sign-on (workloads/gateway/auth/sign-on.ts, docs/decisions/0023): on when the issuer
+  // is set, which then needs the client id and the redirect URL too
+  oidcIssuerUrl: opt("OIDC_ISSUER_URL", ["gateway"]),
+  oidcClientId: opt("OIDC_CLIENT_ID", ["gateway"]),
+  /** from a Secret; none: a public client (PKCE alone) */
+  oidcClientSecret: opt("OIDC_CLIENT_SECRET", ["gateway"]),
+  /** where the provider sends the browser back: <the gateway's public URL>/v1/auth/oidc/callback */
+  oidcRedirectUrl: opt("OIDC_REDIRECT_URL", ["gateway"]),
+  oidcScopes: str("OIDC_SCOPES", ["gateway"], "openid email profile"),
+  /** the web client's button says "Sign in with <this>" */
+  oidcProviderName: str("OIDC_PROVIDER_NAME", ["gateway"], "SSO"),
   serverApiRateLimitBurst: int("SERVER_API_RATE_LIMIT_BURST", ["gateway"], 200, 1),
   serverApiRateLimitPerSecond: num("SERVER_API_RATE_LIMIT_PER_SECOND", ["gateway"], 100, 0.001),
   // forwarder (workloads/forwarder/config.ts)

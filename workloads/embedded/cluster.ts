@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { createLogger, type Logger } from "#contract/telemetry/log";
 import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway, type Gateway } from "../gateway/app.ts";
+import type { SignOnSettings } from "../gateway/auth/sign-on.ts";
 import { DEFAULT_LIMITS } from "../gateway/config.ts";
 import type { GatewayLimits } from "../gateway/core/context.ts";
 import { matcherDefaults } from "../matcher/config.ts";
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   readonly host?: string;
   /** the built web client the gateways serve at / (default: workloads/web/dist) */
   readonly webDir?: string;
+  /** single sign-on (none: off) */
+  readonly signOn?: SignOnSettings;
 }
 
 export interface InProcessCluster {
@@ -85,6 +88,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
         kdf: FAST_KDF,
         ...(o.serverKeys === undefined ? {} : { serverKeys: o.serverKeys }),
         ...(o.webDir === undefined ? {} : { webDir: o.webDir }),
+        ...(o.signOn === undefined ? {} : { signOn: o.signOn }),
       },
     );
     urls.push(await g.listen(o.port ?? 0, o.host ?? "127.0.0.1"));

@@ -57,7 +57,12 @@ const gateway = await createGateway(
     log: log.child({ component: "gateway" }),
     metrics,
   },
-  { tokens: settings.tokens, kdf: settings.kdf, serverKeys },
+  {
+    tokens: settings.tokens,
+    kdf: settings.kdf,
+    serverKeys,
+    ...(settings.signOn === undefined ? {} : { signOn: settings.signOn }),
+  },
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   await gateway.stop();

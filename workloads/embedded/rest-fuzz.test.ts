@@ -85,10 +85,17 @@ describe("REST body fuzzing", () => {
 
   /** a valid body per operation that takes one; the test fails if one is missing */
   const valid = (): Record<string, Record<string, unknown>> => ({
-    "POST /v1/auth/register": { username: "fuzzer", password: "password-123", display_name: "F" },
+    "POST /v1/auth/register": {
+      username: "fuzzer",
+      password: "password-123",
+      display_name: "F",
+      email: "fuzzer@example.test",
+    },
     "POST /v1/auth/login": { username: "ann", password: "password-123" },
     "POST /v1/auth/refresh": { refresh_token: spare.refreshToken },
     "POST /v1/auth/logout": { refresh_token: "not-this-session" },
+    // single sign-on is off here: a well-formed code is SSO_NOT_CONFIGURED
+    "POST /v1/auth/oidc/exchange": { code: "A".repeat(43) },
     "POST /v1/rooms": { kind: "group", name: "made", members: [ben.userId] },
     "POST /v1/rooms/{room_id}/members": { user_id: ben.userId },
     "PUT /v1/rooms/{room_id}/read": { seq: 0 },

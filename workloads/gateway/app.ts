@@ -10,6 +10,7 @@ import { PROBE_PATHS } from "#contract/settings";
 import type { KdfParams } from "./auth/passwords.ts";
 import { ServerKeys } from "./auth/server-keys.ts";
 import { Sessions } from "./auth/sessions.ts";
+import { FlowSealer, SignOn, type SignOnSettings } from "./auth/sign-on.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
 import { Matching } from "./core/matching.ts";
@@ -21,6 +22,7 @@ import { matchRoutes } from "./rest/match-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { serverRoutes } from "./rest/server-routes.ts";
+import { signOnRoutes } from "./rest/sign-on-routes.ts";
 import { strictValidatorCompiler } from "./rest/validation.ts";
 import { webRoutes } from "./web.ts";
 import { Hub } from "./ws/hub.ts";
@@ -40,6 +42,8 @@ export interface GatewayOptions {
   readonly readiness?: () => ReadyState;
   /** the built web client served at / (default: workloads/web/dist) */
   readonly webDir?: string;
+  /** single sign-on with an OpenID Connect provider (none: /v1/auth/oidc/* answer SSO_NOT_CONFIGURED) */
+  readonly signOn?: SignOnSettings;
 }
 
 export interface Gateway {
@@ -104,6 +108,14 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   await app.register(swaggerUi, { routePrefix: "/docs" });
   installErrorHandler(app, ctx);
   authRoutes(app, ctx, tokens, opts.kdf);
+  signOnRoutes(
+    app,
+    ctx,
+    tokens,
+    opts.signOn === undefined
+      ? undefined
+      : new SignOn(opts.signOn, new FlowSealer(opts.tokens.secret)),
+  );
   roomRoutes(app, ctx, tokens, rooms, messages);
   matchRoutes(app, ctx, tokens, matching);
   serverRoutes(app, ctx, new ServerKeys(opts.serverKeys ?? []), rooms, messages, sessions);

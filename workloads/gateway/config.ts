@@ -6,6 +6,7 @@ import type { EnvReader } from "#contract/env";
 import { readOptional, readSetting, SETTINGS } from "#contract/settings";
 import { readListen } from "../shared/settings.ts";
 import type { KdfParams } from "./auth/passwords.ts";
+import type { SignOnSettings } from "./auth/sign-on.ts";
 import type { TokenConfig } from "./auth/tokens.ts";
 import type { GatewayLimits } from "./core/context.ts";
 
@@ -20,6 +21,8 @@ export interface GatewaySettings {
   readonly drainTimeoutMs: number;
   /** the server API's keys (SERVER_API_KEYS); empty: the server API is off */
   readonly serverApiKeys: readonly string[];
+  /** single sign-on (OIDC_*); undefined: off */
+  readonly signOn: SignOnSettings | undefined;
 }
 
 const S = SETTINGS;
@@ -108,5 +111,54 @@ export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean })
     },
     drainTimeoutMs: readSetting(env, S.drainTimeoutMs),
     serverApiKeys: readSetting(env, S.serverApiKeys),
+    signOn: readSignOn(env),
   };
+}
+
+/** OIDC_*: all or nothing of issuer, client id and redirect URL; every one is always read. */
+export function readSignOn(env: EnvReader): SignOnSettings | undefined {
+  const issuer = readOptional(env, S.oidcIssuerUrl);
+  const clientId = readOptional(env, S.oidcClientId);
+  const clientSecret = readOptional(env, S.oidcClientSecret);
+  const redirect = readOptional(env, S.oidcRedirectUrl);
+  const scopes = readSetting(env, S.oidcScopes);
+  const providerName = readSetting(env, S.oidcProviderName);
+  if (issuer === undefined && clientId === undefined && redirect === undefined) return undefined;
+  const needed = {
+    [S.oidcIssuerUrl.name]: issuer,
+    [S.oidcClientId.name]: clientId,
+    [S.oidcRedirectUrl.name]: redirect,
+  };
+  const missing = Object.entries(needed)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => k);
+  if (missing.length > 0) {
+    env.invalid(
+      `single sign-on needs ${Object.keys(needed).join(", ")} together; missing: ${missing.join(", ")}`,
+    );
+    return undefined;
+  }
+  const issuerUrl = httpUrl(env, S.oidcIssuerUrl.name, issuer as string);
+  const redirectUrl = httpUrl(env, S.oidcRedirectUrl.name, redirect as string);
+  if (!scopes.split(/\s+/).includes("openid")) {
+    env.invalid(`${S.oidcScopes.name} must include openid, got '${scopes.slice(0, 80)}'`);
+  }
+  if (issuerUrl === undefined || redirectUrl === undefined) return undefined;
+  return {
+    issuer: issuerUrl,
+    clientId: clientId as string,
+    clientSecret,
+    redirectUrl,
+    scopes,
+    providerName: providerName.slice(0, 64),
+  };
+}
+
+function httpUrl(env: EnvReader, name: string, raw: string): URL | undefined {
+  const url = URL.parse(raw);
+  if (url === null || (url.protocol !== "https:" && url.protocol !== "http:") || url.hash !== "") {
+    env.invalid(`${name} must be an http(s) URL without a fragment, got '${raw.slice(0, 80)}'`);
+    return undefined;
+  }
+  return url;
 }

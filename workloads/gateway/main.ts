@@ -58,6 +58,7 @@ const gateway = await createGateway(
     kdf: settings.kdf,
     serverKeys: settings.serverApiKeys,
     readiness: () => readiness.report(),
+    ...(settings.signOn === undefined ? {} : { signOn: settings.signOn }),
   },
 );
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
@@ -73,4 +74,10 @@ log.info(
   settings.serverApiKeys.length > 0
     ? "server API on /v1/server/... (keys from SERVER_API_KEYS)"
     : "server API off: no SERVER_API_KEYS",
+);
+log.info(
+  { signOn: settings.signOn?.issuer.href ?? false },
+  settings.signOn === undefined
+    ? "single sign-on off: no OIDC_ISSUER_URL"
+    : `single sign-on with ${settings.signOn.issuer.href}`,
 );

@@ -9,8 +9,22 @@ export interface User {
   readonly id: string;
   readonly username: string;
   readonly displayName: string;
+  /** empty for an account made by single sign-on: no password opens it */
   readonly passwordHash: string;
   readonly createdAt: Date;
+  /**
+   * Lower-cased. On a password account, what the user typed at registration (not verified by
+   * us); on one made by single sign-on, the provider's verified address.
+   */
+  readonly email?: string;
+}
+
+/** An account at an OpenID Connect provider (issuer, subject) that signs in as one of our users. */
+export interface IdentityLink {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly userId: string;
+  readonly linkedAt: Date;
 }
 
 export interface Room {

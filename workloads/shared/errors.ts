@@ -100,6 +100,24 @@ export const ErrorCodes = {
     description:
       "The match ticket is matched already and cannot be cancelled: leave the match room instead.",
   },
+  SSO_NOT_CONFIGURED: {
+    status: 404,
+    retriable: false,
+    description:
+      "Single sign-on is not set up on this gateway (no OIDC_ISSUER_URL): sign in with a password.",
+  },
+  SSO_FAILED: {
+    status: 400,
+    retriable: false,
+    description:
+      "A single sign-on was refused: no flow cookie, its state, nonce or PKCE verifier did not match the provider's answer, the provider sent an error, or its ID token did not verify. The message says which; start again.",
+  },
+  SSO_CODE_INVALID: {
+    status: 401,
+    retriable: false,
+    description:
+      "The single sign-on's one-time code is unknown, expired or used already (a second use also ends the session it started): sign in again.",
+  },
   RATE_LIMITED: {
     status: 429,
     retriable: true,

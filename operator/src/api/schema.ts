@@ -274,6 +274,45 @@ export const ServerApi = Type.Object(
   },
 );
 
+export const Oidc = Type.Object(
+  {
+    issuerUrl: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      pattern: "^https?://[^#]+$",
+      description: "the provider's issuer; its /.well-known/openid-configuration is read",
+    }),
+    clientId: Type.String({ minLength: 1, maxLength: 255 }),
+    clientSecretRef: Type.Optional({
+      ...SecretKeyRef,
+      description: "the Secret key holding the client secret; none: a public client (PKCE alone)",
+    }),
+    redirectUrl: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      pattern: "^https?://[^#]+/v1/auth/oidc/callback$",
+      description:
+        "the gateways' callback as browsers reach it: <public URL of the gateways>/v1/auth/oidc/callback; register it at the provider",
+    }),
+    scopes: Type.String({
+      minLength: 6,
+      maxLength: 1024,
+      pattern: "(^| )openid( |$)",
+      default: "openid email profile",
+    }),
+    providerName: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      default: "SSO",
+      description: 'the web client\'s button says "Sign in with <providerName>"',
+    }),
+  },
+  {
+    description:
+      "single sign-on with an OpenID Connect provider (docs/decisions/0023-single-sign-on.md); without it the gateways sign in with passwords only",
+  },
+);
+
 export const Observability = Type.Object({
   logLevel: StringEnum(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
   otlpEndpoint: Type.Optional(
@@ -296,6 +335,7 @@ export const ChatClusterSpec = Type.Object({
   redis: Redis,
   auth: Auth,
   serverApi: Type.Optional(ServerApi),
+  oidc: Type.Optional(Oidc),
   observability: Type.Optional({ ...Observability, default: {} }),
   deletionPolicy: StringEnum(["Retain", "Delete"], {
     default: "Retain",

@@ -15,7 +15,7 @@ import {
 import { configMapName, ownedMeta } from "./names.ts";
 
 export function configData(c: ParsedChatCluster): Record<string, string> {
-  const { kafka, cassandra, redis, auth, observability } = c.spec;
+  const { kafka, cassandra, redis, auth, observability, oidc } = c.spec;
   const S = SETTINGS;
   const data: Record<string, string> = {
     [S.cluster.name]: settingValue(S.cluster, c.name),
@@ -42,6 +42,13 @@ export function configData(c: ParsedChatCluster): Record<string, string> {
     [S.traceSampleRatio.name]: settingValue(S.traceSampleRatio, observability.traceSampleRatio),
   };
   if (redis.url !== undefined) data[S.redisUrl.name] = settingValue(S.redisUrl, redis.url);
+  if (oidc !== undefined) {
+    data[S.oidcIssuerUrl.name] = settingValue(S.oidcIssuerUrl, oidc.issuerUrl);
+    data[S.oidcClientId.name] = settingValue(S.oidcClientId, oidc.clientId);
+    data[S.oidcRedirectUrl.name] = settingValue(S.oidcRedirectUrl, oidc.redirectUrl);
+    data[S.oidcScopes.name] = settingValue(S.oidcScopes, oidc.scopes);
+    data[S.oidcProviderName.name] = settingValue(S.oidcProviderName, oidc.providerName);
+  }
   if (observability.otlpEndpoint !== undefined) {
     data[S.otlpEndpoint.name] = settingValue(S.otlpEndpoint, observability.otlpEndpoint);
   }

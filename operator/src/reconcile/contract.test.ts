@@ -55,6 +55,8 @@ function secretsOf(c: ParsedChatCluster): Map<string, string> {
   }
   const redis = c.spec.redis.urlSecretRef;
   if (redis !== undefined) s.set(`${redis.name}/${redis.key}`, "redis://redis.example:6379");
+  const oidc = c.spec.oidc?.clientSecretRef;
+  if (oidc !== undefined) s.set(`${oidc.name}/${oidc.key}`, "a-client-secret-from-the-provider");
   const server = c.spec.serverApi?.keySecretRef;
   if (server !== undefined) {
     // two keys, one per line, as a rotation holds them
@@ -191,6 +193,24 @@ const clusters: Record<string, () => ParsedChatCluster> = {
     }),
   "the server API's keys from a Secret": () =>
     exampleCluster({ serverApi: { keySecretRef: { name: "server-api", key: "keys" } } }),
+  "single sign-on, its client secret from a Secret": () =>
+    exampleCluster({
+      oidc: {
+        issuerUrl: "https://login.example.com/realms/chat",
+        clientId: "switchboard",
+        clientSecretRef: { name: "oidc", key: "client-secret" },
+        redirectUrl: "https://chat.example.com/v1/auth/oidc/callback",
+        providerName: "Example Login",
+      },
+    }),
+  "single sign-on as a public client (no secret)": () =>
+    exampleCluster({
+      oidc: {
+        issuerUrl: "https://login.example.com/realms/chat",
+        clientId: "switchboard-public",
+        redirectUrl: "https://chat.example.com/v1/auth/oidc/callback",
+      },
+    }),
 };
 
 describe("the contract between the operator and the workloads", () => {

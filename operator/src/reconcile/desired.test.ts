@@ -97,9 +97,17 @@ describe("desired state of a ChatCluster", () => {
       cassandra: { credentialsSecretRef: { name: "cass" } },
       redis: { urlSecretRef: { name: "redis", key: "url" } },
       serverApi: { keySecretRef: { name: "demo-server-api", key: "keys" } },
+      oidc: {
+        issuerUrl: "https://login.example.com/realms/chat",
+        clientId: "switchboard",
+        clientSecretRef: { name: "demo-oidc", key: "client-secret" },
+        redirectUrl: "https://chat.example.com/v1/auth/oidc/callback",
+      },
     });
     const cm: V1ConfigMap = buildConfigMap(c);
     assert.equal(cm.data?.SERVER_API_KEYS, undefined);
+    assert.equal(cm.data?.OIDC_CLIENT_SECRET, undefined, "the client secret is never a value");
+    assert.equal(cm.data?.OIDC_ISSUER_URL, "https://login.example.com/realms/chat");
     assert.equal(cm.data?.JWT_SECRET, undefined);
     assert.equal(cm.data?.KAFKA_BROKERS, "127.0.0.1:19092");
     assert.equal(cm.data?.SWITCHBOARD_TOPIC, "demo.messages");
@@ -114,6 +122,7 @@ describe("desired state of a ChatCluster", () => {
       CASSANDRA_PASSWORD: { name: "cass", key: "password" },
       REDIS_URL: { name: "redis", key: "url" },
       SERVER_API_KEYS: { name: "demo-server-api", key: "keys" },
+      OIDC_CLIENT_SECRET: { name: "demo-oidc", key: "client-secret" },
     });
     const forwarderEnv = buildDeployment(c, "forwarder").spec?.template.spec?.containers[0]?.env;
     assert.ok(

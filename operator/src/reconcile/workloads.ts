@@ -43,6 +43,8 @@ export function secretEnv(c: ParsedChatCluster, component: Component): V1EnvVar[
   add(S.jwtSecret, fromSecret(c.spec.auth.jwtSecretRef));
   if (c.spec.serverApi !== undefined)
     add(S.serverApiKeys, fromSecret(c.spec.serverApi.keySecretRef));
+  const oidcSecret = c.spec.oidc?.clientSecretRef;
+  if (oidcSecret !== undefined) add(S.oidcClientSecret, fromSecret(oidcSecret));
   const creds = c.spec.cassandra.credentialsSecretRef;
   if (creds !== undefined) {
     add(S.cassandraUsername, fromSecret({ name: creds.name, key: "username" }));

@@ -226,7 +226,7 @@ export type ServerErrorFrame = {
   /** client request id, echoed */
   readonly id?: string;
   /** a stable error code (see the error code table) */
-  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
+  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_CODE_INVALID" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
   /** for people; may change between versions */
   readonly message: string;
   /** with RATE_LIMITED: wait this long, then retry */
@@ -308,6 +308,9 @@ export const ErrorCodes = {
   IDEMPOTENCY_KEY_REUSED: { retriable: false },
   MATCH_TICKET_NOT_FOUND: { retriable: false },
   MATCH_ALREADY_MATCHED: { retriable: false },
+  SSO_NOT_CONFIGURED: { retriable: false },
+  SSO_FAILED: { retriable: false },
+  SSO_CODE_INVALID: { retriable: false },
   RATE_LIMITED: { retriable: true },
   UNAVAILABLE: { retriable: true },
   INTERNAL: { retriable: true },

@@ -8,6 +8,13 @@ export interface User {
   readonly username: string;
   readonly display_name: string;
   readonly created_at: string;
+  /** your own email, when the account has one (sign-in and /v1/me only) */
+  readonly email?: string;
+}
+/** Whether the gateway signs in with an OpenID Connect provider (GET /v1/auth/oidc). */
+export interface SignOnInfo {
+  readonly enabled: boolean;
+  readonly provider_name?: string;
 }
 export interface TokenPair {
   readonly access_token: string;
@@ -101,9 +108,31 @@ export class Api {
     return json as T;
   }
 
-  register(username: string, password: string, displayName?: string) {
+  register(username: string, password: string, displayName?: string, email?: string) {
     return this.call<{ user: User; tokens: TokenPair }>("POST", "/v1/auth/register", {
-      body: { username, password, ...(displayName ? { display_name: displayName } : {}) },
+      body: {
+        username,
+        password,
+        ...(displayName ? { display_name: displayName } : {}),
+        ...(email ? { email } : {}),
+      },
+    });
+  }
+  /** Single sign-on: is it on, and the provider's name for a button. */
+  signOnInfo() {
+    return this.call<SignOnInfo>("GET", "/v1/auth/oidc");
+  }
+  /**
+   * Where a browser goes to sign in with the provider; it comes back to the web client with
+   * `#sso_code=...` (trade it with signOnExchange) or `#sso_error=<code>&sso_message=...`.
+   */
+  signOnStartUrl(): string {
+    return `${this.baseUrl}/v1/auth/oidc/start`;
+  }
+  /** Trades the one-time code of a single sign-on for the user and a new session's tokens. */
+  signOnExchange(code: string) {
+    return this.call<{ user: User; tokens: TokenPair }>("POST", "/v1/auth/oidc/exchange", {
+      body: { code },
     });
   }
   login(username: string, password: string) {

@@ -3,7 +3,7 @@
 // Refresh tokens rotate: each use consumes the token and issues a new one of the same family; a
 // second use of a consumed token is a reuse, and revokes the whole session (the usual sign that
 // a token was stolen), as logging out does. See sessions.ts for how fast a revocation bites.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import type { Store } from "../../shared/backends/store.ts";
 import { ChatError } from "../../shared/errors.ts";
@@ -22,6 +22,16 @@ export interface TokenPair {
   readonly token_type: "Bearer";
   readonly expires_in: number;
 }
+
+/**
+ * How long single sign-on's one-time code lives: from the callback's redirect to the web
+ * client's exchange, which follows at once.
+ */
+export const HANDOFF_TTL_MS = 60_000;
+/** Handoff codes are kept beside refresh tokens under this prefix (no token id has it). */
+const HANDOFF_PREFIX = "sso:";
+/** 32 random bytes, base64url */
+export const HANDOFF_CODE_PATTERN = "^[A-Za-z0-9_-]{43}$";
 
 export interface AccessClaims {
   readonly userId: string;
@@ -69,6 +79,42 @@ export class Tokens {
       token_type: "Bearer",
       expires_in: this.#cfg.accessTtlSeconds,
     };
+  }
+
+  /**
+   * A one-time code for a new session of the user: single sign-on puts it in the URL it sends the
+   * browser back to, and the web client trades it for tokens (redeemHandoff), so tokens never
+   * appear in a URL. Kept as a refresh-token row, for its single use across gateways.
+   */
+  async handoff(userId: string): Promise<string> {
+    const code = randomBytes(32).toString("base64url");
+    await this.#store.saveRefreshToken({
+      id: HANDOFF_PREFIX + code,
+      userId,
+      family: randomUUID(),
+      expiresAt: new Date(this.#now() + HANDOFF_TTL_MS),
+    });
+    return code;
+  }
+
+  /**
+   * Consumes a handoff code: the user and the session (family) to issue tokens for. A second use
+   * ends the session the first one started, as a refresh token's reuse does.
+   */
+  async redeemHandoff(code: string): Promise<{ userId: string; sessionId: string }> {
+    const id = HANDOFF_PREFIX + code;
+    const stored = await this.#store.getRefreshToken(id);
+    if (stored === undefined) {
+      throw new ChatError("SSO_CODE_INVALID", "the sign-on code is unknown or expired");
+    }
+    if (!(await this.#store.consumeRefreshToken(id))) {
+      await this.#sessions.revoke(stored.userId, stored.family);
+      throw new ChatError(
+        "SSO_CODE_INVALID",
+        "the sign-on code was used already; the session it started is ended",
+      );
+    }
+    return { userId: stored.userId, sessionId: stored.family };
   }
 
   /** A valid access token of a session that is not revoked (within REVOCATION_CHECK_MS). */

@@ -21,11 +21,13 @@ import {
   UserBody,
 } from "./schemas.ts";
 
+/** A user as they see themselves (their email included). */
 export const userJson = (u: User) => ({
   id: u.id,
   username: u.username,
   display_name: u.displayName,
   created_at: u.createdAt.toISOString(),
+  ...(u.email === undefined ? {} : { email: u.email }),
 });
 
 /** A fixed hash to verify against when the user does not exist, so timing does not tell. */
@@ -57,13 +59,14 @@ export function authRoutes(
       preHandler: anon,
     },
     async (req, reply) => {
-      const { username, password } = req.body;
+      const { username, password, email } = req.body;
       const user: User = {
         id: newId(),
         username: username.toLowerCase(),
         displayName: req.body.display_name ?? username,
         passwordHash: await hashPassword(password, kdf),
         createdAt: new Date(),
+        ...(email === undefined ? {} : { email: email.toLowerCase() }),
       };
       if (!(await ctx.store.createUser(user)))
         throw new ChatError("USERNAME_TAKEN", "that username is taken");
@@ -89,7 +92,8 @@ export function authRoutes(
     },
     async (req) => {
       const user = await ctx.store.getUserByName(req.body.username.toLowerCase());
-      if (user === undefined) {
+      // an account made by single sign-on has no password: refused like an unknown name
+      if (user === undefined || user.passwordHash === "") {
         dummyHash ??= hashPassword("not a password", kdf);
         await verifyPassword(req.body.password, await dummyHash);
         throw new ChatError("INVALID_CREDENTIALS", "wrong username or password");

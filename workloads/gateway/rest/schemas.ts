@@ -2,6 +2,7 @@
 // them and the OpenAPI document at /openapi.json is generated from them.
 import { type Static, Type } from "@sinclair/typebox";
 import { Content, SERVER_SENDER_PATTERN, SenderId } from "../../shared/protocol/frames.ts";
+import { HANDOFF_CODE_PATTERN } from "../auth/tokens.ts";
 
 export const Uuid = Type.String({ format: "uuid" });
 const Username = Type.String({ minLength: 3, maxLength: 32, pattern: "^[a-zA-Z0-9_.-]+$" });
@@ -23,6 +24,14 @@ export const RegisterBody = Type.Object(
     username: Username,
     password: Password,
     display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    email: Type.Optional(
+      Type.String({
+        format: "email",
+        maxLength: 254,
+        description:
+          "kept lower-cased; a single sign-on whose provider vouches for the same email links to this account (docs/decisions/0023)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -49,6 +58,9 @@ export const UserBody = Type.Object(
     username: Type.String(),
     display_name: Type.String(),
     created_at: Type.String({ format: "date-time" }),
+    email: Type.Optional(
+      Type.String({ description: "your own email, on /v1/me and sign-in only" }),
+    ),
   },
   { $id: "User" },
 );
@@ -62,6 +74,24 @@ export const TokenPairBody = Type.Object(
   { $id: "TokenPair" },
 );
 export const AuthBody = Type.Object({ user: UserBody, tokens: TokenPairBody });
+export const SignOnInfoBody = Type.Object(
+  {
+    enabled: Type.Boolean({ description: "whether GET /v1/auth/oidc/start leads anywhere" }),
+    provider_name: Type.Optional(
+      Type.String({ description: 'for the button: "Sign in with <provider_name>"' }),
+    ),
+  },
+  { $id: "SignOnInfo" },
+);
+export const SignOnExchangeBody = Type.Object(
+  {
+    code: Type.String({
+      pattern: HANDOFF_CODE_PATTERN,
+      description: "the sso_code the callback put in the web client's URL fragment",
+    }),
+  },
+  { additionalProperties: false },
+);
 
 const RoomKind = Type.Union([
   Type.Literal("direct"),
@@ -276,6 +306,7 @@ export type ServerCreateRoomBodyT = Static<typeof ServerCreateRoomBody>;
 export type MatchBodyT = Static<typeof MatchBody>;
 export type RegisterBodyT = Static<typeof RegisterBody>;
 export type LoginBodyT = Static<typeof LoginBody>;
+export type SignOnExchangeBodyT = Static<typeof SignOnExchangeBody>;
 export type RefreshBodyT = Static<typeof RefreshBody>;
 export type LogoutBodyT = Static<typeof LogoutBody>;
 export type CreateRoomBodyT = Static<typeof CreateRoomBody>;

@@ -5,6 +5,7 @@
 import { Client, type ClientOptions, policies, type QueryOptions, types } from "cassandra-driver";
 import { validateKeyspace } from "#contract/schema/migrate";
 import type {
+  IdentityLink,
   Member,
   MemberRole,
   MessageContent,
@@ -18,7 +19,7 @@ import type {
   User,
 } from "../domain.ts";
 import { checkLimit, checkWrite, directMembers, directPair } from "./store.memory.ts";
-import type { HistoryQuery, Store } from "./store.ts";
+import { type HistoryQuery, MAX_USERS_BY_EMAIL, type Store } from "./store.ts";
 
 /** Messages per partition of `messages`: bucket = floor(seq / BUCKET_SIZE). */
 export const BUCKET_SIZE = 1000;
@@ -57,7 +58,7 @@ export interface CassandraConnectOptions extends CassandraStoreOptions {
 type Row = types.Row;
 type Params = readonly unknown[];
 
-const USER_COLS = "username, display_name, password_hash, created_at";
+const USER_COLS = "username, display_name, password_hash, created_at, email";
 const MESSAGE_COLS =
   "id, sender_id, client_msg_id, msg_type, content_text, content_url, content_name, " +
   "content_size, content_mime, created_at";
@@ -105,24 +106,67 @@ export class CassandraStore implements Store {
   // ---- users ----
 
   async createUser(user: User): Promise<boolean> {
-    const values = [user.username, user.displayName, user.passwordHash, user.createdAt];
+    const values = [
+      user.username,
+      user.displayName,
+      user.passwordHash,
+      user.createdAt,
+      user.email ?? null,
+    ];
     // the row by id first: if the name turns out taken it is removed again, and if this process
     // dies before the name is claimed, nobody ever learns the fresh id
-    await this.#write(`INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?)`, [
-      user.id,
-      ...values,
-    ]);
+    await this.#write(
+      `INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?)`,
+      [user.id, ...values],
+    );
     const claim = await this.#lwt(
-      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?) ` +
+      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?) ` +
         "IF NOT EXISTS",
       [user.id, ...values],
     );
-    if (claim.wasApplied()) return true;
-    const holder = claim.first()?.get("user_id");
     // the same user again (a retry whose first attempt went through) is not a conflict
-    if (holder === user.id) return true;
-    await this.#write(`DELETE FROM ${this.#ks}.users WHERE id = ?`, [user.id]);
-    return false;
+    if (!claim.wasApplied() && claim.first()?.get("user_id") !== user.id) {
+      await this.#write(`DELETE FROM ${this.#ks}.users WHERE id = ?`, [user.id]);
+      return false;
+    }
+    // last, once the name is ours: a user found by email always exists (a death before this
+    // write leaves the user unlisted by email, which only means single sign-on does not link it)
+    if (user.email !== undefined) {
+      await this.#write(
+        `INSERT INTO ${this.#ks}.users_by_email (email, created_at, user_id) VALUES (?, ?, ?)`,
+        [user.email, user.createdAt, user.id],
+      );
+    }
+    return true;
+  }
+
+  async usersByEmail(email: string): Promise<User[]> {
+    const rs = await this.#client.execute(
+      `SELECT user_id FROM ${this.#ks}.users_by_email WHERE email = ? LIMIT ${MAX_USERS_BY_EMAIL}`,
+      [email],
+      this.#options(),
+    );
+    const users = await Promise.all(rs.rows.map((r) => this.getUser(text(r, "user_id"))));
+    return users.filter((u): u is User => u !== undefined);
+  }
+
+  async linkIdentity(link: IdentityLink): Promise<string> {
+    const claim = await this.#lwt(
+      `INSERT INTO ${this.#ks}.identities (issuer, subject, user_id, linked_at) VALUES (?, ?, ?, ?) ` +
+        "IF NOT EXISTS",
+      [link.issuer, link.subject, link.userId, link.linkedAt],
+    );
+    return claim.wasApplied() ? link.userId : text(claim.first() as Row, "user_id");
+  }
+
+  async getIdentity(issuer: string, subject: string): Promise<IdentityLink | undefined> {
+    const row = await this.#one(
+      `SELECT user_id, linked_at FROM ${this.#ks}.identities WHERE issuer = ? AND subject = ?`,
+      [issuer, subject],
+    );
+    return row === undefined
+      ? undefined
+      : { issuer, subject, userId: text(row, "user_id"), linkedAt: date(row, "linked_at") };
   }
 
   async getUser(id: string): Promise<User | undefined> {
@@ -643,12 +687,14 @@ function num(row: Row, column: string): number {
 }
 
 function userFromRow(id: string, row: Row): User {
+  const email = optText(row, "email");
   return {
     id,
     username: text(row, "username"),
     displayName: text(row, "display_name"),
     passwordHash: text(row, "password_hash"),
     createdAt: date(row, "created_at"),
+    ...(email === undefined ? {} : { email }),
   };
 }
 

@@ -5,7 +5,15 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "../../../e2e/testkit/index.ts";
-import type { Member, RefreshToken, Room, RoomKind, StoredMessage, User } from "../domain.ts";
+import type {
+  IdentityLink,
+  Member,
+  RefreshToken,
+  Room,
+  RoomKind,
+  StoredMessage,
+  User,
+} from "../domain.ts";
 import { messageId } from "../ids.ts";
 import type { Store } from "./store.ts";
 
@@ -128,6 +136,26 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.equal(await store().getUserByName(`nobody_${id()}`), undefined);
       });
 
+      it("users with an email are listed by it, oldest first; an email may be on several", async () => {
+        const email = `ada-${id()}@example.test`;
+        const first = { ...newUser(), email, createdAt: at(-1000) };
+        const second = { ...newUser(), email, passwordHash: "" };
+        const without = newUser();
+        for (const u of [first, second, without]) assert.equal(await store().createUser(u), true);
+        assert.deepEqual(await store().usersByEmail(email), [first, second]);
+        assert.deepEqual(await store().getUser(first.id), first);
+        assert.deepEqual(await store().getUserByName(second.username), second);
+        assert.deepEqual(await store().usersByEmail(`nobody-${id()}@example.test`), []);
+      });
+
+      it("a user refused for a taken username is not listed by its email", async () => {
+        const first = newUser();
+        const email = `taken-${id()}@example.test`;
+        assert.equal(await store().createUser(first), true);
+        assert.equal(await store().createUser({ ...newUser(first.username), email }), false);
+        assert.deepEqual(await store().usersByEmail(email), []);
+      });
+
       it("callers cannot change stored values through the objects they pass or get", async () => {
         const user = newUser();
         const original = structuredClone(user);
@@ -138,6 +166,43 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         (got as { displayName: string }).displayName = "changed after get";
         got.createdAt.setTime(0);
         assert.deepEqual(await store().getUser(user.id), original);
+      });
+    });
+
+    describe("identity links", () => {
+      const link = (userId = id(), subject = id()): IdentityLink => ({
+        issuer: "https://idp.example.test/realms/a",
+        subject,
+        userId,
+        linkedAt: at(),
+      });
+
+      it("a linked identity is found by issuer and subject, and nothing for another issuer", async () => {
+        const l = link();
+        assert.equal(await store().linkIdentity(l), l.userId);
+        assert.deepEqual(await store().getIdentity(l.issuer, l.subject), l);
+        assert.equal(await store().getIdentity("https://other.example.test", l.subject), undefined);
+        assert.equal(await store().getIdentity(l.issuer, id()), undefined);
+      });
+
+      it("an identity is linked once: a later link resolves the first one's user", async () => {
+        const l = link();
+        assert.equal(await store().linkIdentity(l), l.userId);
+        assert.equal(await store().linkIdentity({ ...l, userId: id() }), l.userId);
+        assert.deepEqual(await store().getIdentity(l.issuer, l.subject), l);
+      });
+
+      it("of concurrent links of one identity exactly one holds, and every caller is told it", async () => {
+        const subject = id();
+        const links = range(1, 6).map(() => link(id(), subject));
+        const holders = await Promise.all(links.map((l) => store().linkIdentity(l)));
+        const held = await store().getIdentity(links[0]?.issuer ?? "", subject);
+        assert.ok(held !== undefined);
+        assert.ok(links.some((l) => l.userId === held.userId));
+        assert.deepEqual(
+          holders,
+          links.map(() => held.userId),
+        );
       });
     });
 

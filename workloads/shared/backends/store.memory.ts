@@ -2,6 +2,7 @@
 // store.cassandra.ts, proven by store.contract.ts. Values are copied in and out, so callers
 // never share an object with the store.
 import type {
+  IdentityLink,
   Member,
   MemberRole,
   ReadPosition,
@@ -11,7 +12,12 @@ import type {
   StoredMessage,
   User,
 } from "../domain.ts";
-import { type HistoryQuery, MAX_MESSAGES_PER_WRITE, type Store } from "./store.ts";
+import {
+  type HistoryQuery,
+  MAX_MESSAGES_PER_WRITE,
+  MAX_USERS_BY_EMAIL,
+  type Store,
+} from "./store.ts";
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -35,6 +41,10 @@ export class MemoryStore implements Store {
   readonly #now: () => number;
   readonly #users = new Map<string, User>();
   readonly #userIdByName = new Map<string, string>();
+  /** email → user ids, in creation order */
+  readonly #userIdsByEmail = new Map<string, string[]>();
+  /** `${issuer} ${subject}` → link */
+  readonly #identities = new Map<string, IdentityLink>();
   readonly #tokens = new Map<string, TokenEntry>();
   readonly #revokedFamilies = new Set<string>();
   readonly #rooms = new Map<string, Room>();
@@ -57,7 +67,31 @@ export class MemoryStore implements Store {
     if (holder !== undefined) return holder === user.id;
     this.#users.set(user.id, copy(user));
     this.#userIdByName.set(user.username, user.id);
+    if (user.email !== undefined) {
+      this.#userIdsByEmail.set(user.email, [
+        ...(this.#userIdsByEmail.get(user.email) ?? []),
+        user.id,
+      ]);
+    }
     return true;
+  }
+
+  async usersByEmail(email: string): Promise<User[]> {
+    const ids = this.#userIdsByEmail.get(email) ?? [];
+    return ids.slice(0, MAX_USERS_BY_EMAIL).map((id) => copy(this.#users.get(id) as User));
+  }
+
+  async linkIdentity(link: IdentityLink): Promise<string> {
+    const key = `${link.issuer} ${link.subject}`;
+    const held = this.#identities.get(key);
+    if (held !== undefined) return held.userId;
+    this.#identities.set(key, copy(link));
+    return link.userId;
+  }
+
+  async getIdentity(issuer: string, subject: string): Promise<IdentityLink | undefined> {
+    const link = this.#identities.get(`${issuer} ${subject}`);
+    return link === undefined ? undefined : copy(link);
   }
 
   async getUser(id: string): Promise<User | undefined> {

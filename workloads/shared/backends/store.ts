@@ -2,6 +2,7 @@
 // tokens. Cassandra in production (store.cassandra.ts), memory for the embedded default and
 // unit tests (store.memory.ts); both pass store.contract.ts.
 import type {
+  IdentityLink,
   Member,
   MemberRole,
   ReadPosition,
@@ -21,6 +22,9 @@ export interface HistoryQuery {
   readonly limit: number;
 }
 
+/** Most users usersByEmail resolves. */
+export const MAX_USERS_BY_EMAIL = 10;
+
 /** Most messages persistMessages takes at once (a Cassandra batch stays well under its limits). */
 export const MAX_MESSAGES_PER_WRITE = 16;
 
@@ -32,6 +36,19 @@ export interface Store {
   createUser(user: User): Promise<boolean>;
   getUser(id: string): Promise<User | undefined>;
   getUserByName(username: string): Promise<User | undefined>;
+  /**
+   * The users with this (lower-cased) email, oldest first, at most MAX_USERS_BY_EMAIL. An email
+   * is not unique: single sign-on links by it only when exactly one account has it.
+   */
+  usersByEmail(email: string): Promise<User[]>;
+
+  /**
+   * Links a provider's account to a user, once: resolves the user id the (issuer, subject) pair
+   * is linked to after the call, which is `link.userId` for the first caller and the earlier
+   * holder's for every later one (also across processes).
+   */
+  linkIdentity(link: IdentityLink): Promise<string>;
+  getIdentity(issuer: string, subject: string): Promise<IdentityLink | undefined>;
 
   saveRefreshToken(token: RefreshToken): Promise<void>;
   getRefreshToken(id: string): Promise<RefreshToken | undefined>;

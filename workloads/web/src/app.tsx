@@ -174,6 +174,19 @@ function SignIn({ state }: { state: ChatState }) {
           {mode === "login" ? "New here? Create an account" : "Have an account? Sign in"}
         </button>
       </form>
+      {state.signOnProvider !== undefined && (
+        <section class="sso" aria-label="Single sign-on">
+          <p class="or">or</p>
+          <button type="button" class="sso-button" onClick={() => state.signInWithProvider()}>
+            Sign in with {state.signOnProvider}
+          </button>
+        </section>
+      )}
+      {state.signOnError !== undefined && (
+        <p class="error" role="alert">
+          Single sign-on failed: {state.signOnError}
+        </p>
+      )}
     </main>
   );
 }

@@ -85,6 +85,10 @@ export class ChatState {
   matching: Matching = { state: "idle" };
   /** the last action that failed, shown until dismissed */
   notice: string | undefined;
+  /** single sign-on's provider, when the gateway has one: the sign-in view offers its button */
+  signOnProvider: string | undefined;
+  /** why the last single sign-on was refused, for the sign-in view */
+  signOnError: string | undefined;
   version = 0;
   readonly #subscribers = new Set<() => void>();
   #roomsReload: ReturnType<typeof setTimeout> | undefined;
@@ -115,10 +119,34 @@ export class ChatState {
 
   // ---- session ----
 
-  /** Picks up the session this tab had before a reload, if any. */
+  /**
+   * Picks up the session this tab had before a reload, if any, or the one a single sign-on
+   * just made: the gateway sent the browser back with `#sso_code=...` (or `#sso_error=...`).
+   */
   async restore(): Promise<void> {
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    const code = fragment.get("sso_code");
+    const refused = fragment.get("sso_error");
+    if (code !== null || refused !== null) {
+      // the code is good once: off the address before anything else (history, reloads)
+      history.replaceState(null, "", location.pathname);
+      const auth =
+        code === null
+          ? undefined
+          : await this.api.signOnExchange(code).catch((err) => {
+              this.signOnError = (err as Error).message;
+              return undefined;
+            });
+      if (auth !== undefined) {
+        sessionStorage.removeItem(CURSORS_KEY);
+        await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
+        return;
+      }
+      if (refused !== null) this.signOnError = fragment.get("sso_message") ?? refused;
+    }
     const saved = sessionStorage.getItem(SESSION_KEY);
     if (saved === null) {
+      await this.#loadSignOn();
       this.changed();
       return;
     }
@@ -133,6 +161,17 @@ export class ChatState {
         : await this.api.register(username, password);
     sessionStorage.removeItem(CURSORS_KEY);
     await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
+  }
+
+  /** Whether the gateway offers single sign-on (a failure just leaves the button out). */
+  async #loadSignOn(): Promise<void> {
+    const info = await this.api.signOnInfo().catch(() => undefined);
+    this.signOnProvider = info?.enabled === true ? (info.provider_name ?? "SSO") : undefined;
+  }
+
+  /** Leaves for the provider's login page; the gateway sends the browser back here. */
+  signInWithProvider(): void {
+    location.assign(this.api.signOnStartUrl());
   }
 
   async signOut(): Promise<void> {

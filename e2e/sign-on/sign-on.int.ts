@@ -1,0 +1,250 @@
+// Single sign-on on the real stack and the real provider (Keycloak from hack/stack): the whole
+// authorization code flow over HTTP, through the provider's own login form, with the flow
+// started on one gateway and the provider's redirect taken by the other (as behind a load
+// balancer), the account linking rules, and every check of the provider's answer refusing what
+// it must, with a clear error.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { FLOW_COOKIE, FlowSealer } from "../../workloads/gateway/auth/sign-on.ts";
+import {
+  ChatSocket,
+  ChatStack,
+  CookieJar,
+  freePort,
+  OpenApiChecker,
+  oidcProvider,
+  oidcUsers,
+  providerLogin,
+  Rest,
+  signOnEnv,
+} from "../testkit/index.ts";
+
+describe("single sign-on with a real OpenID Connect provider (2 gateways)", () => {
+  let stack: ChatStack;
+  let plain: ChatStack | undefined;
+  const users = oidcUsers();
+  const gw = (i: number) => stack.gateways[i]?.url as string;
+  const rest = (i: number) => new Rest(gw(i));
+
+  before(async () => {
+    stack = await ChatStack.start({ gateways: 0, forwarders: 1 });
+    // both gateways name gateway 1's callback: the provider sends every browser back there
+    const ports = [await freePort(), await freePort()];
+    const env = signOnEnv(ports[1] as number);
+    for (const port of ports) await stack.startGateway({ ...env, PORT: String(port) });
+  });
+
+  after(async () => {
+    await stack.stop();
+    await plain?.stop();
+  });
+
+  /** start on gateway 0: the provider's URL, and the jar holding the flow cookie */
+  async function start(): Promise<{ jar: CookieJar; authorizationUrl: URL }> {
+    const jar = new CookieJar();
+    const { res, location } = await jar.get302(`${gw(0)}/v1/auth/oidc/start`);
+    assert.equal(res.status, 302);
+    assert.ok(location, "start redirects to the provider");
+    assert.ok(jar.get(FLOW_COOKIE), "start sets the flow cookie");
+    return { jar, authorizationUrl: location };
+  }
+
+  /** the provider's redirect taken by gateway 1: the fragment it sends the browser to */
+  async function callback(jar: CookieJar, redirect: URL): Promise<URLSearchParams> {
+    assert.equal(redirect.origin, new URL(gw(1)).origin, "the provider sends the browser back");
+    const { res, location } = await jar.get302(redirect);
+    assert.equal(res.status, 302);
+    assert.equal(location?.pathname, "/", "the callback sends the browser to the web client");
+    assert.equal(location?.search, "", "nothing in the query, which servers log");
+    assert.equal(jar.get(FLOW_COOKIE), undefined, "the flow cookie is cleared");
+    return new URLSearchParams(location?.hash.slice(1));
+  }
+
+  async function signIn(who: { username: string; password: string }) {
+    const { jar, authorizationUrl } = await start();
+    const fragment = await callback(
+      jar,
+      await providerLogin(authorizationUrl, who.username, who.password),
+    );
+    const code = fragment.get("sso_code");
+    assert.ok(code, `a one-time code, not ${fragment}`);
+    return { code, ...(await rest(0).ok("POST", "/v1/auth/oidc/exchange", { code })) };
+  }
+
+  /** a flow that reached the provider's redirect, with what its cookie holds */
+  async function atCallback(who: { username: string; password: string }) {
+    const { jar, authorizationUrl } = await start();
+    const redirect = await providerLogin(authorizationUrl, who.username, who.password);
+    const sealer = new FlowSealer(new TextEncoder().encode(stack.env.JWT_SECRET));
+    const flow = await sealer.open(jar.get(FLOW_COOKIE));
+    return { jar, redirect, flow, sealer };
+  }
+
+  const refusal = (fragment: URLSearchParams) => ({
+    code: fragment.get("sso_error"),
+    message: fragment.get("sso_message") ?? "",
+  });
+
+  it("says it is on, and names the provider for the button", async () => {
+    assert.deepEqual(await rest(0).ok("GET", "/v1/auth/oidc"), {
+      enabled: true,
+      provider_name: "Keycloak",
+    });
+  });
+
+  it("links to the password account with the provider's verified email; both ways in stay open", async () => {
+    const account = await rest(0).register(`pw-${users.verified.username}`, undefined, {
+      email: users.verified.email.toUpperCase(),
+    });
+    const first = await signIn(users.verified);
+    assert.equal(first.user.id, account.userId, "signed in as the existing account");
+    assert.equal(first.user.email, users.verified.email);
+    const me = await rest(1).ok("GET", "/v1/me", undefined, first.tokens.access_token);
+    assert.equal(me.id, account.userId);
+
+    const again = await signIn(users.verified);
+    assert.equal(again.user.id, account.userId, "a later sign-in is the same user");
+    assert.notEqual(again.tokens.refresh_token, first.tokens.refresh_token, "a new session");
+
+    const login = await rest(1).ok("POST", "/v1/auth/login", {
+      username: account.username,
+      password: "password-123",
+    });
+    assert.equal(login.user.id, account.userId, "the password still works");
+
+    // and the signed-in user chats: a socket with the sign-on's access token says welcome
+    const socket = await ChatSocket.open(gw(1), first.tokens.access_token);
+    await socket.close();
+  });
+
+  it("does not link an email the provider has not verified: a new account without it", async () => {
+    const account = await rest(0).register(`pw-${users.unverified.username}`, undefined, {
+      email: users.unverified.email,
+    });
+    const signedIn = await signIn(users.unverified);
+    assert.notEqual(signedIn.user.id, account.userId, "not the password account");
+    assert.equal(signedIn.user.username, users.unverified.username);
+    assert.equal(signedIn.user.email, undefined, "an unverified email is not kept");
+    const again = await signIn(users.unverified);
+    assert.equal(again.user.id, signedIn.user.id, "the new account is linked");
+    const login = await rest(0).call("POST", "/v1/auth/login", {
+      username: signedIn.user.username,
+      password: "any password at all",
+    });
+    assert.equal(login.body.error.code, "INVALID_CREDENTIALS", "no password opens it");
+  });
+
+  it("refuses an answer whose state is not the flow's (another browser's flow)", async () => {
+    const mine = await start();
+    const theirs = await start();
+    const redirect = await providerLogin(
+      theirs.authorizationUrl,
+      users.verified.username,
+      users.verified.password,
+    );
+    const { code, message } = refusal(await callback(mine.jar, redirect));
+    assert.equal(code, "SSO_FAILED");
+    assert.match(message, /state/);
+  });
+
+  it("refuses a code redeemed with another PKCE verifier (the provider says so)", async () => {
+    const { jar, redirect, flow, sealer } = await atCallback(users.verified);
+    jar.set(FLOW_COOKIE, await sealer.seal({ ...flow, verifier: `${flow.verifier.slice(1)}x` }));
+    const { code, message } = refusal(await callback(jar, redirect));
+    assert.equal(code, "SSO_FAILED");
+    assert.match(message, /invalid_grant/);
+    assert.match(message, /PKCE/i);
+  });
+
+  it("refuses an ID token whose nonce is not the flow's", async () => {
+    const { jar, redirect, flow, sealer } = await atCallback(users.verified);
+    jar.set(FLOW_COOKIE, await sealer.seal({ ...flow, nonce: "not-the-nonce-sent" }));
+    const { code, message } = refusal(await callback(jar, redirect));
+    assert.equal(code, "SSO_FAILED");
+    assert.match(message, /nonce/);
+  });
+
+  it("refuses a callback without the flow cookie, one with a forged cookie, and the provider's error", async () => {
+    const { redirect } = await atCallback(users.verified);
+    const none = refusal(await callback(new CookieJar(), redirect));
+    assert.equal(none.code, "SSO_FAILED");
+    assert.match(none.message, /cookie is missing/);
+
+    const forged = new CookieJar();
+    forged.set(FLOW_COOKIE, "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..x.y.z");
+    assert.match(refusal(await callback(forged, redirect)).message, /not one this cluster made/);
+
+    const { jar } = await start();
+    const denied = new URL(`${gw(1)}/v1/auth/oidc/callback`);
+    denied.search = new URLSearchParams({
+      iss: oidcProvider().issuer,
+      error: "access_denied",
+      error_description: "the person said no",
+      state: (
+        await new FlowSealer(new TextEncoder().encode(stack.env.JWT_SECRET)).open(
+          jar.get(FLOW_COOKIE),
+        )
+      ).state,
+    }).toString();
+    const { code, message } = refusal(await callback(jar, denied));
+    assert.equal(code, "SSO_FAILED");
+    assert.match(message, /access_denied \(the person said no\)/);
+  });
+
+  it("takes each one-time code once: a second use ends the session it started", async () => {
+    const { code, tokens } = await signIn(users.verified);
+    const reuse = await rest(1).call("POST", "/v1/auth/oidc/exchange", { code });
+    assert.equal(reuse.status, 401);
+    assert.equal(reuse.body.error.code, "SSO_CODE_INVALID");
+    const me = await rest(0).call("GET", "/v1/me", undefined, tokens.access_token);
+    assert.equal(me.body.error.code, "SESSION_REVOKED");
+    const unknown = await rest(0).call("POST", "/v1/auth/oidc/exchange", {
+      code: "A".repeat(43),
+    });
+    assert.equal(unknown.body.error.code, "SSO_CODE_INVALID");
+  });
+
+  it("answers as the OpenAPI document says, at each step of a sign-on", async () => {
+    const checker = await OpenApiChecker.fetch(gw(0));
+    const check = async (method: string, template: string, res: Response) => {
+      const text = await res.text();
+      const body = text === "" ? undefined : JSON.parse(text);
+      assert.equal(checker.problem(method, template, res.status, body), undefined, template);
+    };
+    const { jar, authorizationUrl } = await start();
+    const redirect = await providerLogin(
+      authorizationUrl,
+      users.verified.username,
+      users.verified.password,
+    );
+    const back = await jar.get302(redirect);
+    await check("GET", "/v1/auth/oidc/callback", back.res);
+    const code = new URLSearchParams(back.location?.hash.slice(1)).get("sso_code");
+    const exchange = (body: unknown) =>
+      fetch(`${gw(0)}/v1/auth/oidc/exchange`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    await check("POST", "/v1/auth/oidc/exchange", await exchange({ code }));
+    await check("POST", "/v1/auth/oidc/exchange", await exchange({ code }));
+    await check("POST", "/v1/auth/oidc/exchange", await exchange({ code: 1 }));
+    await check(
+      "GET",
+      "/v1/auth/oidc/start",
+      (await new CookieJar().get302(`${gw(1)}/v1/auth/oidc/start`)).res,
+    );
+  });
+
+  it("a gateway without a provider says sign-on is off, and its endpoints say why", async () => {
+    plain = await ChatStack.start({ gateways: 1, forwarders: 0 });
+    const r = new Rest(plain.gateways[0]?.url as string);
+    assert.deepEqual(await r.ok("GET", "/v1/auth/oidc"), { enabled: false });
+    const startOff = await r.call("GET", "/v1/auth/oidc/start");
+    assert.equal(startOff.status, 404);
+    assert.equal(startOff.body.error.code, "SSO_NOT_CONFIGURED");
+    const exchangeOff = await r.call("POST", "/v1/auth/oidc/exchange", { code: "A".repeat(43) });
+    assert.equal(exchangeOff.body.error.code, "SSO_NOT_CONFIGURED");
+  });
+});

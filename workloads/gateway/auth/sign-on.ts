@@ -1,0 +1,221 @@
+// Single sign-on with any OpenID Connect provider: the authorization code flow with PKCE, through
+// openid-client (docs/decisions/0023-single-sign-on.md).
+//
+// What it guarantees:
+// - The flow's secrets (state, nonce, PKCE verifier) never live in a gateway's memory: start()
+//   seals them into a short-lived cookie, encrypted and authenticated with a key derived from
+//   JWT_SECRET, which every gateway shares. So the provider may send the browser back to any
+//   gateway, and a gateway restart in between loses nothing.
+// - finish() accepts an authorization response only with that cookie's state, a code the
+//   provider redeems against the cookie's PKCE verifier, and an ID token signed by the provider
+//   for this client carrying the cookie's nonce. Anything else is SSO_FAILED, saying which check
+//   failed.
+// - The provider is discovered on first use, not at start-up (a gateway starts while the
+//   provider is away); a failed discovery is tried again by the next request. Every request to
+//   the provider has a timeout.
+import { createHash } from "node:crypto";
+import { EncryptJWT, errors as joseErrors, jwtDecrypt } from "jose";
+import * as oidc from "openid-client";
+import { ChatError } from "../../shared/errors.ts";
+
+export interface SignOnSettings {
+  readonly issuer: URL;
+  readonly clientId: string;
+  /** none: a public client, PKCE alone */
+  readonly clientSecret: string | undefined;
+  /** this gateway's callback as the browser reaches it: <public URL>/v1/auth/oidc/callback */
+  readonly redirectUrl: URL;
+  readonly scopes: string;
+  /** shown on the web client's button */
+  readonly providerName: string;
+}
+
+/** The cookie that carries a flow from start to callback. */
+export const FLOW_COOKIE = "sb_oidc_flow";
+/** How long a person may take at the provider's login page. */
+export const FLOW_TTL_SECONDS = 600;
+/** Every request to the provider (discovery, token, keys). */
+const PROVIDER_TIMEOUT_SECONDS = 15;
+
+/** What start() hides in the cookie and finish() checks the provider's answer against. */
+export interface Flow {
+  readonly state: string;
+  readonly nonce: string;
+  readonly verifier: string;
+}
+
+/** Who the provider says signed in, from its verified ID token. */
+export interface ProviderIdentity {
+  readonly issuer: string;
+  readonly subject: string;
+  /** lower-cased */
+  readonly email: string | undefined;
+  readonly emailVerified: boolean;
+  readonly preferredUsername: string | undefined;
+  readonly name: string | undefined;
+}
+
+const fail = (message: string) => new ChatError("SSO_FAILED", message);
+
+/** Seals and opens flow cookies: JWE (dir, A256GCM) under a key derived from the JWT secret. */
+export class FlowSealer {
+  readonly #key: Uint8Array;
+  readonly #now: () => number;
+
+  constructor(jwtSecret: Uint8Array, now: () => number = Date.now) {
+    // a key of its own: a sealed flow is never mistaken for a token, nor a token for a flow
+    this.#key = createHash("sha256").update("switchboard oidc flow\0").update(jwtSecret).digest();
+    this.#now = now;
+  }
+
+  async seal(flow: Flow): Promise<string> {
+    const now = Math.floor(this.#now() / 1000);
+    return new EncryptJWT({ st: flow.state, nn: flow.nonce, cv: flow.verifier })
+      .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + FLOW_TTL_SECONDS)
+      .encrypt(this.#key);
+  }
+
+  async open(sealed: string | undefined): Promise<Flow> {
+    if (sealed === undefined || sealed === "") {
+      throw fail(
+        `no sign-on in progress in this browser (the ${FLOW_COOKIE} cookie is missing): start again`,
+      );
+    }
+    try {
+      const { payload: p } = await jwtDecrypt(sealed, this.#key, {
+        currentDate: new Date(this.#now()),
+      });
+      if (typeof p.st !== "string" || typeof p.nn !== "string" || typeof p.cv !== "string") {
+        throw fail("the sign-on cookie is malformed: start again");
+      }
+      return { state: p.st, nonce: p.nn, verifier: p.cv };
+    } catch (err) {
+      if (err instanceof ChatError) throw err;
+      if (err instanceof joseErrors.JWTExpired) {
+        throw fail(`the sign-on took longer than ${FLOW_TTL_SECONDS} s: start again`);
+      }
+      throw fail("the sign-on cookie is not one this cluster made: start again");
+    }
+  }
+}
+
+export class SignOn {
+  readonly settings: SignOnSettings;
+  readonly #sealer: FlowSealer;
+  #config: Promise<oidc.Configuration> | undefined;
+
+  constructor(settings: SignOnSettings, sealer: FlowSealer) {
+    this.settings = settings;
+    this.#sealer = sealer;
+  }
+
+  /** The provider's metadata and keys, discovered once; a failure is tried again next time. */
+  configuration(): Promise<oidc.Configuration> {
+    this.#config ??= this.#discover().catch((err: unknown) => {
+      this.#config = undefined;
+      throw err;
+    });
+    return this.#config;
+  }
+
+  async #discover(): Promise<oidc.Configuration> {
+    const { issuer, clientId, clientSecret } = this.settings;
+    try {
+      return await oidc.discovery(
+        issuer,
+        clientId,
+        undefined,
+        clientSecret === undefined ? oidc.None() : oidc.ClientSecretPost(clientSecret),
+        {
+          timeout: PROVIDER_TIMEOUT_SECONDS,
+          // plain http only to a provider on loopback (tests, hack/stack); anywhere else https
+          execute: isLoopbackHttp(issuer) ? [oidc.allowInsecureRequests] : [],
+        },
+      );
+    } catch (err) {
+      throw new ChatError(
+        "UNAVAILABLE",
+        `the sign-on provider ${issuer.href} did not answer its discovery: ${describe(err)}`,
+      );
+    }
+  }
+
+  /** The provider's authorization URL for a new flow, and the sealed flow for the cookie. */
+  async start(): Promise<{ url: URL; sealed: string }> {
+    const config = await this.configuration();
+    const flow: Flow = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      verifier: oidc.randomPKCECodeVerifier(),
+    };
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.settings.redirectUrl.href,
+      scope: this.settings.scopes,
+      response_type: "code",
+      code_challenge: await oidc.calculatePKCECodeChallenge(flow.verifier),
+      code_challenge_method: "S256",
+      state: flow.state,
+      nonce: flow.nonce,
+    });
+    return { url, sealed: await this.#sealer.seal(flow) };
+  }
+
+  /**
+   * Checks the provider's answer (`query`: the callback's query string) against the sealed flow,
+   * redeems the code and verifies the ID token: who signed in.
+   */
+  async finish(query: string, sealed: string | undefined): Promise<ProviderIdentity> {
+    const flow = await this.#sealer.open(sealed);
+    const config = await this.configuration();
+    const current = new URL(this.settings.redirectUrl);
+    current.search = query;
+    let claims: oidc.IDToken | undefined;
+    try {
+      const tokens = await oidc.authorizationCodeGrant(config, current, {
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        pkceCodeVerifier: flow.verifier,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims();
+    } catch (err) {
+      throw fail(`the provider's answer was refused: ${describe(err)}`);
+    }
+    if (claims === undefined) throw fail("the provider sent no ID token");
+    const email = typeof claims.email === "string" ? claims.email.toLowerCase() : undefined;
+    return {
+      issuer: claims.iss,
+      subject: claims.sub,
+      email,
+      // only a literal true counts: some providers send the string "true", some nothing
+      emailVerified: email !== undefined && claims.email_verified === true,
+      preferredUsername: stringClaim(claims.preferred_username),
+      name: stringClaim(claims.name),
+    };
+  }
+}
+
+function stringClaim(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+/** What went wrong, in words: the provider's error and description where it sent them. */
+function describe(err: unknown): string {
+  if (err instanceof oidc.AuthorizationResponseError || err instanceof oidc.ResponseBodyError) {
+    return `${err.error}${err.error_description === undefined ? "" : ` (${err.error_description})`}`;
+  }
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    // openid-client wraps oauth4webapi's error, whose message names the check (state, nonce,
+    // audience...); its own cause holds the values compared, which stay out of the message
+    const inner = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return `${err.message}${inner}${typeof code === "string" ? ` [${code}]` : ""}`;
+  }
+  return String(err);
+}
