@@ -156,8 +156,13 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       s.t = t;
       await cluster.apply(t.object);
       const first = await cluster.waitCondition(namespace, t.name, "KafkaTopicsReady", "True");
-      const hashBefore = (await deployment(`${t.name}-forwarder`)).spec?.template.metadata
-        ?.annotations?.["chat.switchboard.dev/config-hash"];
+      // the topics are ready before the keyspace and the Deployments (a run under load read the
+      // Deployment right after the condition and got 404)
+      const before = await waitForOperator("the forwarder Deployment", () =>
+        deployment(`${t.name}-forwarder`).catch(() => undefined),
+      );
+      const hashBefore =
+        before.spec?.template.metadata?.annotations?.["chat.switchboard.dev/config-hash"];
 
       await cluster.patchSpec(namespace, t.name, {
         forwarder: { replicas: 3 },
