@@ -11,6 +11,7 @@ export {
   kafkaBrokers,
   kubeconfigPath,
   kubectlPath,
+  objectStore,
   redisUrl,
 } from "./stack.ts";
 export { TcpProxy } from "./tcp-proxy.ts";

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const stackScript = fileURLToPath(new URL("../../hack/stack", import.meta.url));
 
-type Part = "redis" | "kafka" | "cassandra" | "kube";
+type Part = "redis" | "kafka" | "cassandra" | "s3proxy" | "kube";
 
 const fromScript = new Map<Part, Map<string, string>>();
 
@@ -48,3 +48,11 @@ export const cassandraLocalDc = (): string => setting("cassandra", "CASSANDRA_LO
 export const kubeconfigPath = (): string => setting("kube", "KUBECONFIG");
 /** the kubectl hack/stack built (the machines have none installed) */
 export const kubectlPath = (): string => setting("kube", "SB_KUBECTL");
+/** the object store's endpoint, bucket and credentials (S3ObjectStoreOptions' shape) */
+export const objectStore = () => ({
+  endpoint: setting("s3proxy", "OBJECT_STORE_ENDPOINT"),
+  bucket: setting("s3proxy", "OBJECT_STORE_BUCKET"),
+  region: setting("s3proxy", "OBJECT_STORE_REGION"),
+  accessKeyId: setting("s3proxy", "OBJECT_STORE_ACCESS_KEY_ID"),
+  secretAccessKey: setting("s3proxy", "OBJECT_STORE_SECRET_ACCESS_KEY"),
+});
