@@ -108,6 +108,11 @@ export class EnvReader {
       .filter((s) => s !== "");
   }
 
+  /** records a problem a reader found in values it read (reported by done) */
+  problem(message: string): void {
+    this.#errors.push(message);
+  }
+
   /** throws one ConfigError listing every problem found */
   done(): void {
     if (this.#errors.length > 0) {

@@ -7,6 +7,7 @@ import { Forwarder } from "../forwarder/forwarder.ts";
 import { createGateway, type Gateway } from "../gateway/app.ts";
 import { DEFAULT_LIMITS } from "../gateway/config.ts";
 import type { GatewayLimits } from "../gateway/core/context.ts";
+import type { UploadConfig } from "../gateway/core/uploads.ts";
 import { matcherDefaults } from "../matcher/config.ts";
 import { Matcher, type MatcherSettings } from "../matcher/matcher.ts";
 import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   readonly host?: string;
   /** the built web client the gateways serve at / (default: workloads/web/dist) */
   readonly webDir?: string;
+  /** the object store and upload limits (none: uploads are off) */
+  readonly uploads?: UploadConfig;
 }
 
 export interface InProcessCluster {
@@ -79,6 +82,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
         limits: { ...DEFAULT_LIMITS, ...o.limits },
         log,
         metrics,
+        uploads: o.uploads,
       },
       {
         tokens: { secret, issuer: "switchboard", accessTtlSeconds: 900, refreshTtlSeconds: 86_400 },

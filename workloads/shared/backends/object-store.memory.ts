@@ -45,10 +45,12 @@ export class MemoryObjectStore implements ObjectStore {
   readonly #server: Server;
   readonly #now: () => number;
   readonly #base: string;
+  readonly origin: string;
 
   private constructor(server: Server, base: string, now: () => number) {
     this.#server = server;
     this.#base = base;
+    this.origin = base;
     this.#now = now;
   }
 

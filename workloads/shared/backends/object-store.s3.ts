@@ -34,12 +34,18 @@ export interface S3ObjectStoreOptions {
 const MAX_ATTEMPTS = 2;
 
 export class S3ObjectStore implements ObjectStore {
+  readonly origin: string;
   readonly #client: S3Client;
   readonly #bucket: string;
 
   constructor(o: S3ObjectStoreOptions) {
     const timeoutMs = o.timeoutMs ?? 5_000;
     this.#bucket = o.bucket;
+    const endpoint = new URL(o.endpoint);
+    this.origin =
+      (o.forcePathStyle ?? true)
+        ? endpoint.origin
+        : `${endpoint.protocol}//${o.bucket}.${endpoint.host}`;
     this.#client = new S3Client({
       endpoint: o.endpoint,
       region: o.region,

@@ -33,6 +33,8 @@ export interface ObjectInfo {
 }
 
 export interface ObjectStore {
+  /** the origin every URL points to (the web page's Content-Security-Policy allows it) */
+  readonly origin: string;
   presignUpload(policy: UploadPolicy): Promise<PresignedUpload>;
   presignDownload(key: string, expiresInSeconds: number): Promise<PresignedDownload>;
   /** the object, or undefined when there is none under `key` */
