@@ -1,10 +1,11 @@
 // The browser suite (browser-suite.ts) against the real stack: two gateway processes, a
 // forwarder and a matcher on Kafka, Cassandra and Redis, serving the web client built by
-// `npm run build:web` (into workloads/web/dist, where every gateway process looks).
+// `npm run build:web` (into workloads/web/dist, where every gateway process looks), uploading to
+// the object store hack/stack starts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ChatStack } from "../testkit/index.ts";
+import { ChatStack, objectStore } from "../testkit/index.ts";
 import { browserSuite } from "./browser-suite.ts";
 
 browserSuite({
@@ -20,7 +21,14 @@ browserSuite({
       gateways: 2,
       forwarders: 1,
       matchers: 1,
-      env: { SERVER_API_KEYS: serverKey },
+      env: {
+        SERVER_API_KEYS: serverKey,
+        OBJECT_STORE_ENDPOINT: objectStore().endpoint,
+        OBJECT_STORE_BUCKET: objectStore().bucket,
+        OBJECT_STORE_REGION: objectStore().region,
+        OBJECT_STORE_ACCESS_KEY_ID: objectStore().accessKeyId,
+        OBJECT_STORE_SECRET_ACCESS_KEY: objectStore().secretAccessKey,
+      },
     });
     return { urls: stack.gateways.map((g) => g.url), stop: () => stack.stop() };
   },
