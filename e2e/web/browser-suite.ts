@@ -5,8 +5,8 @@
 // with nothing lost and nothing twice; a reload keeps the conversation; a busy room shows its
 // unread count, opens at the first unseen message and loads older ones on scroll; two strangers
 // are matched; a backend's post (the server API, sent twice) shows once on every member's page;
-// an image pasted into the composer and a file attached by the button are uploaded (with
-// progress) and shown to the other member, the image as a preview loaded from the object store;
+// an image pasted into the composer, a file attached by the button and one dropped on the room
+// are uploaded and shown to the other member, the image as a preview from the object store;
 // the layout holds at 375 px and 1280 px. Screenshots of the main views are saved
 // to e2e/web/artifacts/<target>/ (ignored by git) on every run.
 import assert from "node:assert/strict";
@@ -184,7 +184,7 @@ export function browserSuite(target: BrowserTarget): void {
       await shot(alice, "server-post");
     });
 
-    it("uploads a pasted image and an attached file, which the other member sees: the image as a preview from the object store", async () => {
+    it("uploads a pasted image, an attached and a dropped file, which the other member sees: the image as a preview from the object store", async () => {
       // a pasted image: a PNG drawn in the page, put on a paste event as the clipboard's file
       await alice.evaluate(`(async () => {
         const canvas = document.createElement("canvas");
@@ -239,6 +239,18 @@ export function browserSuite(target: BrowserTarget): void {
       const res = await fetch(href, { signal: AbortSignal.timeout(10_000) });
       assert.equal(await res.text(), "meeting notes\n", "the link downloads the file");
       await shot(bob.page, "upload-file");
+
+      // a file dropped on the room
+      await alice.evaluate(`(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["dropped"], "dropped-${suffix}.txt", { type: "text/plain" }));
+        document.querySelector(".room-view").dispatchEvent(
+          new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }),
+        );
+      })()`);
+      await bob.page
+        .locator(".msg .attachment.file a.file-name", { hasText: `dropped-${suffix}.txt` })
+        .waitFor();
     });
 
     it("shows the other's typing", async () => {
