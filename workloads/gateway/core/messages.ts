@@ -29,6 +29,9 @@ export function checkContent(msgType: MsgType, content: MessageContent): void {
       if (typeof content.text !== "string" || content.text.trim() === "") {
         throw new ChatError("BAD_REQUEST", `${msgType} messages need a non-empty content.text`);
       }
+      if (content.key !== undefined) {
+        throw new ChatError("BAD_REQUEST", "content.key is for image and file messages");
+      }
       return;
     case "image":
     case "file":

@@ -186,10 +186,16 @@ export class Uploads {
       );
     }
     const type = mediaTypeOf(info.contentType);
-    if (info.size > u.limits.maxBytes || !mediaTypeAllowed(u.limits.contentTypes, type)) {
+    if (info.size > u.limits.maxBytes) {
+      throw new ChatError(
+        "UPLOAD_TOO_LARGE",
+        `the stored object has ${info.size} bytes, more than the ${u.limits.maxBytes} an upload may have`,
+      );
+    }
+    if (!mediaTypeAllowed(u.limits.contentTypes, type)) {
       throw new ChatError(
         "UPLOAD_TYPE_NOT_ALLOWED",
-        `the stored object (${info.size} bytes, ${type}) is outside the cluster's upload limits`,
+        `the stored object's type ${type} is not allowed`,
       );
     }
     if (msgType === "image" && !type.startsWith("image/")) {
