@@ -12,6 +12,7 @@ export {
   kafkaBrokers,
   kubeconfigPath,
   kubectlPath,
+  objectStore,
   oidcProvider,
   oidcUsers,
   redisUrl,

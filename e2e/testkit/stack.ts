@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const stackScript = fileURLToPath(new URL("../../hack/stack", import.meta.url));
 
-type Part = "redis" | "kafka" | "cassandra" | "kube" | "keycloak";
+type Part = "redis" | "kafka" | "cassandra" | "s3proxy" | "kube" | "keycloak";
 
 const fromScript = new Map<Part, Map<string, string>>();
 
@@ -68,4 +68,13 @@ export const oidcUsers = () => ({
     password: setting("keycloak", "SB_OIDC_UNVERIFIED_PASSWORD"),
     email: setting("keycloak", "SB_OIDC_UNVERIFIED_EMAIL"),
   },
+});
+
+/** the object store's endpoint, bucket and credentials (S3ObjectStoreOptions' shape) */
+export const objectStore = () => ({
+  endpoint: setting("s3proxy", "OBJECT_STORE_ENDPOINT"),
+  bucket: setting("s3proxy", "OBJECT_STORE_BUCKET"),
+  region: setting("s3proxy", "OBJECT_STORE_REGION"),
+  accessKeyId: setting("s3proxy", "OBJECT_STORE_ACCESS_KEY_ID"),
+  secretAccessKey: setting("s3proxy", "OBJECT_STORE_SECRET_ACCESS_KEY"),
 });

@@ -5,6 +5,8 @@
 // with nothing lost and nothing twice; a reload keeps the conversation; a busy room shows its
 // unread count, opens at the first unseen message and loads older ones on scroll; two strangers
 // are matched; a backend's post (the server API, sent twice) shows once on every member's page;
+// an image pasted into the composer, a file attached by the button and one dropped on the room
+// are uploaded and shown to the other member, the image as a preview from the object store;
 // the layout holds at 375 px and 1280 px. Screenshots of the main views are saved
 // to e2e/web/artifacts/<target>/ (ignored by git) on every run.
 import assert from "node:assert/strict";
@@ -188,6 +190,75 @@ export function browserSuite(target: BrowserTarget): void {
         assert.equal(await bubble(page, `deployed ${suffix}`).count(), 1, "shown once");
       }
       await shot(alice, "server-post");
+    });
+
+    it("uploads a pasted image, an attached and a dropped file, which the other member sees: the image as a preview from the object store", async () => {
+      // a pasted image: a PNG drawn in the page, put on a paste event as the clipboard's file
+      await alice.evaluate(`(async () => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 96;
+        canvas.height = 64;
+        const g = canvas.getContext("2d");
+        g.fillStyle = "#2b6cb0";
+        g.fillRect(0, 0, 96, 64);
+        g.fillStyle = "#f6ad55";
+        g.fillRect(24, 16, 48, 32);
+        const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+        const data = new DataTransfer();
+        data.items.add(new File([blob], "pasted.png", { type: "image/png" }));
+        document.getElementById("composer-text").dispatchEvent(
+          new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }),
+        );
+      })()`);
+      const loaded = (page: Page) =>
+        waitFor(
+          "the pasted image to load from the object store",
+          async () => {
+            const state = (await page.evaluate(`(() => {
+              const all = document.querySelectorAll(".msg .attachment.image img.preview");
+              const i = all[all.length - 1];
+              return i === undefined ? { src: "", width: 0 } :
+                { src: i.currentSrc, width: i.complete ? i.naturalWidth : 0 };
+            })()`)) as { src: string; width: number };
+            return state.width === 96 && !state.src.startsWith("blob:") ? state.src : undefined;
+          },
+          { timeoutMs: 20_000 },
+        );
+      const seenByBob = await loaded(bob.page);
+      assert.match(seenByBob, /^https?:\/\//, "a URL of the object store");
+      await loaded(alice);
+      await alice
+        .locator(".msg.mine", { hasText: "pasted.png" })
+        .locator(".state", { hasText: /Sent|Seen/ })
+        .waitFor();
+      await shot(bob.page, "upload-image");
+
+      // a file by the attach button
+      await alice.locator(".composer input[type=file]").setInputFiles({
+        name: `notes-${suffix}.txt`,
+        mimeType: "text/plain",
+        buffer: Buffer.from("meeting notes\n"),
+      });
+      const link = bob.page.locator(".msg .attachment.file a.file-name", {
+        hasText: `notes-${suffix}.txt`,
+      });
+      await link.waitFor();
+      const href = (await link.getAttribute("href")) ?? "";
+      const res = await fetch(href, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(await res.text(), "meeting notes\n", "the link downloads the file");
+      await shot(bob.page, "upload-file");
+
+      // a file dropped on the room
+      await alice.evaluate(`(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["dropped"], "dropped-${suffix}.txt", { type: "text/plain" }));
+        document.querySelector(".room-view").dispatchEvent(
+          new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }),
+        );
+      })()`);
+      await bob.page
+        .locator(".msg .attachment.file a.file-name", { hasText: `dropped-${suffix}.txt` })
+        .waitFor();
     });
 
     it("shows the other's typing", async () => {

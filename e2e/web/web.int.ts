@@ -1,11 +1,12 @@
 // The browser suite (browser-suite.ts) against the real stack: two gateway processes, a
 // forwarder and a matcher on Kafka, Cassandra and Redis, serving the web client built by
 // `npm run build:web` (into workloads/web/dist, where every gateway process looks), with single
-// sign-on through the stack's OpenID Connect provider.
+// sign-on through the stack's OpenID Connect provider, uploading to the object store hack/stack
+// starts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ChatStack, freePort, oidcUsers, signOnEnv } from "../testkit/index.ts";
+import { ChatStack, freePort, objectStore, oidcUsers, signOnEnv } from "../testkit/index.ts";
 import { browserSuite } from "./browser-suite.ts";
 
 const person = oidcUsers().verified;
@@ -25,7 +26,14 @@ browserSuite({
       gateways: 0,
       forwarders: 1,
       matchers: 1,
-      env: { SERVER_API_KEYS: serverKey },
+      env: {
+        SERVER_API_KEYS: serverKey,
+        OBJECT_STORE_ENDPOINT: objectStore().endpoint,
+        OBJECT_STORE_BUCKET: objectStore().bucket,
+        OBJECT_STORE_REGION: objectStore().region,
+        OBJECT_STORE_ACCESS_KEY_ID: objectStore().accessKeyId,
+        OBJECT_STORE_SECRET_ACCESS_KEY: objectStore().secretAccessKey,
+      },
     });
     // two gateways, each the provider's way back to itself
     for (let i = 0; i < 2; i++) {

@@ -28,6 +28,9 @@ export SWITCHBOARD_CACHE SWITCHBOARD_STATE
 : "${SB_CONTROLLER_MANAGER_PORT:=10257}"
 : "${SB_KEYCLOAK_PORT:=17080}"
 : "${SB_KEYCLOAK_MANAGEMENT_PORT:=17081}"
+: "${SB_S3_PORT:=19900}"
+# the object store's one bucket (hack/parts/s3proxy.sh makes it)
+: "${SB_S3_BUCKET:=switchboard}"
 # Optional: one more address of this host, reachable from Pods (hack/cluster net makes it).
 # When set, Redis and Cassandra listen on it too, and Kafka has a second listener on it
 # (port SB_KAFKA_NODE_PORT) that advertises it, so clients in Pods get usable metadata.
@@ -37,7 +40,7 @@ export SWITCHBOARD_CACHE SWITCHBOARD_STATE
 export SB_REDIS_PORT SB_KAFKA_PORT SB_KAFKA_CONTROLLER_PORT SB_CASSANDRA_PORT \
   SB_CASSANDRA_STORAGE_PORT SB_ETCD_PORT SB_ETCD_PEER_PORT SB_APISERVER_PORT \
   SB_CONTROLLER_MANAGER_PORT SB_KEYCLOAK_PORT SB_KEYCLOAK_MANAGEMENT_PORT SB_NODE_ADDRESS \
-  SB_KAFKA_NODE_PORT
+  SB_KAFKA_NODE_PORT SB_S3_PORT SB_S3_BUCKET
 
 log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${SB_PART:-hack}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -108,8 +108,8 @@ export class EnvReader {
       .filter((s) => s !== "");
   }
 
-  /** a problem a reader found in how settings go together; reported by done() with the rest */
-  invalid(message: string): void {
+  /** records a problem a reader found in values it read (reported by done) */
+  problem(message: string): void {
     this.#errors.push(message);
   }
 

@@ -220,6 +220,31 @@ export const SETTINGS = {
   oidcProviderName: str("OIDC_PROVIDER_NAME", ["gateway"], "SSO"),
   serverApiRateLimitBurst: int("SERVER_API_RATE_LIMIT_BURST", ["gateway"], 200, 1),
   serverApiRateLimitPerSecond: num("SERVER_API_RATE_LIMIT_PER_SECOND", ["gateway"], 100, 0.001),
+  // uploads (workloads/gateway/config.ts; docs/decisions/0021): no endpoint, uploads are off
+  // (the embedded default then keeps objects in memory)
+  objectStoreEndpoint: opt("OBJECT_STORE_ENDPOINT", ["gateway"]),
+  objectStoreBucket: str("OBJECT_STORE_BUCKET", ["gateway"], "switchboard"),
+  objectStoreRegion: str("OBJECT_STORE_REGION", ["gateway"], "us-east-1"),
+  objectStoreForcePathStyle: {
+    kind: "oneOf",
+    name: "OBJECT_STORE_FORCE_PATH_STYLE",
+    readBy: ["gateway"],
+    values: ["true", "false"],
+    default: "true",
+  } as OneOfSetting<"true" | "false">,
+  objectStoreAccessKeyId: opt("OBJECT_STORE_ACCESS_KEY_ID", ["gateway"]),
+  objectStoreSecretAccessKey: opt("OBJECT_STORE_SECRET_ACCESS_KEY", ["gateway"]),
+  uploadMaxBytes: int("UPLOAD_MAX_BYTES", ["gateway"], 10 * 1024 * 1024, 1, 5 * 1024 ** 3),
+  /** media types an upload may have: exact (image/png) or a whole type (image/*), comma-separated */
+  uploadContentTypes: str(
+    "UPLOAD_CONTENT_TYPES",
+    ["gateway"],
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip",
+  ),
+  uploadUrlTtlSeconds: int("UPLOAD_URL_TTL_SECONDS", ["gateway"], 300, 1, 3_600),
+  downloadUrlTtlSeconds: int("DOWNLOAD_URL_TTL_SECONDS", ["gateway"], 300, 1, 604_800),
+  uploadRateLimitBurst: int("UPLOAD_RATE_LIMIT_BURST", ["gateway"], 10, 1),
+  uploadRateLimitPerSecond: num("UPLOAD_RATE_LIMIT_PER_SECOND", ["gateway"], 0.2, 0.001),
   // forwarder (workloads/forwarder/config.ts)
   forwarderGroupId: str("FORWARDER_GROUP_ID", ["forwarder"]),
   // matcher (workloads/matcher/config.ts)

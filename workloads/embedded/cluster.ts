@@ -8,6 +8,7 @@ import { createGateway, type Gateway } from "../gateway/app.ts";
 import type { SignOnSettings } from "../gateway/auth/sign-on.ts";
 import { DEFAULT_LIMITS } from "../gateway/config.ts";
 import type { GatewayLimits } from "../gateway/core/context.ts";
+import type { UploadConfig } from "../gateway/core/uploads.ts";
 import { matcherDefaults } from "../matcher/config.ts";
 import { Matcher, type MatcherSettings } from "../matcher/matcher.ts";
 import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
@@ -31,6 +32,8 @@ export interface ClusterOptions {
   readonly webDir?: string;
   /** single sign-on (none: off) */
   readonly signOn?: SignOnSettings;
+  /** the object store and upload limits (none: uploads are off) */
+  readonly uploads?: UploadConfig;
 }
 
 export interface InProcessCluster {
@@ -82,6 +85,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
         limits: { ...DEFAULT_LIMITS, ...o.limits },
         log,
         metrics,
+        uploads: o.uploads,
       },
       {
         tokens: { secret, issuer: "switchboard", accessTtlSeconds: 900, refreshTtlSeconds: 86_400 },

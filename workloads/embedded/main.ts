@@ -1,5 +1,7 @@
 // The embedded default (`npm start`): gateway, forwarder and matcher in one process, on in-memory
-// backends, on one port. Nothing to install; nothing survives a restart.
+// backends, on one port. Nothing to install; nothing survives a restart. Uploads go to an
+// in-memory object store on a port of its own on the same host, or to the S3-compatible store
+// OBJECT_STORE_ENDPOINT names.
 
 import { randomBytes } from "node:crypto";
 import { EnvReader } from "#contract/env";
@@ -12,6 +14,8 @@ import { readGatewaySettings } from "../gateway/config.ts";
 import { readMatcherSettings } from "../matcher/config.ts";
 import { Matcher } from "../matcher/matcher.ts";
 import { memoryBackends } from "../shared/backends/connect.ts";
+import { MemoryObjectStore } from "../shared/backends/object-store.memory.ts";
+import { S3ObjectStore } from "../shared/backends/object-store.s3.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 
 const env = new EnvReader(process.env);
@@ -30,6 +34,12 @@ const metrics = createMetrics();
 const stopTracing = startTracing({ serviceName: "switchboard-embedded", otlpEndpoint });
 const backends = memoryBackends();
 const topic = "switchboard.messages";
+const objects =
+  settings.objectStore === undefined
+    ? await MemoryObjectStore.start({
+        host: settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host,
+      })
+    : new S3ObjectStore(settings.objectStore);
 const forwarder = new Forwarder({
   ...backends,
   topic,
@@ -56,6 +66,7 @@ const gateway = await createGateway(
     limits: settings.limits,
     log: log.child({ component: "gateway" }),
     metrics,
+    uploads: { objects, cluster: "switchboard", limits: settings.uploadLimits },
   },
   {
     tokens: settings.tokens,
@@ -68,6 +79,7 @@ onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   await gateway.stop();
   await matcher.stop();
   await forwarder.stop();
+  await objects.close();
   await backends.close();
   await stopTracing();
 });

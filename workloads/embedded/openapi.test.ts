@@ -12,6 +12,8 @@ import {
   type Session,
   waitFor,
 } from "../../e2e/testkit/index.ts";
+import { DEFAULT_UPLOAD_LIMITS } from "../gateway/config.ts";
+import { MemoryObjectStore } from "../shared/backends/object-store.memory.ts";
 import { type InProcessCluster, startCluster } from "./cluster.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document is JSON the test walks
@@ -38,6 +40,7 @@ describe("the OpenAPI document against the live server", () => {
   let cluster: InProcessCluster;
   /** a gateway without server keys: its server API answers 403 */
   let off: InProcessCluster;
+  let objects: MemoryObjectStore;
   let rest: Rest;
   let doc: Json;
   let checker: OpenApiChecker;
@@ -45,10 +48,12 @@ describe("the OpenAPI document against the live server", () => {
   const seen = new Map<string, Set<string>>();
 
   before(async () => {
+    objects = await MemoryObjectStore.start();
     cluster = await startCluster({
       matcher: { pairIntervalMs: 10 },
       limits: { userRate: { capacity: 10_000, refillPerSecond: 1000 } },
       serverKeys: [SERVER_KEY],
+      uploads: { objects, cluster: "openapi", limits: DEFAULT_UPLOAD_LIMITS },
     });
     off = await startCluster();
     rest = new Rest(cluster.urls[0] as string);
@@ -59,6 +64,7 @@ describe("the OpenAPI document against the live server", () => {
   after(async () => {
     await cluster.stop();
     await off.stop();
+    await objects.close();
   });
 
   /** Sends the request and checks the answer against the operation's documented responses. */
@@ -261,6 +267,33 @@ describe("the OpenAPI document against the live server", () => {
     await call("PUT", read, missing, { body: { seq: 1 }, token: t(ben), expect: 404 });
     await call("PUT", read, g, { body: { seq: 1 }, token: t(cat), expect: 403 });
     await call("PUT", read, g, { body: HUGE, token: t(ben), expect: 413 });
+
+    // ---- uploads ----
+    const uploads = `${room}/uploads`;
+    const file = { name: "a.png", size: 10, content_type: "image/png" };
+    const granted = await call("POST", uploads, g, { body: file, token: t(ben), expect: 201 });
+    await call("POST", uploads, g, { body: { ...file, size: 0 }, token: t(ben), expect: 400 });
+    await call("POST", uploads, g, { body: file, expect: 401 });
+    await call("POST", uploads, g, { body: file, token: t(cat), expect: 403 });
+    await call("POST", uploads, missing, { body: file, token: t(ben), expect: 404 });
+    await call("POST", uploads, g, { body: HUGE, token: t(ben), expect: 413 });
+    await call("POST", uploads, g, {
+      body: { ...file, size: DEFAULT_UPLOAD_LIMITS.maxBytes + 1 },
+      token: t(ben),
+      expect: 413,
+    });
+    await call("POST", uploads, g, {
+      body: { ...file, content_type: "text/html" },
+      token: t(ben),
+      expect: 415,
+    });
+    const object = `${room}/objects/{object_id}`;
+    const o1 = { ...g, object_id: granted.object_id };
+    await call("GET", object, o1, { token: t(ben), expect: 200 });
+    await call("GET", object, { ...o1, object_id: "x" }, { token: t(ben), expect: 400 });
+    await call("GET", object, o1, { expect: 401 });
+    await call("GET", object, o1, { token: t(cat), expect: 403 });
+    await call("GET", object, { ...o1, room_id: NO_ROOM }, { token: t(ben), expect: 404 });
 
     // ---- match ----
     const tc = await call("POST", "/v1/match", none, {

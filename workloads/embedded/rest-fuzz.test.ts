@@ -11,6 +11,8 @@ import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { ChatSocket, OpenApiChecker, Rest, type Session } from "../../e2e/testkit/index.ts";
+import { DEFAULT_UPLOAD_LIMITS } from "../gateway/config.ts";
+import { MemoryObjectStore } from "../shared/backends/object-store.memory.ts";
 import { type InProcessCluster, startCluster } from "./cluster.ts";
 
 const RUNS = Number(process.env.REST_FUZZ_RUNS ?? 60);
@@ -51,9 +53,19 @@ describe("REST body fuzzing", () => {
   let spare: Session;
   let roomId: string;
   let ticketId: string;
+  let objects: MemoryObjectStore;
 
   before(async () => {
+    objects = await MemoryObjectStore.start();
     cluster = await startCluster({
+      uploads: {
+        objects,
+        cluster: "fuzz",
+        limits: {
+          ...DEFAULT_UPLOAD_LIMITS,
+          rate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
+        },
+      },
       limits: {
         userRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
         anonymousRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
@@ -81,6 +93,7 @@ describe("REST body fuzzing", () => {
 
   after(async () => {
     await cluster.stop();
+    await objects.close();
   });
 
   /** a valid body per operation that takes one; the test fails if one is missing */
@@ -99,6 +112,7 @@ describe("REST body fuzzing", () => {
     "POST /v1/rooms": { kind: "group", name: "made", members: [ben.userId] },
     "POST /v1/rooms/{room_id}/members": { user_id: ben.userId },
     "PUT /v1/rooms/{room_id}/read": { seq: 0 },
+    "POST /v1/rooms/{room_id}/uploads": { name: "a.png", size: 100, content_type: "image/png" },
     "POST /v1/match": { request_id: "r", tags: ["chess"], language: "en" },
     "POST /v1/server/rooms": { kind: "group", name: "made", owner_id: ann.userId },
     "POST /v1/server/rooms/{room_id}/messages": {

@@ -16,6 +16,7 @@ import type { GatewayContext } from "./core/context.ts";
 import { Matching } from "./core/matching.ts";
 import { Messages } from "./core/messages.ts";
 import { Rooms } from "./core/rooms.ts";
+import { Uploads } from "./core/uploads.ts";
 import { authRoutes } from "./rest/auth-routes.ts";
 import { installErrorHandler } from "./rest/http.ts";
 import { matchRoutes } from "./rest/match-routes.ts";
@@ -23,6 +24,7 @@ import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { serverRoutes } from "./rest/server-routes.ts";
 import { signOnRoutes } from "./rest/sign-on-routes.ts";
+import { uploadRoutes } from "./rest/upload-routes.ts";
 import { strictValidatorCompiler } from "./rest/validation.ts";
 import { webRoutes } from "./web.ts";
 import { Hub } from "./ws/hub.ts";
@@ -67,7 +69,8 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   const sessions = new Sessions(ctx);
   const tokens = new Tokens(opts.tokens, ctx.store, sessions);
   const rooms = new Rooms(ctx);
-  const messages = new Messages(ctx);
+  const uploads = new Uploads(ctx, rooms);
+  const messages = new Messages(ctx, uploads);
   const matching = new Matching(ctx);
   const hub = new Hub(ctx, matching, sessions);
   const sockets = new SocketServer(
@@ -118,6 +121,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   );
   roomRoutes(app, ctx, tokens, rooms, messages);
   matchRoutes(app, ctx, tokens, matching);
+  uploadRoutes(app, ctx, tokens, uploads);
   serverRoutes(app, ctx, new ServerKeys(opts.serverKeys ?? []), rooms, messages, sessions);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -143,7 +147,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
       .header("content-type", ctx.metrics.registry.contentType)
       .send(await ctx.metrics.registry.metrics()),
   );
-  await webRoutes(app, opts.webDir);
+  await webRoutes(app, opts.webDir, ctx.uploads?.objects.origin);
   await opts.extraRoutes?.(app);
 
   app.server.on("upgrade", (req, socket, head) => sockets.handleUpgrade(req, socket, head));

@@ -4,11 +4,13 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { EnvReader } from "#contract/env";
 import { readOptional, readSetting, SETTINGS } from "#contract/settings";
+import type { S3ObjectStoreOptions } from "../shared/backends/object-store.s3.ts";
 import { readListen } from "../shared/settings.ts";
 import type { KdfParams } from "./auth/passwords.ts";
 import type { SignOnSettings } from "./auth/sign-on.ts";
 import type { TokenConfig } from "./auth/tokens.ts";
 import type { GatewayLimits } from "./core/context.ts";
+import { parseContentTypes, type UploadLimits } from "./core/uploads.ts";
 
 export interface GatewaySettings {
   readonly port: number;
@@ -23,6 +25,9 @@ export interface GatewaySettings {
   readonly serverApiKeys: readonly string[];
   /** single sign-on (OIDC_*); undefined: off */
   readonly signOn: SignOnSettings | undefined;
+  /** the S3-compatible store of uploads; undefined (no OBJECT_STORE_ENDPOINT): uploads are off */
+  readonly objectStore: S3ObjectStoreOptions | undefined;
+  readonly uploadLimits: UploadLimits;
 }
 
 const S = SETTINGS;
@@ -61,6 +66,61 @@ export const LIMIT_ENV = {
   serverRateRefill: S.serverApiRateLimitPerSecond.name,
   maxRoomMembers: S.maxRoomMembers.name,
 } as const;
+
+/** The upload limits when the environment sets none (the embedded default uses them). */
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = {
+  maxBytes: S.uploadMaxBytes.default,
+  contentTypes: parseContentTypes(S.uploadContentTypes.default as string),
+  uploadUrlTtlSeconds: S.uploadUrlTtlSeconds.default,
+  downloadUrlTtlSeconds: S.downloadUrlTtlSeconds.default,
+  rate: {
+    capacity: S.uploadRateLimitBurst.default,
+    refillPerSecond: S.uploadRateLimitPerSecond.default,
+  },
+};
+
+function readUploadLimits(env: EnvReader): UploadLimits {
+  const raw = readSetting(env, S.uploadContentTypes);
+  let contentTypes = DEFAULT_UPLOAD_LIMITS.contentTypes;
+  try {
+    contentTypes = parseContentTypes(raw);
+  } catch (err) {
+    env.problem(`${S.uploadContentTypes.name}: ${(err as Error).message}`);
+  }
+  return {
+    maxBytes: readSetting(env, S.uploadMaxBytes),
+    contentTypes,
+    uploadUrlTtlSeconds: readSetting(env, S.uploadUrlTtlSeconds),
+    downloadUrlTtlSeconds: readSetting(env, S.downloadUrlTtlSeconds),
+    rate: {
+      capacity: readSetting(env, S.uploadRateLimitBurst),
+      refillPerSecond: readSetting(env, S.uploadRateLimitPerSecond),
+    },
+  };
+}
+
+/** The object store's settings, when OBJECT_STORE_ENDPOINT names one; its keys are then required. */
+function readObjectStore(env: EnvReader): S3ObjectStoreOptions | undefined {
+  const endpoint = readOptional(env, S.objectStoreEndpoint);
+  const bucket = readSetting(env, S.objectStoreBucket);
+  const region = readSetting(env, S.objectStoreRegion);
+  const forcePathStyle = readSetting(env, S.objectStoreForcePathStyle) === "true";
+  const accessKeyId = readOptional(env, S.objectStoreAccessKeyId);
+  const secretAccessKey = readOptional(env, S.objectStoreSecretAccessKey);
+  if (endpoint === undefined) return undefined;
+  if (!/^https?:\/\/[^/]+/.test(endpoint)) {
+    env.problem(
+      `${S.objectStoreEndpoint.name} must be an http(s) URL, got '${endpoint.slice(0, 40)}'`,
+    );
+  }
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    env.problem(
+      `${S.objectStoreEndpoint.name} is set: ${S.objectStoreAccessKeyId.name} and ${S.objectStoreSecretAccessKey.name} are required too`,
+    );
+    return undefined;
+  }
+  return { endpoint, bucket, region, forcePathStyle, accessKeyId, secretAccessKey };
+}
 
 /**
  * `embedded` allows a generated JWT secret (tokens then die with the process); a deployed
@@ -112,6 +172,8 @@ export function readGatewaySettings(env: EnvReader, opts: { embedded: boolean })
     drainTimeoutMs: readSetting(env, S.drainTimeoutMs),
     serverApiKeys: readSetting(env, S.serverApiKeys),
     signOn: readSignOn(env),
+    objectStore: readObjectStore(env),
+    uploadLimits: readUploadLimits(env),
   };
 }
 
@@ -133,7 +195,7 @@ export function readSignOn(env: EnvReader): SignOnSettings | undefined {
     .filter(([, v]) => v === undefined)
     .map(([k]) => k);
   if (missing.length > 0) {
-    env.invalid(
+    env.problem(
       `single sign-on needs ${Object.keys(needed).join(", ")} together; missing: ${missing.join(", ")}`,
     );
     return undefined;
@@ -141,7 +203,7 @@ export function readSignOn(env: EnvReader): SignOnSettings | undefined {
   const issuerUrl = httpUrl(env, S.oidcIssuerUrl.name, issuer as string);
   const redirectUrl = httpUrl(env, S.oidcRedirectUrl.name, redirect as string);
   if (!scopes.split(/\s+/).includes("openid")) {
-    env.invalid(`${S.oidcScopes.name} must include openid, got '${scopes.slice(0, 80)}'`);
+    env.problem(`${S.oidcScopes.name} must include openid, got '${scopes.slice(0, 80)}'`);
   }
   if (issuerUrl === undefined || redirectUrl === undefined) return undefined;
   return {
@@ -157,7 +219,7 @@ export function readSignOn(env: EnvReader): SignOnSettings | undefined {
 function httpUrl(env: EnvReader, name: string, raw: string): URL | undefined {
   const url = URL.parse(raw);
   if (url === null || (url.protocol !== "https:" && url.protocol !== "http:") || url.hash !== "") {
-    env.invalid(`${name} must be an http(s) URL without a fragment, got '${raw.slice(0, 80)}'`);
+    env.problem(`${name} must be an http(s) URL without a fragment, got '${raw.slice(0, 80)}'`);
     return undefined;
   }
   return url;

@@ -5,6 +5,7 @@ import { onShutdownSignal } from "#contract/process";
 import { createLogger } from "#contract/telemetry/log";
 import { startTracing } from "#contract/telemetry/tracing";
 import { connectBackends } from "../shared/backends/connect.ts";
+import { S3ObjectStore } from "../shared/backends/object-store.s3.ts";
 import { degradedWhile, Readiness } from "../shared/readiness.ts";
 import { readSharedSettings } from "../shared/settings.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
@@ -44,6 +45,8 @@ const readiness = new Readiness(
   ],
   { gauge: metrics.readinessCheck, onChange: (check, s) => log.info({ check, ...s }, "readiness") },
 );
+const objects =
+  settings.objectStore === undefined ? undefined : new S3ObjectStore(settings.objectStore);
 const gateway = await createGateway(
   {
     ...backends,
@@ -52,6 +55,10 @@ const gateway = await createGateway(
     limits: settings.limits,
     log,
     metrics,
+    uploads:
+      objects === undefined
+        ? undefined
+        : { objects, cluster: shared.cluster, limits: settings.uploadLimits },
   },
   {
     tokens: settings.tokens,
@@ -64,11 +71,23 @@ const gateway = await createGateway(
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   readiness.stop();
   await gateway.stop();
+  await objects?.close();
   await backends.close();
   await stopTracing();
 });
 readiness.start();
 await gateway.listen(settings.port, settings.host);
+if (objects === undefined) {
+  log.info("uploads off: no OBJECT_STORE_ENDPOINT");
+} else {
+  // reported, not waited on: chat works without the store, and the operator's ObjectStoreReady
+  // condition says whether the bucket is there
+  objects.checkBucket().then(
+    () => log.info({ origin: objects.origin }, "uploads on: the object store's bucket answers"),
+    (err: unknown) =>
+      log.warn({ err }, "uploads on, but the object store's bucket does not answer"),
+  );
+}
 log.info(
   { serverApi: settings.serverApiKeys.length > 0, serverKeys: settings.serverApiKeys.length },
   settings.serverApiKeys.length > 0

@@ -1,7 +1,8 @@
 // Serves the web client (workloads/web, built into workloads/web/dist by `npm run build:web`) at
 // `/`: index.html revalidated on every load, the content-hashed assets cached for a year, and a
 // Content-Security-Policy that lets the page load only its own script and style and talk only to
-// this gateway. Read once at start-up; without a build, `/` says how to make one.
+// this gateway (and the object store, when uploads are on: the page uploads to it and shows its
+// images). Read once at start-up; without a build, `/` says how to make one.
 import { readdir, readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,16 +10,22 @@ import type { FastifyInstance } from "fastify";
 
 export const WEB_DIST = fileURLToPath(new URL("../web/dist/", import.meta.url));
 
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+/** The page's policy; `objectOrigin`: the object store's origin, which the page may reach too. */
+export const contentSecurityPolicy = (objectOrigin?: string): string => {
+  const store = objectOrigin === undefined ? "" : ` ${objectOrigin}`;
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src 'self' data: blob:${store}`,
+    `connect-src 'self'${store}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+};
+
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -53,13 +60,16 @@ async function readBuild(dir: string): Promise<Map<string, Asset> | undefined> {
   return files;
 }
 
-export async function webRoutes(app: FastifyInstance, dir = WEB_DIST): Promise<void> {
+export async function webRoutes(
+  app: FastifyInstance,
+  dir = WEB_DIST,
+  objectOrigin?: string,
+): Promise<void> {
   const files = await readBuild(dir);
+  const csp = contentSecurityPolicy(objectOrigin);
   const page = files?.get("index.html");
   app.get("/", { schema: { hide: true } }, async (_req, reply) => {
-    reply
-      .header("content-security-policy", CONTENT_SECURITY_POLICY)
-      .header("x-content-type-options", "nosniff");
+    reply.header("content-security-policy", csp).header("x-content-type-options", "nosniff");
     if (page === undefined) {
       return reply
         .status(503)

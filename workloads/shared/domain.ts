@@ -45,7 +45,12 @@ export interface Member {
 
 export interface MessageContent {
   readonly text?: string;
-  /** image and file messages: where the object lives, its name, size and media type */
+  /**
+   * image and file messages: the uploaded object's key in the cluster's object store
+   * (`<cluster>/<room id>/<object id>`), or an external `url`, never both; then its name, size
+   * and media type (for an uploaded object, as the store reported them at send)
+   */
+  readonly key?: string;
   readonly url?: string;
   readonly name?: string;
   readonly size?: number;

@@ -118,6 +118,34 @@ export const ErrorCodes = {
     description:
       "The single sign-on's one-time code is unknown, expired or used already (a second use also ends the session it started): sign in again.",
   },
+  UPLOADS_DISABLED: {
+    status: 503,
+    retriable: false,
+    description:
+      "This cluster has no object store: upload and download URLs, and image or file messages that name an uploaded object, are off.",
+  },
+  UPLOAD_TOO_LARGE: {
+    status: 413,
+    retriable: false,
+    description: "The upload is larger than the cluster allows (UPLOAD_MAX_BYTES).",
+  },
+  UPLOAD_TYPE_NOT_ALLOWED: {
+    status: 415,
+    retriable: false,
+    description: "The upload's media type is not one the cluster allows (UPLOAD_CONTENT_TYPES).",
+  },
+  OBJECT_NOT_IN_ROOM: {
+    status: 403,
+    retriable: false,
+    description:
+      "The object key a message or download names is not one of this room's uploads (keys are <cluster>/<room id>/<object id>).",
+  },
+  OBJECT_NOT_FOUND: {
+    status: 404,
+    retriable: false,
+    description:
+      "No object is stored under the key: the upload never happened, failed, or was refused by the store.",
+  },
   RATE_LIMITED: {
     status: 429,
     retriable: true,

@@ -11,6 +11,8 @@ export const ConditionType = {
   CassandraSchemaReady: "CassandraSchemaReady",
   /** the Cassandra settings keep an acknowledged message through a crash (decision 0013) */
   AcknowledgedWritesDurable: "AcknowledgedWritesDurable",
+  /** spec.objectStore's bucket answers HeadBucket (reported, never blocking Ready: chat works without uploads) */
+  ObjectStoreReady: "ObjectStoreReady",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -36,6 +38,9 @@ export const Reason = {
   ReplicationTooLow: "ReplicationTooLow",
   DurabilityUnknown: "DurabilityUnknown",
   SecretMissing: "SecretMissing",
+  BucketReady: "BucketReady",
+  BucketMissing: "BucketMissing",
+  ObjectStoreUnreachable: "ObjectStoreUnreachable",
   Waiting: "Waiting",
   Deleting: "Deleting",
 } as const;

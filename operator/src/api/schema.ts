@@ -313,6 +313,65 @@ export const Oidc = Type.Object(
   },
 );
 
+export const ObjectStoreLimits = Type.Object({
+  maxBytes: Type.Integer({
+    minimum: 1,
+    maximum: 5_368_709_120,
+    default: 10_485_760,
+    description: "the largest upload, in bytes (UPLOAD_MAX_BYTES)",
+  }),
+  contentTypes: Type.Array(
+    Type.String({
+      minLength: 3,
+      maxLength: 127,
+      pattern: "^[a-z0-9][a-z0-9!#$&^_.+-]*/([a-z0-9][a-z0-9!#$&^_.+-]*|\\*)$",
+    }),
+    {
+      minItems: 1,
+      maxItems: 64,
+      default: [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "application/zip",
+      ],
+      description: "allowed media types: type/subtype, or type/* for a whole type",
+    },
+  ),
+  uploadUrlTtlSeconds: Type.Integer({ minimum: 1, maximum: 3_600, default: 300 }),
+  downloadUrlTtlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 300 }),
+});
+
+export const ObjectStore = Type.Object(
+  {
+    endpoint: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      pattern: "^https?://",
+      description:
+        "the S3-compatible endpoint the gateways sign URLs for; browsers reach it directly, so it must be reachable by clients too",
+    }),
+    bucket: Type.String({ minLength: 3, maxLength: 63, pattern: "^[a-z0-9][a-z0-9.-]*[a-z0-9]$" }),
+    region: Type.String({ minLength: 1, maxLength: 64, default: "us-east-1" }),
+    credentialsSecretRef: Type.Object(
+      { name: Name },
+      { description: "a Secret with the keys accessKeyId and secretAccessKey" },
+    ),
+    forcePathStyle: Type.Boolean({
+      default: true,
+      description: "bucket in the path (MinIO, S3Proxy); false: virtual-hosted (bucket.host)",
+    }),
+    limits: Type.Optional({ ...ObjectStoreLimits, default: {} }),
+  },
+  {
+    description:
+      "where uploaded images and files go (docs/decisions/0021); without it uploads are off. The operator checks the bucket (ObjectStoreReady)",
+  },
+);
+
 export const Observability = Type.Object({
   logLevel: StringEnum(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
   otlpEndpoint: Type.Optional(
@@ -336,6 +395,7 @@ export const ChatClusterSpec = Type.Object({
   auth: Auth,
   serverApi: Type.Optional(ServerApi),
   oidc: Type.Optional(Oidc),
+  objectStore: Type.Optional(ObjectStore),
   observability: Type.Optional({ ...Observability, default: {} }),
   deletionPolicy: StringEnum(["Retain", "Delete"], {
     default: "Retain",
@@ -421,4 +481,5 @@ export type Condition = Static<typeof Condition>;
 export type ComponentStatus = Static<typeof ComponentStatus>;
 export type ChatCluster = Static<typeof ChatClusterSchema>;
 export type SecretKeyRef = Static<typeof SecretKeyRef>;
+export type ObjectStoreLimits = Static<typeof ObjectStoreLimits>;
 export type Resources = Static<typeof Resources>;

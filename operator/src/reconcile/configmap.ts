@@ -5,6 +5,7 @@
 // (workloads.ts).
 
 import type { V1ConfigMap } from "@kubernetes/client-node";
+import { Value } from "@sinclair/typebox/value";
 import { SETTINGS, settingValue } from "#contract/settings";
 import {
   deliveriesTopic,
@@ -12,6 +13,7 @@ import {
   messagesTopic,
   type ParsedChatCluster,
 } from "../api/parse.ts";
+import { ObjectStoreLimits, type ObjectStoreLimits as ObjectStoreLimitsT } from "../api/schema.ts";
 import { configMapName, ownedMeta } from "./names.ts";
 
 export function configData(c: ParsedChatCluster): Record<string, string> {
@@ -48,6 +50,30 @@ export function configData(c: ParsedChatCluster): Record<string, string> {
     data[S.oidcRedirectUrl.name] = settingValue(S.oidcRedirectUrl, oidc.redirectUrl);
     data[S.oidcScopes.name] = settingValue(S.oidcScopes, oidc.scopes);
     data[S.oidcProviderName.name] = settingValue(S.oidcProviderName, oidc.providerName);
+  }
+  const store = c.spec.objectStore;
+  if (store !== undefined) {
+    // the schema defaults limits to {} and fills it in; a spec built in code may leave it out
+    const limits = store.limits ?? (Value.Default(ObjectStoreLimits, {}) as ObjectStoreLimitsT);
+    Object.assign(data, {
+      [S.objectStoreEndpoint.name]: settingValue(S.objectStoreEndpoint, store.endpoint),
+      [S.objectStoreBucket.name]: settingValue(S.objectStoreBucket, store.bucket),
+      [S.objectStoreRegion.name]: settingValue(S.objectStoreRegion, store.region),
+      [S.objectStoreForcePathStyle.name]: settingValue(
+        S.objectStoreForcePathStyle,
+        String(store.forcePathStyle),
+      ),
+      [S.uploadMaxBytes.name]: settingValue(S.uploadMaxBytes, limits.maxBytes),
+      [S.uploadContentTypes.name]: settingValue(
+        S.uploadContentTypes,
+        limits.contentTypes.join(","),
+      ),
+      [S.uploadUrlTtlSeconds.name]: settingValue(S.uploadUrlTtlSeconds, limits.uploadUrlTtlSeconds),
+      [S.downloadUrlTtlSeconds.name]: settingValue(
+        S.downloadUrlTtlSeconds,
+        limits.downloadUrlTtlSeconds,
+      ),
+    });
   }
   if (observability.otlpEndpoint !== undefined) {
     data[S.otlpEndpoint.name] = settingValue(S.otlpEndpoint, observability.otlpEndpoint);

@@ -28,6 +28,7 @@ import type { ParsedChatCluster } from "../api/parse.ts";
 import { desiredState } from "./desired.ts";
 import { exampleCluster } from "./fixture.ts";
 import { COMPONENTS, type Component, componentName } from "./names.ts";
+import { OBJECT_STORE_KEYS } from "./workloads.ts";
 
 /** Each workload's start-up reading of its settings, exactly as its main.ts does it. */
 const readers: Record<Workload, (env: EnvReader) => { port: number }> = {
@@ -57,6 +58,11 @@ function secretsOf(c: ParsedChatCluster): Map<string, string> {
   if (redis !== undefined) s.set(`${redis.name}/${redis.key}`, "redis://redis.example:6379");
   const oidc = c.spec.oidc?.clientSecretRef;
   if (oidc !== undefined) s.set(`${oidc.name}/${oidc.key}`, "a-client-secret-from-the-provider");
+  const store = c.spec.objectStore?.credentialsSecretRef;
+  if (store !== undefined) {
+    s.set(`${store.name}/${OBJECT_STORE_KEYS.accessKeyId}`, "AKIDCONTRACT");
+    s.set(`${store.name}/${OBJECT_STORE_KEYS.secretAccessKey}`, "contract-secret-access-key");
+  }
   const server = c.spec.serverApi?.keySecretRef;
   if (server !== undefined) {
     // two keys, one per line, as a rotation holds them
@@ -211,6 +217,21 @@ const clusters: Record<string, () => ParsedChatCluster> = {
         redirectUrl: "https://chat.example.com/v1/auth/oidc/callback",
       },
     }),
+  "an object store with its credentials from a Secret and its own limits": () =>
+    exampleCluster({ objectStore: OBJECT_STORE }),
+};
+
+const OBJECT_STORE = {
+  endpoint: "https://s3.example:9000",
+  bucket: "chat-uploads",
+  region: "eu-west-1",
+  forcePathStyle: false,
+  credentialsSecretRef: { name: "s3" },
+  limits: {
+    maxBytes: 2048,
+    contentTypes: ["image/*", "application/pdf"],
+    downloadUrlTtlSeconds: 60,
+  },
 };
 
 describe("the contract between the operator and the workloads", () => {
@@ -232,6 +253,30 @@ describe("the contract between the operator and the workloads", () => {
       );
     });
   }
+
+  it("the gateway reads spec.objectStore as its object store and upload limits; without it, uploads are off", () => {
+    const read = (c: ParsedChatCluster) => {
+      const objects = desiredState(c).apply;
+      const deployment = find<V1Deployment>(objects, "Deployment")(componentName(c, "gateway"));
+      const container = deployment.spec?.template.spec?.containers?.[0] as V1Container;
+      const env = new EnvReader(containerEnv(c, objects, container).env);
+      return readGatewaySettings(env, { embedded: false });
+    };
+    const on = read(exampleCluster({ objectStore: OBJECT_STORE }));
+    assert.deepEqual(on.objectStore, {
+      endpoint: OBJECT_STORE.endpoint,
+      bucket: OBJECT_STORE.bucket,
+      region: OBJECT_STORE.region,
+      forcePathStyle: false,
+      accessKeyId: "AKIDCONTRACT",
+      secretAccessKey: "contract-secret-access-key",
+    });
+    assert.equal(on.uploadLimits.maxBytes, 2048);
+    assert.deepEqual(on.uploadLimits.contentTypes, ["image/*", "application/pdf"]);
+    assert.equal(on.uploadLimits.downloadUrlTtlSeconds, 60);
+    assert.equal(on.uploadLimits.uploadUrlTtlSeconds, 300, "the schema's default");
+    assert.equal(read(exampleCluster()).objectStore, undefined);
+  });
 
   it("the probe and scrape paths the operator writes are served by each workload", async () => {
     const c = exampleCluster();

@@ -24,9 +24,11 @@ import {
   TopicAdmin,
 } from "./kafka.ts";
 import { COMPONENTS, type Component, componentName, FINALIZER } from "./names.ts";
+import { type BucketCheck, bucketCheck, type ObjectStoreAccess } from "./object-store.ts";
 import { done, errorMessage, failed, proceed, runSteps, type StepResult } from "./result.ts";
 import { computeStatus, type DeploymentObservation, type Observations } from "./status.ts";
 import { describeAction, describeProblem, desiredTopics, planTopics } from "./topics.ts";
+import { OBJECT_STORE_KEYS } from "./workloads.ts";
 
 export interface ReconcilerDeps {
   readonly kube: Kube;
@@ -35,11 +37,14 @@ export interface ReconcilerDeps {
   readonly kafkaTimeouts: KafkaTimeouts;
   readonly log: Logger;
   readonly now: () => Date;
+  /** HeadBucket of spec.objectStore (default: on the real store, 5 s timeout) */
+  readonly checkBucket?: BucketCheck;
 }
 
 interface Credentials {
   readonly kafka: KafkaAccess;
   readonly cassandra: CassandraAccess;
+  readonly objectStore: ObjectStoreAccess | undefined;
 }
 
 class MissingSecret extends Error {}
@@ -82,6 +87,7 @@ export class Reconciler {
       ],
       ["kafka", () => this.#topics(c, creds as Credentials, o, target)],
       ["cassandra", () => this.#schema(c, creds as Credentials, o, target)],
+      ["object store", () => this.#objectStore(c, creds as Credentials, o, target)],
       ["workloads", () => this.#workloads(c, o)],
     ]);
     if (result.kind === "error" && ![o.kafka, o.cassandra, o.apply].some((x) => x?.ok === false)) {
@@ -166,7 +172,26 @@ export class Reconciler {
               "cassandra.credentialsSecretRef",
             ),
           };
+    const store = c.spec.objectStore;
+    const objectStore =
+      store === undefined
+        ? undefined
+        : {
+            endpoint: store.endpoint,
+            region: store.region,
+            bucket: store.bucket,
+            forcePathStyle: store.forcePathStyle,
+            accessKeyId: await secret(
+              { name: store.credentialsSecretRef.name, key: OBJECT_STORE_KEYS.accessKeyId },
+              "objectStore.credentialsSecretRef",
+            ),
+            secretAccessKey: await secret(
+              { name: store.credentialsSecretRef.name, key: OBJECT_STORE_KEYS.secretAccessKey },
+              "objectStore.credentialsSecretRef",
+            ),
+          };
     return {
+      objectStore,
       kafka: {
         brokers: kafka.bootstrapServers,
         ...(ssl !== undefined && { ssl }),
@@ -353,6 +378,27 @@ export class Reconciler {
         o.durability.message,
       );
     }
+  }
+
+  /** Checks spec.objectStore's bucket; reported as ObjectStoreReady, never stopping the chain. */
+  async #objectStore(
+    c: ParsedChatCluster,
+    creds: Credentials,
+    o: Observations,
+    target: EventTarget,
+  ): Promise<StepResult> {
+    if (creds.objectStore === undefined) return proceed;
+    o.objectStore = await (this.#d.checkBucket ?? bucketCheck())(creds.objectStore);
+    if (!o.objectStore.ok) {
+      await this.#warnOnFlip(
+        c,
+        ConditionType.ObjectStoreReady,
+        o.objectStore.reason,
+        target,
+        o.objectStore.message,
+      );
+    }
+    return proceed;
   }
 
   async #warnOnFlip(

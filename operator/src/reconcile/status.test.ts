@@ -50,6 +50,48 @@ describe("computeStatus", () => {
     assert.deepEqual(s.topics, ["demo.messages"]);
   });
 
+  it("reports a missing bucket as ObjectStoreReady False without blocking Ready, and drops the condition with objectStore", () => {
+    const store = {
+      endpoint: "http://s3.example",
+      bucket: "uploads",
+      credentialsSecretRef: { name: "s3" },
+    };
+    const withStore = exampleCluster({ objectStore: store });
+    const all = { gateway: dep(2, 2), forwarder: dep(2, 2), matcher: dep(1, 1) };
+    const missing = computeStatus(
+      withStore,
+      {
+        ...ok(),
+        deployments: all,
+        objectStore: {
+          ok: false,
+          reason: Reason.BucketMissing,
+          message: "bucket uploads is missing",
+        },
+      },
+      now,
+    );
+    assert.equal(cond(missing, "ObjectStoreReady")?.status, "False");
+    assert.equal(cond(missing, "ObjectStoreReady")?.reason, "BucketMissing");
+    assert.equal(cond(missing, "Ready")?.status, "True", "chat works without uploads");
+    const fixed = computeStatus(
+      exampleCluster({ objectStore: store }, missing as Record<string, unknown>),
+      {
+        ...ok(),
+        deployments: all,
+        objectStore: { ok: true, reason: Reason.BucketReady, message: "answers" },
+      },
+      now,
+    );
+    assert.equal(cond(fixed, "ObjectStoreReady")?.status, "True");
+    const removed = computeStatus(
+      exampleCluster({}, fixed as Record<string, unknown>),
+      { ...ok(), deployments: all },
+      now,
+    );
+    assert.equal(cond(removed, "ObjectStoreReady"), undefined);
+  });
+
   it("is Ready when every pod is ready", () => {
     const s = computeStatus(
       exampleCluster(),

@@ -24,6 +24,8 @@ export interface Observations {
   cassandra?: StepOutcome & { readonly schemaVersion?: number; readonly keyspace?: string };
   /** whether Cassandra's settings keep acknowledged writes (reported, never blocking Ready) */
   durability?: StepOutcome & { readonly known: boolean };
+  /** whether spec.objectStore's bucket answers (reported, never blocking Ready) */
+  objectStore?: StepOutcome;
   /** set when applying the owned objects failed (or a referenced Secret is missing) */
   apply?: StepOutcome;
   deployments?: Readonly<Record<Component, DeploymentObservation>>;
@@ -71,6 +73,17 @@ export function computeStatus(c: ParsedChatCluster, o: Observations, now: Date):
       reason: o.durability.reason,
       message: o.durability.message,
     });
+  }
+
+  if (o.objectStore !== undefined) {
+    set({
+      type: ConditionType.ObjectStoreReady,
+      status: o.objectStore.ok ? "True" : "False",
+      reason: o.objectStore.reason,
+      message: o.objectStore.message,
+    });
+  } else if (c.spec.objectStore === undefined) {
+    conditions = conditions.filter((x) => x.type !== ConditionType.ObjectStoreReady);
   }
 
   const failures = [o.kafka, o.cassandra, o.apply].filter(

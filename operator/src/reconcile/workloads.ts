@@ -26,6 +26,12 @@ import {
   serviceAccountName,
 } from "./names.ts";
 
+/** The keys of the Secret spec.objectStore.credentialsSecretRef names. */
+export const OBJECT_STORE_KEYS = {
+  accessKeyId: "accessKeyId",
+  secretAccessKey: "secretAccessKey",
+} as const;
+
 export const componentSpec = (c: ParsedChatCluster, component: Component): ResolvedComponent =>
   c.spec[component];
 
@@ -52,6 +58,17 @@ export function secretEnv(c: ParsedChatCluster, component: Component): V1EnvVar[
   }
   if (c.spec.redis.urlSecretRef !== undefined)
     add(S.redisUrl, fromSecret(c.spec.redis.urlSecretRef));
+  const store = c.spec.objectStore?.credentialsSecretRef;
+  if (store !== undefined) {
+    add(
+      S.objectStoreAccessKeyId,
+      fromSecret({ name: store.name, key: OBJECT_STORE_KEYS.accessKeyId }),
+    );
+    add(
+      S.objectStoreSecretAccessKey,
+      fromSecret({ name: store.name, key: OBJECT_STORE_KEYS.secretAccessKey }),
+    );
+  }
   return env;
 }
 

@@ -39,6 +39,9 @@ export type ClientMessageFrame = {
   readonly msg_type: "text" | "image" | "file" | "system";
   readonly content: {
     readonly text?: string;
+    /** image and file messages: the key of an object uploaded to this room (POST /v1/rooms/{id}/uploads); a download URL comes from GET /v1/rooms/{id}/objects/{object_id} */
+    readonly key?: string;
+    /** an external link instead of a key */
     readonly url?: string;
     readonly name?: string;
     readonly size?: number;
@@ -163,6 +166,9 @@ export type ServerMessageFrame = {
   readonly msg_type: "text" | "image" | "file" | "system";
   readonly content: {
     readonly text?: string;
+    /** image and file messages: the key of an object uploaded to this room (POST /v1/rooms/{id}/uploads); a download URL comes from GET /v1/rooms/{id}/objects/{object_id} */
+    readonly key?: string;
+    /** an external link instead of a key */
     readonly url?: string;
     readonly name?: string;
     readonly size?: number;
@@ -226,7 +232,7 @@ export type ServerErrorFrame = {
   /** client request id, echoed */
   readonly id?: string;
   /** a stable error code (see the error code table) */
-  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_CODE_INVALID" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
+  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_CODE_INVALID" | "UPLOADS_DISABLED" | "UPLOAD_TOO_LARGE" | "UPLOAD_TYPE_NOT_ALLOWED" | "OBJECT_NOT_IN_ROOM" | "OBJECT_NOT_FOUND" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
   /** for people; may change between versions */
   readonly message: string;
   /** with RATE_LIMITED: wait this long, then retry */
@@ -311,6 +317,11 @@ export const ErrorCodes = {
   SSO_NOT_CONFIGURED: { retriable: false },
   SSO_FAILED: { retriable: false },
   SSO_CODE_INVALID: { retriable: false },
+  UPLOADS_DISABLED: { retriable: false },
+  UPLOAD_TOO_LARGE: { retriable: false },
+  UPLOAD_TYPE_NOT_ALLOWED: { retriable: false },
+  OBJECT_NOT_IN_ROOM: { retriable: false },
+  OBJECT_NOT_FOUND: { retriable: false },
   RATE_LIMITED: { retriable: true },
   UNAVAILABLE: { retriable: true },
   INTERNAL: { retriable: true },

@@ -1,5 +1,5 @@
-// The gateway's REST API (/v1/auth, /v1/rooms, /v1/channels, /v1/match), typed, with a timeout on
-// every request, and a session that refreshes its access token once at a time.
+// The gateway's REST API (/v1/auth, /v1/rooms, /v1/channels, /v1/match, uploads), typed, with a
+// timeout on every request, and a session that refreshes its access token once at a time.
 import { ClientError, type LocalErrorCode } from "./errors.ts";
 import type { ErrorCode, ServerMessageFrame } from "./protocol.ts";
 
@@ -55,6 +55,58 @@ export interface HistoryPage {
 export type CreateRoom =
   | { readonly kind: "group" | "channel"; readonly name: string; readonly members?: string[] }
   | { readonly kind: "direct"; readonly user_id: string };
+
+/** A presigned upload (POST /v1/rooms/{id}/uploads): post the file with postUpload. */
+export interface UploadGrant {
+  /** name it as content.key in the image or file message */
+  readonly key: string;
+  readonly object_id: string;
+  readonly url: string;
+  readonly fields: Readonly<Record<string, string>>;
+  readonly expires_at: string;
+  readonly max_bytes: number;
+}
+export interface DownloadGrant {
+  readonly key: string;
+  readonly url: string;
+  readonly expires_at: string;
+}
+/** The object id of a message's content.key (its last segment), for downloadUrl. */
+export const objectIdOfKey = (key: string): string => key.slice(key.lastIndexOf("/") + 1);
+
+/**
+ * Posts a file to the object store as the grant describes (its fields, then the file). The store
+ * refuses a larger file than asked for, another media type, or an expired grant: a ClientError
+ * with the store's HTTP status (code BAD_REQUEST or FORBIDDEN).
+ */
+export async function postUpload(
+  grant: UploadGrant,
+  file: Blob,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(grant.fields)) form.append(k, v);
+  form.append("file", file);
+  let res: Response;
+  try {
+    res = await fetch(grant.url, {
+      method: "POST",
+      body: form,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    throw new ClientError("NETWORK", `the object store did not answer: ${(err as Error).message}`);
+  }
+  if (!res.ok) {
+    const body = await res.text();
+    const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? "";
+    throw new ClientError(
+      res.status === 403 ? "FORBIDDEN" : "BAD_REQUEST",
+      `the object store refused the upload: ${res.status} ${code}`,
+      { status: res.status },
+    );
+  }
+}
 
 export interface ApiOptions {
   /** the gateway's http(s) base address, e.g. http://127.0.0.1:8080 */
@@ -263,6 +315,14 @@ export class Session {
     for (const [k, v] of Object.entries(o)) if (v !== undefined) q.set(k, String(v));
     const qs = q.size === 0 ? "" : `?${q}`;
     return this.call<HistoryPage>("GET", `/v1/rooms/${roomId}/messages${qs}`);
+  }
+  /** A presigned upload of one file to the room (members only; see postUpload). */
+  requestUpload(roomId: string, file: { name: string; size: number; content_type: string }) {
+    return this.call<UploadGrant>("POST", `/v1/rooms/${roomId}/uploads`, file);
+  }
+  /** A presigned, expiring URL of one of the room's objects (members only). */
+  downloadUrl(roomId: string, objectId: string) {
+    return this.call<DownloadGrant>("GET", `/v1/rooms/${roomId}/objects/${objectId}`);
   }
   markRead(roomId: string, seq: number) {
     return this.call<{ room_id: string; seq: number }>("PUT", `/v1/rooms/${roomId}/read`, { seq });

@@ -8,6 +8,7 @@ import type { BucketSpec, RateLimiter } from "../../shared/backends/rate-limiter
 import type { Registry } from "../../shared/backends/registry.ts";
 import type { Store } from "../../shared/backends/store.ts";
 import type { Metrics } from "../../shared/telemetry/metrics.ts";
+import type { UploadConfig } from "./uploads.ts";
 
 export interface Backends {
   readonly store: Store;
@@ -45,4 +46,6 @@ export interface GatewayContext extends Backends {
   readonly limits: GatewayLimits;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** the object store and upload limits; undefined: uploads are off (UPLOADS_DISABLED) */
+  readonly uploads?: UploadConfig | undefined;
 }

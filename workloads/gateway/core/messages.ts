@@ -11,6 +11,7 @@ import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { messageId } from "../../shared/ids.ts";
 import type { GatewayContext } from "./context.ts";
+import type { Uploads } from "./uploads.ts";
 
 export interface SendRequest {
   readonly senderId: string;
@@ -28,11 +29,17 @@ export function checkContent(msgType: MsgType, content: MessageContent): void {
       if (typeof content.text !== "string" || content.text.trim() === "") {
         throw new ChatError("BAD_REQUEST", `${msgType} messages need a non-empty content.text`);
       }
+      if (content.key !== undefined) {
+        throw new ChatError("BAD_REQUEST", "content.key is for image and file messages");
+      }
       return;
     case "image":
     case "file":
-      if (typeof content.url !== "string") {
-        throw new ChatError("BAD_REQUEST", `${msgType} messages need content.url`);
+      if ((content.key === undefined) === (content.url === undefined)) {
+        throw new ChatError(
+          "BAD_REQUEST",
+          `${msgType} messages need content.key (an upload of the room) or content.url, not both`,
+        );
       }
       return;
   }
@@ -55,9 +62,11 @@ export interface PostedMessage {
 
 export class Messages {
   readonly #ctx: GatewayContext;
+  readonly #uploads: Uploads;
 
-  constructor(ctx: GatewayContext) {
+  constructor(ctx: GatewayContext, uploads: Uploads) {
     this.#ctx = ctx;
+    this.#uploads = uploads;
   }
 
   /** Produces the message; resolves its id once the bus acknowledged it (acks = all). */
@@ -66,7 +75,14 @@ export class Messages {
     if (req.msgType === "system") {
       throw new ChatError("FORBIDDEN", "system messages are sent by the server only");
     }
-    return this.#produce(req);
+    return this.#produce(await this.#withObject(req));
+  }
+
+  /** An image or file message that names an uploaded object, checked against the store. */
+  async #withObject(req: SendRequest): Promise<SendRequest> {
+    if (req.content.key === undefined) return req;
+    const content = await this.#uploads.checkAttachment(req.roomId, req.msgType, req.content);
+    return { ...req, content };
   }
 
   /**
@@ -77,8 +93,9 @@ export class Messages {
    * forwarder stored it, so the answer carries its seq. A retry of a request that timed out
    * produces the same id again, which the forwarder stores once.
    */
-  async post(req: SendRequest): Promise<PostedMessage> {
-    checkContent(req.msgType, req.content);
+  async post(posted: SendRequest): Promise<PostedMessage> {
+    checkContent(posted.msgType, posted.content);
+    const req = await this.#withObject(posted);
     const id = messageId(req);
     const stored = await this.#ctx.store.getMessageById(id);
     if (stored !== undefined) return { message: sameMessage(stored, req), created: false };

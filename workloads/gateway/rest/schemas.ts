@@ -312,3 +312,46 @@ export type LogoutBodyT = Static<typeof LogoutBody>;
 export type CreateRoomBodyT = Static<typeof CreateRoomBody>;
 export type HistoryQueryT = Static<typeof HistoryQuery>;
 export type ChannelsQueryT = Static<typeof ChannelsQuery>;
+
+export const UploadRequestBody = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: "the file's name, for display",
+    }),
+    size: Type.Integer({
+      minimum: 1,
+      description:
+        "the file's size in bytes: the store refuses a larger body (at most UPLOAD_MAX_BYTES)",
+    }),
+    content_type: Type.String({
+      minLength: 3,
+      maxLength: 127,
+      description: "the file's media type: one of UPLOAD_CONTENT_TYPES; the store refuses another",
+    }),
+  },
+  { additionalProperties: false },
+);
+export const UploadGrantBody = Type.Object(
+  {
+    key: Type.String({ description: "the object's key: name it in the image or file message" }),
+    object_id: Uuid,
+    url: Type.String({ description: "POST multipart/form-data here" }),
+    fields: Type.Record(Type.String(), Type.String(), {
+      description: "form fields to send, in this order, before the file (a part named `file`)",
+    }),
+    expires_at: Type.String({ format: "date-time" }),
+    max_bytes: Type.Integer(),
+  },
+  { $id: "UploadGrant" },
+);
+export const ObjectParams = Type.Object({ room_id: Uuid, object_id: Uuid });
+export const DownloadGrantBody = Type.Object(
+  {
+    key: Type.String(),
+    url: Type.String({ description: "GET the object here until expires_at" }),
+    expires_at: Type.String({ format: "date-time" }),
+  },
+  { $id: "DownloadGrant" },
+);

@@ -457,7 +457,7 @@ export class CassandraStore implements Store {
       m.clientMsgId,
       m.msgType,
       c.text ?? null,
-      c.url ?? null,
+      c.key === undefined ? (c.url ?? null) : `${OBJECT_URL_SCHEME}${c.key}`,
       c.name ?? null,
       c.size ?? null,
       c.mime ?? null,
@@ -711,14 +711,25 @@ function positionFromRow(roomId: string, userId: string, row: Row): ReadPosition
   return { roomId, userId, seq: num(row, "seq"), at: date(row, "at") };
 }
 
+/**
+ * An uploaded object's key is stored in content_url behind this scheme (a message has a key or
+ * an external url, never both), so uploads needed no schema migration (docs/decisions/0021).
+ */
+const OBJECT_URL_SCHEME = "object:";
+
 function messageFromRow(roomId: string, row: Row): StoredMessage {
   const textValue = optText(row, "content_text");
-  const url = optText(row, "content_url");
+  const stored = optText(row, "content_url");
+  const key = stored?.startsWith(OBJECT_URL_SCHEME)
+    ? stored.slice(OBJECT_URL_SCHEME.length)
+    : undefined;
+  const url = key === undefined ? stored : undefined;
   const name = optText(row, "content_name");
   const size = optNum(row, "content_size");
   const mime = optText(row, "content_mime");
   const content: MessageContent = {
     ...(textValue === undefined ? {} : { text: textValue }),
+    ...(key === undefined ? {} : { key }),
     ...(url === undefined ? {} : { url }),
     ...(name === undefined ? {} : { name }),
     ...(size === undefined ? {} : { size }),

@@ -355,7 +355,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
     });
 
     describe("messages", () => {
-      it("a persisted message is found by id", async () => {
+      it("a persisted message is found by id and in history, an uploaded object's key too", async () => {
         const room = newRoom("group");
         await store().createRoom(room, []);
         const text = newMessage(room.id, 1);
@@ -369,10 +369,21 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
             mime: "application/pdf",
           },
         };
+        const upload: StoredMessage = {
+          ...newMessage(room.id, 3),
+          msgType: "image",
+          content: { key: `c/${room.id}/${id()}`, name: "a.png", size: 9, mime: "image/png" },
+        };
         await store().persistMessage(text);
         await store().persistMessage(file);
+        await store().persistMessage(upload);
         assert.deepEqual(await store().getMessageById(text.id), text);
         assert.deepEqual(await store().getMessageById(file.id), file);
+        assert.deepEqual(await store().getMessageById(upload.id), upload);
+        assert.deepEqual(
+          (await store().history(room.id, { limit: 10 })).map((m) => m.content),
+          [text.content, file.content, upload.content],
+        );
         assert.equal(await store().getMessageById(id()), undefined);
       });
 

@@ -44,7 +44,21 @@ const MsgType = Type.Union([
 export const Content = Type.Object(
   {
     text: Type.Optional(Type.String({ maxLength: 4000 })),
-    url: Type.Optional(Type.String({ maxLength: 2048, format: "uri" })),
+    key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "image and file messages: the key of an object uploaded to this room (POST /v1/rooms/{id}/uploads); a download URL comes from GET /v1/rooms/{id}/objects/{object_id}",
+      }),
+    ),
+    url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        format: "uri",
+        description: "an external link instead of a key",
+      }),
+    ),
     name: Type.Optional(Type.String({ maxLength: 255 })),
     size: Type.Optional(Type.Integer({ minimum: 0 })),
     mime: Type.Optional(Type.String({ maxLength: 127 })),

@@ -44,6 +44,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Chat messages accepted from clients and produced to the bus",
       registers: r,
     }),
+    uploadUrls: new Counter({
+      name: "switchboard_gateway_object_urls_total",
+      help: "Presigned object store URLs handed out, by kind (upload, download)",
+      labelNames: ["kind"] as const,
+      registers: r,
+    }),
     messagesOut: new Counter({
       name: "switchboard_gateway_messages_out_total",
       help: "Chat message frames written to client sockets",

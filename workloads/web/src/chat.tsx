@@ -1,8 +1,10 @@
 // One room: its history (older pages load when scrolled to the top), my sends with their
-// delivery state, who is typing, seen receipts, and the composer.
+// delivery state, who is typing, seen receipts, the composer, and uploads (the attach button,
+// a file dropped on the room, an image pasted into the composer) shown with their progress,
+// images as previews and other files as links.
 import { Fragment } from "preact";
-import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
-import type { ChatState, Line, RoomView } from "./state.ts";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { Attachment, ChatState, Line, RoomView } from "./state.ts";
 
 const TYPING_REPEAT_MS = 3_000;
 
@@ -93,12 +95,47 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
     }
   };
 
+  const [dropping, setDropping] = useState(false);
+  const uploadAll = (files: Iterable<File>) => {
+    for (const f of files) {
+      stick.current = true;
+      state.upload(id, f);
+    }
+  };
+  const onPaste = (e: ClipboardEvent) => {
+    const files = [...(e.clipboardData?.files ?? [])];
+    if (files.length === 0) return; // text: the textarea takes it
+    e.preventDefault();
+    uploadAll(files);
+  };
+  const onDragOver = (e: DragEvent) => {
+    if (!e.dataTransfer?.types.includes("Files")) return;
+    e.preventDefault();
+    setDropping(true);
+  };
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setDropping(false);
+    uploadAll(e.dataTransfer?.files ?? []);
+  };
+  const onPick = (e: Event) => {
+    const input = e.currentTarget as HTMLInputElement;
+    uploadAll([...(input.files ?? [])]);
+    input.value = "";
+  };
+
   const title = state.title(room);
   const typing = state.typingNames(room);
   const lastMine = room.lines.findLast((l) => l.senderId === state.me && l.seq !== undefined);
   const canLeave = room.room.kind !== "direct";
   return (
-    <section class="room-view" aria-label={`Room ${title}`}>
+    <section
+      class={`room-view ${dropping ? "dropping" : ""}`}
+      aria-label={`Room ${title}`}
+      onDragOver={onDragOver}
+      onDragLeave={() => setDropping(false)}
+      onDrop={onDrop}
+    >
       <header class="room-head">
         <button
           type="button"
@@ -165,7 +202,12 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
           onInput={onInput}
           onKeyDown={onKey}
           onBlur={() => state.typing(id, "stop")}
+          onPaste={onPaste}
         />
+        <label class="attach button" title="Attach a file (or drop it here, or paste an image)">
+          Attach
+          <input type="file" class="sr-only" multiple onChange={onPick} />
+        </label>
         <button type="submit">Send</button>
       </form>
     </section>
@@ -193,7 +235,11 @@ function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt:
       data-delivery={line.delivery}
     >
       {!mine && <span class="who">{state.name(line.senderId)}</span>}
-      <p class="text">{line.text}</p>
+      {line.attachment === undefined ? (
+        <p class="text">{line.text}</p>
+      ) : (
+        <AttachmentView state={state} roomId={p.room.room.id} a={line.attachment} />
+      )}
       <span class="meta">
         <time dateTime={line.createdAt}>{time}</time>
         {mine && line.delivery === "sending" && <span class="state">Sending…</span>}
@@ -202,18 +248,46 @@ function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt:
         {mine && line.delivery === "failed" && (
           <>
             <span class="state failed">Not sent</span>
-            <button
-              type="button"
-              class="link"
-              onClick={() => state.send(p.room.room.id, line.text, line.clientMsgId)}
-            >
-              Retry
-            </button>
+            {(line.attachment === undefined || line.attachment.key !== undefined) && (
+              <button type="button" class="link" onClick={() => state.retry(p.room.room.id, line)}>
+                Retry
+              </button>
+            )}
           </>
         )}
       </span>
     </li>
   );
 }
+
+/** An image as a preview, and a link to the object (its download URL); progress while uploading. */
+function AttachmentView(p: { state: ChatState; roomId: string; a: Attachment }) {
+  const { a } = p;
+  const url = a.key === undefined ? undefined : p.state.objectUrl(p.roomId, a.key);
+  const src = url ?? a.preview;
+  const label = `${a.name} (${formatSize(a.size)})`;
+  return (
+    <div class={`attachment ${a.kind}`}>
+      {a.kind === "image" && src !== undefined && <img class="preview" src={src} alt={a.name} />}
+      {url === undefined ? (
+        <span class="file-name">{label}</span>
+      ) : (
+        <a class="file-name" href={url} download={a.name} target="_blank" rel="noopener noreferrer">
+          {label}
+        </a>
+      )}
+      {a.progress !== undefined && (
+        <progress max={1} value={a.progress} aria-label={`Uploading ${a.name}`} />
+      )}
+    </div>
+  );
+}
+
+const formatSize = (n: number): string =>
+  n < 1024
+    ? `${n} B`
+    : n < 1024 * 1024
+      ? `${(n / 1024).toFixed(1)} KB`
+      : `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 const atEnd = (el: HTMLElement) => el.scrollHeight - el.scrollTop - el.clientHeight < 24;

@@ -6,17 +6,33 @@
 import {
   Api,
   ChatClient,
+  type ClientMessageFrame,
   type ConnectionState,
   type Message,
+  objectIdOfKey,
   type Room,
   type RoomSummary,
   type ServerMessageFrame,
   Session,
   type SessionState,
   type StateChange,
+  type UploadGrant,
 } from "../../client/src/index.ts";
 
 export type Delivery = "sending" | "sent" | "failed";
+/** an uploaded image or file a message refers to */
+export interface Attachment {
+  readonly kind: "image" | "file";
+  /** the object's key; undefined while the upload is still on its way to the store */
+  readonly key: string | undefined;
+  readonly name: string;
+  readonly size: number;
+  readonly mime: string;
+  /** 0..1 while uploading; undefined once uploaded */
+  readonly progress: number | undefined;
+  /** my own upload's local preview (an object URL of the file) */
+  readonly preview?: string;
+}
 export interface Line {
   readonly key: string;
   readonly seq: number | undefined;
@@ -27,6 +43,7 @@ export interface Line {
   readonly delivery: Delivery;
   /** a notice the server posted (msg_type system), not a person's message */
   readonly system: boolean;
+  readonly attachment?: Attachment;
 }
 export interface RoomView {
   room: Room;
@@ -62,16 +79,67 @@ const PRELOAD_ROOMS = 20;
 /** older pages read at most to reach the first unseen message when a room opens */
 const FIRST_UNSEEN_PAGES = 4;
 
-const lineOf = (m: Message | ServerMessageFrame): Line => ({
-  key: m.message_id,
-  seq: m.seq,
-  senderId: m.sender_id,
-  text: m.content.text ?? m.content.url ?? `(${m.msg_type})`,
-  createdAt: m.created_at,
-  clientMsgId: m.client_msg_id,
-  delivery: "sent",
-  system: m.msg_type === "system",
-});
+/** how long one upload to the object store may take */
+const UPLOAD_TIMEOUT_MS = 120_000;
+/** a download URL is asked for again this long before it expires */
+const URL_MARGIN_MS = 15_000;
+
+const lineOf = (m: Message | ServerMessageFrame): Line => {
+  const c = m.content;
+  const uploaded = (m.msg_type === "image" || m.msg_type === "file") && c.key !== undefined;
+  return {
+    key: m.message_id,
+    seq: m.seq,
+    senderId: m.sender_id,
+    text: c.text ?? c.name ?? c.url ?? `(${m.msg_type})`,
+    createdAt: m.created_at,
+    clientMsgId: m.client_msg_id,
+    delivery: "sent",
+    system: m.msg_type === "system",
+    ...(uploaded && {
+      attachment: {
+        kind: m.msg_type as "image" | "file",
+        key: c.key,
+        name: c.name ?? "file",
+        size: c.size ?? 0,
+        mime: c.mime ?? "application/octet-stream",
+        progress: undefined,
+      },
+    }),
+  };
+};
+
+/**
+ * Posts the file to the object store as the grant says, reporting progress (XMLHttpRequest:
+ * fetch reports none for uploads). The store's refusal rejects with its status and code.
+ */
+function postWithProgress(
+  grant: UploadGrant,
+  file: File,
+  onProgress: (fraction: number) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(grant.fields)) form.append(k, v);
+    form.append("file", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", grant.url);
+    xhr.timeout = UPLOAD_TIMEOUT_MS;
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve();
+      else {
+        const code = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText)?.[1] ?? "";
+        reject(new Error(`the store refused the upload (${xhr.status} ${code})`));
+      }
+    };
+    xhr.onerror = () => reject(new Error("the upload did not reach the store"));
+    xhr.ontimeout = () => reject(new Error("the upload timed out"));
+    xhr.send(form);
+  });
+}
 
 export class ChatState {
   readonly api = new Api({ baseUrl: location.origin });
@@ -91,6 +159,10 @@ export class ChatState {
   signOnError: string | undefined;
   version = 0;
   readonly #subscribers = new Set<() => void>();
+  /** object key → its download URL and when that expires (ms) */
+  readonly #urls = new Map<string, { url: string; expires: number }>();
+  /** object keys whose download URL is being asked for */
+  readonly #asking = new Set<string>();
   #roomsReload: ReturnType<typeof setTimeout> | undefined;
 
   subscribe(fn: () => void): () => void {
@@ -419,16 +491,10 @@ export class ChatState {
   // ---- actions ----
 
   send(roomId: string, text: string, clientMsgId?: string): void {
-    const client = this.client;
-    const r = this.rooms.get(roomId);
     const me = this.me;
-    if (client === undefined || r === undefined || me === undefined) return;
-    const { clientMsgId: id, sent } = client.send(
-      { room_id: roomId },
-      { text },
-      clientMsgId === undefined ? {} : { clientMsgId },
-    );
-    const pending: Line = {
+    if (me === undefined) return;
+    const id = clientMsgId ?? crypto.randomUUID();
+    this.#deliver(roomId, { text }, "text", {
       key: `pending:${id}`,
       seq: undefined,
       senderId: me,
@@ -437,7 +503,110 @@ export class ChatState {
       clientMsgId: id,
       delivery: "sending",
       system: false,
+    });
+  }
+
+  /** Sends a failed message again: a text, or an upload that reached the store. */
+  retry(roomId: string, line: Line): void {
+    const a = line.attachment;
+    if (a === undefined) this.send(roomId, line.text, line.clientMsgId);
+    else if (a.key !== undefined) {
+      this.#deliver(roomId, { key: a.key, name: a.name }, a.kind, {
+        ...line,
+        delivery: "sending",
+      });
+    }
+  }
+
+  /**
+   * Uploads a file to the room: a presigned upload from the gateway, the file straight to the
+   * object store (with progress), then an image or file message naming it.
+   */
+  upload(roomId: string, file: File): void {
+    const session = this.session;
+    const r = this.rooms.get(roomId);
+    const me = this.me;
+    if (session === undefined || r === undefined || me === undefined) return;
+    const id = crypto.randomUUID();
+    const mime = file.type === "" ? "application/octet-stream" : file.type;
+    const kind = mime.startsWith("image/") ? "image" : "file";
+    let line: Line = {
+      key: `pending:${id}`,
+      seq: undefined,
+      senderId: me,
+      text: file.name,
+      createdAt: new Date().toISOString(),
+      clientMsgId: id,
+      delivery: "sending",
+      system: false,
+      attachment: {
+        kind,
+        key: undefined,
+        name: file.name,
+        size: file.size,
+        mime,
+        progress: 0,
+        ...(kind === "image" && { preview: URL.createObjectURL(file) }),
+      },
     };
+    const show = (next: Line) => {
+      line = next;
+      r.lines = [...r.lines.filter((l) => l.clientMsgId !== id), next];
+      this.changed();
+    };
+    const progress = (fraction: number) => {
+      const a = line.attachment as Attachment;
+      show({ ...line, attachment: { ...a, progress: fraction } });
+    };
+    show(line);
+    (async () => {
+      const grant = await session.requestUpload(roomId, {
+        name: file.name,
+        size: file.size,
+        content_type: mime,
+      });
+      await postWithProgress(grant, file, progress);
+      const a = line.attachment as Attachment;
+      const uploaded: Line = { ...line, attachment: { ...a, key: grant.key, progress: undefined } };
+      this.#deliver(roomId, { key: grant.key, name: file.name }, kind, uploaded);
+    })().catch((err: Error) => {
+      show({ ...line, delivery: "failed" });
+      this.notice = `Uploading ${file.name} failed: ${err.message}`;
+      this.changed();
+    });
+  }
+
+  /** A download URL of one of the room's objects, asked for when missing or about to expire. */
+  objectUrl(roomId: string, key: string): string | undefined {
+    const cached = this.#urls.get(key);
+    if (cached !== undefined && cached.expires - URL_MARGIN_MS > Date.now()) return cached.url;
+    if (!this.#asking.has(key) && this.session !== undefined) {
+      this.#asking.add(key);
+      this.session
+        .downloadUrl(roomId, objectIdOfKey(key))
+        .then(
+          (g) => {
+            this.#urls.set(key, { url: g.url, expires: Date.parse(g.expires_at) });
+            this.changed();
+          },
+          () => {},
+        )
+        .finally(() => this.#asking.delete(key));
+    }
+    return cached?.url;
+  }
+
+  #deliver(
+    roomId: string,
+    content: ClientMessageFrame["content"],
+    msgType: ClientMessageFrame["msg_type"],
+    pending: Line,
+  ): void {
+    const client = this.client;
+    const r = this.rooms.get(roomId);
+    if (client === undefined || r === undefined) return;
+    const id = pending.clientMsgId;
+    const { sent } = client.send({ room_id: roomId }, content, { clientMsgId: id, msgType });
     r.lines = [...r.lines.filter((l) => l.clientMsgId !== id), pending];
     this.changed();
     sent.then(
