@@ -84,7 +84,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       assert.deepEqual(c.status?.forwarder, { desiredReplicas: 2, readyReplicas: 0 });
       assert.deepEqual(c.status?.topics, [t.topic, t.deliveriesTopic]);
       assert.equal(c.status?.keyspace, t.keyspace);
-      assert.equal(c.status?.schemaVersion, 1);
+      assert.equal(c.status?.schemaVersion, 2);
       assert.equal(c.status?.endpoints?.gateway, `http://${t.name}-gateway.${namespace}.svc:80`);
       assert.deepEqual(c.metadata.finalizers, ["chat.switchboard.dev/cleanup"]);
 
