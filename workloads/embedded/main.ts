@@ -1,4 +1,4 @@
-// The embedded default (`npm start`): gateway, forwarder and matcher in one process, on in-memory
+// The embedded default (`npm start`): gateway, forwarder, matcher and notifier in one process, on in-memory
 // backends, on one port. Nothing to install; nothing survives a restart.
 
 import { randomBytes } from "node:crypto";
@@ -11,6 +11,7 @@ import { createGateway } from "../gateway/app.ts";
 import { readGatewaySettings } from "../gateway/config.ts";
 import { readMatcherSettings } from "../matcher/config.ts";
 import { Matcher } from "../matcher/matcher.ts";
+import { Notifier } from "../notifier/notifier.ts";
 import { memoryBackends } from "../shared/backends/connect.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
 
@@ -48,6 +49,14 @@ const matcher = new Matcher({
   metrics,
 });
 matcher.start();
+const notifier = new Notifier({
+  ...backends,
+  topic,
+  groupId: "switchboard.notifier",
+  log: log.child({ component: "notifier" }),
+  metrics,
+});
+await notifier.start();
 const gateway = await createGateway(
   {
     ...backends,
@@ -62,6 +71,7 @@ const gateway = await createGateway(
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   await gateway.stop();
   await matcher.stop();
+  await notifier.stop();
   await forwarder.stop();
   await backends.close();
   await stopTracing();
