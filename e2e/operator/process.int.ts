@@ -158,8 +158,9 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
         `${t.name}-forwarder@1`,
         `${t.name}-gateway@1`,
         `${t.name}-matcher@1`,
+        `${t.name}-notifier@1`,
       ]);
-      assert.equal(converged.replicaSets, 3, "one ReplicaSet per Deployment: no template churn");
+      assert.equal(converged.replicaSets, 4, "one ReplicaSet per Deployment: no template churn");
       assert.ok(
         converged.topicCreated <= 2 && converged.migrationsApplied <= 1, // two topics, once each
         JSON.stringify(converged),
