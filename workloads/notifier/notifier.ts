@@ -134,9 +134,12 @@ export class Notifier {
   async handleBatch(batch: ConsumedBatch): Promise<void> {
     const started = performance.now();
     const messages: MessageEvent[] = [];
+    let chats = 0;
     for (const r of batch.records) {
       const e = decodeBusEvent(r.value);
-      if (e?.kind === "message" && e.msgType !== "system") messages.push(e);
+      if (e?.kind !== "message") continue;
+      chats++;
+      if (e.msgType !== "system") messages.push(e);
     }
     const found: Notification[] = [];
     for (let i = 0; i < messages.length; i += PARALLEL) {
@@ -148,7 +151,10 @@ export class Notifier {
       await this.#retry("record", () => this.#o.notifications.record(found));
       for (const n of found) this.#o.metrics.notifications.inc({ kind: n.kind });
     }
-    this.#o.metrics.notifierEvents.inc(batch.records.length);
+    const { notifierEvents } = this.#o.metrics;
+    if (chats > 0) notifierEvents.inc({ kind: "message" }, chats);
+    if (batch.records.length > chats)
+      notifierEvents.inc({ kind: "other" }, batch.records.length - chats);
     this.#o.metrics.notifierBatchSeconds.observe((performance.now() - started) / 1000);
   }
 

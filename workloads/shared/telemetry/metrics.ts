@@ -75,7 +75,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     notifierEvents: new Counter({
       name: "switchboard_notifier_events_total",
-      help: "Bus events the notifier handled (of every kind; only messages can notify)",
+      help: "Bus events the notifier handled, by kind (message, or other: only messages can notify)",
+      labelNames: ["kind"] as const,
       registers: r,
     }),
     notifications: new Counter({
