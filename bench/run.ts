@@ -11,6 +11,7 @@ const suites: { name: string; args: string[] }[] = [
   { name: "parser", args: ["parser.ts"] },
   { name: "fanout", args: ["fanout.ts"] },
   { name: "commitlog", args: ["commitlog.ts"] },
+  { name: "notifier", args: ["notifier.ts"] },
   { name: "e2e", args: ["e2e.ts", "--profile"] },
   {
     name: "e2e-low-rates",

@@ -151,8 +151,8 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       const converged = await snapshot();
       assert.equal(
         converged.migrations.length,
-        1,
-        `one migration recorded once: ${converged.migrations}`,
+        2,
+        `each of the two migrations recorded once: ${converged.migrations}`,
       );
       assert.deepEqual(converged.deployments, [
         `${t.name}-forwarder@1`,
