@@ -1,5 +1,5 @@
 // The browser suite (browser-suite.ts) against the real stack: two gateway processes, a
-// forwarder and a matcher on Kafka, Cassandra and Redis, serving the web client built by
+// forwarder, a matcher and a notifier on Kafka, Cassandra and Redis, serving the web client built by
 // `npm run build:web` (into workloads/web/dist, where every gateway process looks).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -20,6 +20,7 @@ browserSuite({
       gateways: 2,
       forwarders: 1,
       matchers: 1,
+      notifiers: 1,
       env: { SERVER_API_KEYS: serverKey },
     });
     return { urls: stack.gateways.map((g) => g.url), stop: () => stack.stop() };

@@ -2,6 +2,7 @@
 // delivery state, who is typing, seen receipts, and the composer.
 import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { MuteToggle } from "./notifications.tsx";
 import type { ChatState, Line, RoomView } from "./state.ts";
 
 const TYPING_REPEAT_MS = 3_000;
@@ -110,6 +111,7 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
         </button>
         <h2>{title}</h2>
         <span class="kind">{room.room.kind}</span>
+        <MuteToggle state={state} roomId={id} />
         {canLeave && (
           <button
             type="button"

@@ -15,6 +15,7 @@ import {
   type SessionState,
   type StateChange,
 } from "../../client/src/index.ts";
+import { NotificationsModel } from "./notifications.ts";
 
 export type Delivery = "sending" | "sent" | "failed";
 export interface Line {
@@ -77,6 +78,8 @@ export class ChatState {
   readonly api = new Api({ baseUrl: location.origin });
   session: Session | undefined;
   client: ChatClient | undefined;
+  /** set once signed in */
+  notifications: NotificationsModel | undefined;
   connection: StateChange = { state: "connecting", attempt: 0 };
   rooms = new Map<string, RoomView>();
   activeId: string | undefined;
@@ -161,6 +164,9 @@ export class ChatState {
       cursors,
     });
     this.client = client;
+    const notifications = new NotificationsModel(session, () => this.changed());
+    this.notifications = notifications;
+    client.on("welcome", (w) => notifications.welcomed(w.unread_notifications));
     client.on("state", (s) => {
       this.connection = s;
       // revoked (4005) or no token to be had: sign in again
@@ -230,6 +236,7 @@ export class ChatState {
     await client.connect().catch(() => {});
     await this.loadRooms();
     this.open(this.#hashRoom(), false);
+    this.attempt("Loading muted rooms", () => notifications.loadMutes());
   }
 
   #hashRoom(): string | undefined {
