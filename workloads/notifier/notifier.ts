@@ -17,7 +17,9 @@
 // (the notifier's lag, normally milliseconds) gets none, and while the registry does not answer
 // (within PRESENCE_TIMEOUT_MS) everyone addressed counts as offline — a notification too many
 // rather than one missing.
+import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
+import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
 import {
   excerptOf,
@@ -133,18 +135,32 @@ export class Notifier {
   /** Records the notifications of a batch's messages; resolves once they are all stored. */
   async handleBatch(batch: ConsumedBatch): Promise<void> {
     const started = performance.now();
-    const messages: MessageEvent[] = [];
+    const messages: { event: MessageEvent; headers: Readonly<Record<string, string>> }[] = [];
     let chats = 0;
     for (const r of batch.records) {
       const e = decodeBusEvent(r.value);
       if (e?.kind !== "message") continue;
       chats++;
-      if (e.msgType !== "system") messages.push(e);
+      if (e.msgType !== "system") messages.push({ event: e, headers: r.headers });
     }
     const found: Notification[] = [];
     for (let i = 0; i < messages.length; i += PARALLEL) {
       const chunk = messages.slice(i, i + PARALLEL);
-      const each = await Promise.all(chunk.map((m) => this.#notificationsOf(m)));
+      const each = await Promise.all(
+        chunk.map(({ event, headers }) =>
+          inSpan(
+            SpanNames.notify,
+            SpanKind.CONSUMER,
+            contextFrom(headers),
+            { "switchboard.room_id": event.roomId, "switchboard.message_id": event.id },
+            async (span) => {
+              const ns = await this.#notificationsOf(event);
+              span.setAttribute("switchboard.notifications", ns.length);
+              return ns;
+            },
+          ),
+        ),
+      );
       for (const ns of each) found.push(...ns);
     }
     if (found.length > 0) {
