@@ -284,6 +284,7 @@ describe("the switchboard-operator chart", () => {
     assert.deepEqual(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(), [
       "SwitchboardForwarderFallingBehind",
       "SwitchboardNoReadyGateway",
+      "SwitchboardNotifierFallingBehind",
       "SwitchboardOperatorNoLeader",
       "SwitchboardReconcileFailing",
     ]);
