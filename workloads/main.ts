@@ -1,5 +1,5 @@
 // The workloads image's one entry point: `node workloads/main.ts <command>`, where the command
-// (the container's args) picks the process: gateway, forwarder, matcher or migrate. Each
+// (the container's args) picks the process: gateway, forwarder, matcher, notifier or migrate. Each
 // command's own main module reads its settings from the environment.
 
 import { WORKLOAD_COMMANDS, type WorkloadCommand } from "#contract/settings";
@@ -22,6 +22,9 @@ async function run(command: WorkloadCommand): Promise<void> {
       return;
     case "matcher":
       await import("./matcher/main.ts");
+      return;
+    case "notifier":
+      await import("./notifier/main.ts");
       return;
     case "migrate": {
       const { runMigrate } = await import("./migrate.ts");

@@ -114,7 +114,7 @@ describe("migration files", () => {
     assert.equal(code(orderMigrations([])), "MIGRATION_INVALID_FILE");
   });
 
-  it("the project's migrations all parse, and every table of the Store is created", async () => {
+  it("the project's migrations all parse, and every table of the Store and the NotificationStore is created", async () => {
     const loaded = await loadMigrations();
     assert.ok(loaded.ok, loaded.ok ? "" : loaded.error.message);
     assert.equal(loaded.value[0]?.version, 1);
@@ -135,6 +135,10 @@ describe("migration files", () => {
       "read_positions",
       "refresh_tokens",
       "refresh_token_families",
+      "notifications",
+      "notification_ids",
+      "notification_marks",
+      "room_mutes",
     ]) {
       assert.ok(created.includes(table), `${table} is created`);
     }

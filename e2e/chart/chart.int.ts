@@ -285,6 +285,7 @@ describe("the switchboard-operator chart", () => {
       "SwitchboardForwarderFallingBehind",
       "SwitchboardMessagesNotStored",
       "SwitchboardNoReadyGateway",
+      "SwitchboardNotifierFallingBehind",
       "SwitchboardOperatorNoLeader",
       "SwitchboardReconcileFailing",
     ]);

@@ -41,6 +41,7 @@ async function chatCluster(
     gateway: { replicas: gateways, resources: small, service: { type: "ClusterIP", port: 80 } },
     forwarder: { replicas: forwarders, resources: small },
     matcher: { replicas: matchers, resources: small },
+    notifier: { replicas: 1, resources: small },
     deletionPolicy: over.deletionPolicy ?? "Retain",
   });
   const spec = t.object.spec as Record<string, unknown>;
@@ -195,6 +196,7 @@ describe("Switchboard on a real cluster", { timeout: 40 * MINUTES }, () => {
       ["gateway", 2],
       ["forwarder", 2],
       ["matcher", 1],
+      ["notifier", 1],
     ] as const) {
       const pods = await cluster.waitReadyPods(namespace, componentSelector(t, component), n);
       for (const p of pods)
@@ -316,6 +318,7 @@ describe("Switchboard on a real cluster", { timeout: 40 * MINUTES }, () => {
       ["gateway", 2],
       ["forwarder", 2],
       ["matcher", 1],
+      ["notifier", 1],
     ] as const) {
       await cluster.waitReadyPods(
         namespace,

@@ -202,6 +202,7 @@ export interface ChatClusterObject extends KubernetesObject {
     gateway?: { desiredReplicas: number; readyReplicas: number };
     forwarder?: { desiredReplicas: number; readyReplicas: number };
     matcher?: { desiredReplicas: number; readyReplicas: number };
+    notifier?: { desiredReplicas: number; readyReplicas: number };
     topics?: string[];
     keyspace?: string;
     schemaVersion?: number;

@@ -151,15 +151,16 @@ describe("operator processes (restricted RBAC, SIGKILL, two replicas)", () => {
       const converged = await snapshot();
       assert.equal(
         converged.migrations.length,
-        1,
-        `one migration recorded once: ${converged.migrations}`,
+        3,
+        `each of the three migrations recorded once: ${converged.migrations}`,
       );
       assert.deepEqual(converged.deployments, [
         `${t.name}-forwarder@1`,
         `${t.name}-gateway@1`,
         `${t.name}-matcher@1`,
+        `${t.name}-notifier@1`,
       ]);
-      assert.equal(converged.replicaSets, 3, "one ReplicaSet per Deployment: no template churn");
+      assert.equal(converged.replicaSets, 4, "one ReplicaSet per Deployment: no template churn");
       assert.ok(
         converged.topicCreated <= 2 && converged.migrationsApplied <= 1, // two topics, once each
         JSON.stringify(converged),

@@ -88,7 +88,10 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
         /^CommitLogNotDurable: .*commitlog_sync: periodic|^ReplicationTooLow: .*1 replica\(s\) in datacenter1/,
       );
       // the gateway's count is the HPA's to set: 1 until it has scaled the Deployment to minReplicas
-      assert.match(cond.Ready?.message ?? "", /gateway 0\/[12], forwarder 0\/2, matcher 0\/1/);
+      assert.match(
+        cond.Ready?.message ?? "",
+        /gateway 0\/[12], forwarder 0\/2, matcher 0\/1, notifier 0\/1/,
+      );
       assert.deepEqual(c.status?.forwarder, { desiredReplicas: 2, readyReplicas: 0 });
       assert.deepEqual(c.status?.topics, [t.topic, t.deliveriesTopic]);
       assert.equal(c.status?.keyspace, t.keyspace);
@@ -96,7 +99,7 @@ describe("operator reconcile (real API server, Kafka, Cassandra)", { concurrency
       assert.equal(c.status?.endpoints?.gateway, `http://${t.name}-gateway.${namespace}.svc:80`);
       assert.deepEqual(c.metadata.finalizers, ["chat.switchboard.dev/cleanup"]);
 
-      for (const k of ["gateway", "forwarder", "matcher"]) {
+      for (const k of ["gateway", "forwarder", "matcher", "notifier"]) {
         const d = await deployment(`${t.name}-${k}`);
         assert.equal(d.metadata?.ownerReferences?.[0]?.uid, c.metadata.uid);
         assert.ok(

@@ -1,6 +1,6 @@
 // Switchboard on the real stack, for integration tests and benchmarks: a fresh ChatCluster
 // namespace (keyspace, topic, Redis prefix), its schema migrated, and gateway, forwarder and
-// (when asked) matcher processes started against it. Everything is removed again by stop().
+// (when asked) matcher and notifier processes started against it. Everything is removed again by stop().
 import { randomBytes } from "node:crypto";
 import { Client } from "cassandra-driver";
 import { Redis } from "ioredis";
@@ -16,6 +16,8 @@ export interface ChatStackOptions {
   readonly forwarders?: number;
   /** matcher processes (default none) */
   readonly matchers?: number;
+  /** notifier processes (default none) */
+  readonly notifiers?: number;
   readonly partitions?: number;
   /** extra environment for every workload */
   readonly env?: Record<string, string>;
@@ -44,6 +46,7 @@ export class ChatStack {
   readonly gateways: Workload[] = [];
   readonly forwarders: Workload[] = [];
   readonly matchers: Workload[] = [];
+  readonly notifiers: Workload[] = [];
   #seq = 0;
 
   private constructor(cluster: string, env: Record<string, string>, backends: Backends) {
@@ -108,6 +111,7 @@ export class ChatStack {
       ...Array.from({ length: o.forwarders ?? 2 }, () => stack.startForwarder()),
       ...Array.from({ length: o.gateways ?? 2 }, () => stack.startGateway()),
       ...Array.from({ length: o.matchers ?? 0 }, () => stack.startMatcher()),
+      ...Array.from({ length: o.notifiers ?? 0 }, () => stack.startNotifier()),
     ]);
     const failed = started.find((r) => r.status === "rejected");
     if (failed !== undefined) {
@@ -151,10 +155,22 @@ export class ChatStack {
     return w;
   }
 
+  async startNotifier(env: Record<string, string> = {}): Promise<Workload> {
+    const n = this.#seq++;
+    const w = await Workload.start(`notifier-${n}`, "workloads/notifier/main.ts", {
+      ...this.env,
+      ...env,
+    });
+    this.notifiers.push(w);
+    return w;
+  }
+
   /** Stops every process and removes the keyspace, topics and Redis keys of this cluster. */
   async stop(): Promise<void> {
     await Promise.allSettled(
-      [...this.gateways, ...this.forwarders, ...this.matchers].map((w) => w.stop()),
+      [...this.gateways, ...this.forwarders, ...this.matchers, ...this.notifiers].map((w) =>
+        w.stop(),
+      ),
     );
     const b = this.backends;
     const cassandra = new Client({

@@ -7,7 +7,8 @@
 // are matched; a backend's post (the server API, sent twice) shows once on every member's page;
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
-// the layout holds at 375 px and 1280 px. Screenshots of the main views are saved
+// someone who was away finds their notifications (badge, list) and mutes a room; the layout
+// holds at 375 px and 1280 px. Screenshots of the main views are saved
 // to e2e/web/artifacts/<target>/ (ignored by git) on every run.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -435,6 +436,46 @@ export function browserSuite(target: BrowserTarget): void {
         .locator(".state", { hasText: /Sent|Seen/ })
         .waitFor();
       await bob.page.locator(".room-last", { hasText: "typed without a mouse" }).waitFor();
+    });
+
+    it("shows someone who was away what they missed: a badge, the list, the room; a room can be muted", async () => {
+      // fay is never online while gus writes to her: a direct message and a mention
+      const url = server.urls[0] as string;
+      const api = new Api({ baseUrl: url });
+      const fay = Session.fromAuth(api, await api.register(`fay_${suffix}`, "password-123"));
+      const gus = Session.fromAuth(api, await api.register(`gus_${suffix}`, "password-123"));
+      const group = await gus.createRoom({ kind: "group", name: "plans", members: [fay.user.id] });
+      const client = new ChatClient({ url, accessToken: (o) => gus.accessToken(o) });
+      await client.connect();
+      try {
+        await client.send({ to_user_id: fay.user.id }, { text: "fay, call me back" }).sent;
+        await client.send({ room_id: group.id }, { text: `@fay_${suffix} what do you think?` })
+          .sent;
+      } finally {
+        client.close();
+      }
+      await waitFor("fay's two notifications", async () =>
+        (await fay.notifications()).notifications.length === 2 ? true : undefined,
+      );
+      const { page } = await person();
+      await page.getByLabel("Username").fill(`fay_${suffix}`);
+      await page.getByLabel("Password").fill("password-123");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      const bell = page.getByRole("button", { name: /^Notifications/ });
+      await expect(bell, /^Notifications, 2 unread$/);
+      await bell.click();
+      const panel = page.getByRole("region", { name: "Notifications" });
+      await panel.getByText("fay, call me back").waitFor();
+      await panel.getByText(/Mention by .* in plans/).waitFor();
+      await shot(page, "notifications");
+      await panel.getByText("fay, call me back").click();
+      await bubble(page, "fay, call me back").waitFor();
+      await expect(bell, /^Notifications, 1 unread$/);
+      const mute = page.getByRole("button", { name: "Mute" });
+      await mute.click();
+      await page.getByRole("button", { name: "Unmute", pressed: true }).waitFor();
+      await shot(page, "muted-room");
+      assert.equal((await fay.mutedRooms()).room_ids.length, 1);
     });
 
     it("fits a 375 px phone: one column, the room list or the chat, nothing wider than the screen", async () => {

@@ -1,8 +1,8 @@
 // The browser suite (browser-suite.ts) against the real stack: two gateway processes, a
-// forwarder and a matcher on Kafka, Cassandra and Redis, serving the web client built by
-// `npm run build:web` (into workloads/web/dist, where every gateway process looks), with single
-// sign-on through the stack's OpenID Connect provider, uploading to the object store hack/stack
-// starts.
+// forwarder, a matcher and a notifier on Kafka, Cassandra and Redis, serving the web client
+// built by `npm run build:web` (into workloads/web/dist, where every gateway process looks),
+// with single sign-on through the stack's OpenID Connect provider, uploading to the object
+// store hack/stack starts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,7 @@ browserSuite({
       gateways: 0,
       forwarders: 1,
       matchers: 1,
+      notifiers: 1,
       env: {
         SERVER_API_KEYS: serverKey,
         OBJECT_STORE_ENDPOINT: objectStore().endpoint,

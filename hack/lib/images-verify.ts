@@ -3,7 +3,7 @@
 // only /tmp writable) and checks that it behaves:
 //   workloads  the image's config (user 10001, OCI labels); `gateway` with in-memory backends
 //              answers /healthz, runs as uid 10001, cannot write outside /tmp, and exits 0 on
-//              SIGTERM; `forwarder`, `matcher` and `migrate` load every module and stop on
+//              SIGTERM; `forwarder`, `matcher`, `notifier` and `migrate` load every module and stop on
 //              their missing configuration; no command prints the usage and exits 2.
 //   operator   the image's config; without credentials it exits 1 saying so; with KUBECONFIG
 //              set (hack/stack env) it runs against that API server as uid 10001 on a
@@ -404,7 +404,9 @@ async function checkOperatorAgainstCluster(): Promise<void> {
 try {
   if (name === "workloads") {
     await checkGateway();
-    for (const command of ["forwarder", "matcher", "migrate"]) await checkStopsOnConfig(command);
+    for (const command of ["forwarder", "matcher", "notifier", "migrate"]) {
+      await checkStopsOnConfig(command);
+    }
     await checkUsage();
   } else {
     await checkOperatorWithoutCredentials();

@@ -7,7 +7,13 @@
 import type { EnvReader } from "./env.ts";
 
 /** The workloads image's commands: `node workloads/main.ts <command>` (the container's args). */
-export const WORKLOAD_COMMANDS = ["gateway", "forwarder", "matcher", "migrate"] as const;
+export const WORKLOAD_COMMANDS = [
+  "gateway",
+  "forwarder",
+  "matcher",
+  "notifier",
+  "migrate",
+] as const;
 export type WorkloadCommand = (typeof WORKLOAD_COMMANDS)[number];
 /** The workloads that run as long-lived Deployments. */
 export type Workload = Exclude<WorkloadCommand, "migrate">;
@@ -17,6 +23,7 @@ export const WORKLOAD_PORTS: Readonly<Record<Workload, number>> = {
   gateway: 8080,
   forwarder: 8081,
   matcher: 8082,
+  notifier: 8083,
 };
 
 /** Where every workload answers liveness, readiness and Prometheus. */
@@ -44,6 +51,8 @@ export const defaultKeyspaceOf = (cluster: string): string => cluster.replaceAll
 export const redisNamespaceOf = (cluster: string): string => `sb:${cluster}:`;
 /** The forwarders' consumer group when none is named. */
 export const forwarderGroupOf = (cluster: string): string => `${cluster}.forwarder`;
+/** The notifiers' consumer group when none is named (docs/decisions/0022). */
+export const notifierGroupOf = (cluster: string): string => `${cluster}.notifier`;
 
 interface Base {
   /** the environment variable */
@@ -99,7 +108,7 @@ export type Setting =
   | OneOfSetting
   | SecretSetting;
 
-const RUNTIME = ["gateway", "forwarder", "matcher"] as const;
+const RUNTIME = ["gateway", "forwarder", "matcher", "notifier"] as const;
 const int = <D extends number | undefined>(
   name: string,
   readBy: readonly WorkloadCommand[],
@@ -169,7 +178,7 @@ export const SETTINGS = {
   port: int("PORT", RUNTIME, undefined, 0, 65535),
   host: str("HOST", RUNTIME),
   /** the Pod's name (downward API): part of the gateway's and matcher's instance ids */
-  podName: opt("POD_NAME", ["gateway", "forwarder", "matcher"]),
+  podName: opt("POD_NAME", ["gateway", "forwarder", "matcher", "notifier"]),
   // gateway (workloads/gateway/config.ts)
   gatewayId: str("GATEWAY_ID", ["gateway"]),
   jwtSecret: {
@@ -247,6 +256,8 @@ export const SETTINGS = {
   uploadRateLimitPerSecond: num("UPLOAD_RATE_LIMIT_PER_SECOND", ["gateway"], 0.2, 0.001),
   // forwarder (workloads/forwarder/config.ts)
   forwarderGroupId: str("FORWARDER_GROUP_ID", ["forwarder"]),
+  // notifier (workloads/notifier/config.ts)
+  notifierGroupId: str("NOTIFIER_GROUP_ID", ["notifier"]),
   // matcher (workloads/matcher/config.ts)
   matcherId: str("MATCHER_ID", ["matcher"]),
   matchFallbackWaitMs: int("MATCH_FALLBACK_WAIT_MS", ["matcher"], 10_000, 0, 3_600_000),

@@ -1,4 +1,4 @@
-// An in-process Switchboard: N gateways, M forwarders and K matchers sharing one set of
+// An in-process Switchboard: N gateways, M forwarders, K matchers and a notifier sharing one set of
 // backends. The embedded default runs one of each on the memory backends; unit tests run several
 // to prove cross-gateway routing without any server.
 import { randomBytes } from "node:crypto";
@@ -11,6 +11,7 @@ import type { GatewayLimits } from "../gateway/core/context.ts";
 import type { UploadConfig } from "../gateway/core/uploads.ts";
 import { matcherDefaults } from "../matcher/config.ts";
 import { Matcher, type MatcherSettings } from "../matcher/matcher.ts";
+import { Notifier } from "../notifier/notifier.ts";
 import { type Backends, memoryBackends } from "../shared/backends/connect.ts";
 import { createMetrics, type Metrics } from "../shared/telemetry/metrics.ts";
 
@@ -18,6 +19,8 @@ export interface ClusterOptions {
   readonly gateways?: number;
   readonly forwarders?: number;
   readonly matchers?: number;
+  /** notifiers (default 1) */
+  readonly notifiers?: number;
   readonly matcher?: Partial<Omit<MatcherSettings, "workerId">>;
   readonly backends?: Backends;
   readonly limits?: Partial<GatewayLimits>;
@@ -41,6 +44,7 @@ export interface InProcessCluster {
   readonly gateways: Gateway[];
   readonly forwarders: Forwarder[];
   readonly matchers: Matcher[];
+  readonly notifiers: Notifier[];
   readonly urls: string[];
   stop(): Promise<void>;
 }
@@ -74,6 +78,12 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
     m.start();
     matchers.push(m);
   }
+  const notifiers: Notifier[] = [];
+  for (let i = 0; i < (o.notifiers ?? 1); i++) {
+    const n = new Notifier({ ...backends, topic, groupId: `${topic}.notifier`, log, metrics });
+    await n.start();
+    notifiers.push(n);
+  }
   const gateways: Gateway[] = [];
   const urls: string[] = [];
   for (let i = 0; i < (o.gateways ?? 1); i++) {
@@ -103,10 +113,12 @@ export async function startCluster(o: ClusterOptions = {}): Promise<InProcessClu
     gateways,
     forwarders,
     matchers,
+    notifiers,
     urls,
     async stop() {
       for (const g of gateways) await g.stop();
       for (const m of matchers) await m.stop();
+      for (const n of notifiers) await n.stop();
       for (const f of forwarders) await f.stop();
       if (o.backends === undefined) await backends.close();
     },

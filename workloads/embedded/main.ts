@@ -1,7 +1,7 @@
-// The embedded default (`npm start`): gateway, forwarder and matcher in one process, on in-memory
-// backends, on one port. Nothing to install; nothing survives a restart. Uploads go to an
-// in-memory object store on a port of its own on the same host, or to the S3-compatible store
-// OBJECT_STORE_ENDPOINT names.
+// The embedded default (`npm start`): gateway, forwarder, matcher and notifier in one process,
+// on in-memory backends, on one port. Nothing to install; nothing survives a restart. Uploads go
+// to an in-memory object store on a port of its own on the same host, or to the S3-compatible
+// store OBJECT_STORE_ENDPOINT names.
 
 import { randomBytes } from "node:crypto";
 import { EnvReader } from "#contract/env";
@@ -13,6 +13,7 @@ import { createGateway } from "../gateway/app.ts";
 import { readGatewaySettings } from "../gateway/config.ts";
 import { readMatcherSettings } from "../matcher/config.ts";
 import { Matcher } from "../matcher/matcher.ts";
+import { Notifier } from "../notifier/notifier.ts";
 import { memoryBackends } from "../shared/backends/connect.ts";
 import { MemoryObjectStore } from "../shared/backends/object-store.memory.ts";
 import { S3ObjectStore } from "../shared/backends/object-store.s3.ts";
@@ -58,6 +59,14 @@ const matcher = new Matcher({
   metrics,
 });
 matcher.start();
+const notifier = new Notifier({
+  ...backends,
+  topic,
+  groupId: "switchboard.notifier",
+  log: log.child({ component: "notifier" }),
+  metrics,
+});
+await notifier.start();
 const gateway = await createGateway(
   {
     ...backends,
@@ -78,6 +87,7 @@ const gateway = await createGateway(
 onShutdownSignal(log, settings.drainTimeoutMs + 5_000, async () => {
   await gateway.stop();
   await matcher.stop();
+  await notifier.stop();
   await forwarder.stop();
   await objects.close();
   await backends.close();

@@ -403,6 +403,49 @@ describe("the OpenAPI document against the live server", () => {
     await call("POST", disconnect, { user_id: NO_ROOM }, { token: k, expect: 404 });
     await call("POST", disconnect, u, { body: HUGE, token: k, expect: 413 });
 
+    // ---- notifications ----
+    const dm = await ChatSocket.open(cluster.urls[0] as string, t(ann));
+    try {
+      await dm.request({
+        type: "message",
+        room_id: direct.id,
+        client_msg_id: "n1",
+        msg_type: "text",
+        content: { text: "for ben, who is offline" },
+      });
+    } finally {
+      await dm.close();
+    }
+    const notifications = "/v1/notifications";
+    const listed = await waitFor("ben's notification", async () => {
+      const r = await call("GET", notifications, none, { token: t(ben), expect: 200 });
+      return r.notifications.length === 1 ? r : undefined;
+    });
+    const [notification] = listed.notifications;
+    await call("GET", notifications, none, { query: "before=x", token: t(ben), expect: 400 });
+    await call("GET", notifications, none, { expect: 401 });
+    const one = "/v1/notifications/{message_id}/read";
+    await call("POST", one, { message_id: notification.id }, { token: t(ben), expect: 200 });
+    await call("POST", one, { message_id: "x" }, { token: t(ben), expect: 400 });
+    await call("POST", one, { message_id: notification.id }, { expect: 401 });
+    await call("POST", one, { message_id: NO_ROOM }, { token: t(ben), expect: 404 });
+    const all = "/v1/notifications/read";
+    const upTo = { up_to: notification.cursor };
+    await call("POST", all, none, { body: upTo, token: t(ben), expect: 200 });
+    await call("POST", all, none, { body: { up_to: 1 }, token: t(ben), expect: 400 });
+    await call("POST", all, none, { body: upTo, expect: 401 });
+    await call("POST", all, none, { body: HUGE, token: t(ben), expect: 413 });
+    await call("GET", "/v1/mutes", none, { token: t(ben), expect: 200 });
+    await call("GET", "/v1/mutes", none, { expect: 401 });
+    const mute = `${room}/mute`;
+    for (const method of ["PUT", "DELETE"]) {
+      await call(method, mute, g, { token: t(ben), expect: 200 });
+      await call(method, mute, bad, { token: t(ben), expect: 400 });
+      await call(method, mute, g, { expect: 401 });
+    }
+    await call("PUT", mute, g, { token: t(cat), expect: 403 });
+    await call("PUT", mute, missing, { token: t(cat), expect: 404 });
+
     // every operation exercised: a success, and each documented client error
     for (const key of operations) {
       const statuses = seen.get(key);

@@ -114,6 +114,7 @@ describe("REST body fuzzing", () => {
     "PUT /v1/rooms/{room_id}/read": { seq: 0 },
     "POST /v1/rooms/{room_id}/uploads": { name: "a.png", size: 100, content_type: "image/png" },
     "POST /v1/match": { request_id: "r", tags: ["chess"], language: "en" },
+    "POST /v1/notifications/read": { up_to: `1700000000000_${ann.userId}` },
     "POST /v1/server/rooms": { kind: "group", name: "made", owner_id: ann.userId },
     "POST /v1/server/rooms/{room_id}/messages": {
       idempotency_key: "fuzz",

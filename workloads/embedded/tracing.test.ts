@@ -24,7 +24,7 @@ describe("tracing", () => {
     await stopTracing();
   });
 
-  it("links the send, forward and deliver spans of one message into one trace", async () => {
+  it("links the send, forward, deliver and notify spans of one message into one trace", async () => {
     const rest = new Rest(cluster.urls[0] as string);
     const [a, b] = await Promise.all([rest.register("tracer"), rest.register("traced")]);
     const sb = await ChatSocket.open(cluster.urls[1] as string, b.accessToken);
@@ -38,7 +38,7 @@ describe("tracing", () => {
         content: { text: "x" },
       });
       await sb.waitFor((f) => f.type === "message" && f.message_id === ack.message_id);
-      const spans = await waitFor("the three spans", () => {
+      const spans = await waitFor("the four spans", () => {
         const mine = exporter
           .getFinishedSpans()
           .filter((s) => s.attributes["switchboard.message_id"] === ack.message_id);
@@ -46,8 +46,15 @@ describe("tracing", () => {
         const send = byName(SpanNames.send)[0];
         const forward = byName(SpanNames.forward)[0];
         const delivers = byName(SpanNames.deliver);
-        return send && forward && delivers.length >= 2 ? { send, forward, delivers } : undefined;
+        const notify = byName(SpanNames.notify)[0];
+        return send && forward && notify && delivers.length >= 2
+          ? { send, forward, notify, delivers }
+          : undefined;
       });
+      // the notifier reads the message beside the forwarder: its span hangs off the send
+      assert.equal(spans.notify.spanContext().traceId, spans.send.spanContext().traceId);
+      assert.equal(spans.notify.parentSpanContext?.spanId, spans.send.spanContext().spanId);
+      assert.equal(spans.notify.attributes["switchboard.notifications"], 0, "both were online");
       const traceId = spans.send.spanContext().traceId;
       assert.equal(spans.forward.spanContext().traceId, traceId);
       assert.equal(spans.forward.parentSpanContext?.spanId, spans.send.spanContext().spanId);

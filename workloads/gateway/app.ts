@@ -15,11 +15,13 @@ import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
 import { Matching } from "./core/matching.ts";
 import { Messages } from "./core/messages.ts";
+import { Notifications } from "./core/notifications.ts";
 import { Rooms } from "./core/rooms.ts";
 import { Uploads } from "./core/uploads.ts";
 import { authRoutes } from "./rest/auth-routes.ts";
 import { installErrorHandler } from "./rest/http.ts";
 import { matchRoutes } from "./rest/match-routes.ts";
+import { notificationRoutes } from "./rest/notification-routes.ts";
 import { roomRoutes } from "./rest/room-routes.ts";
 import { ErrorBody } from "./rest/schemas.ts";
 import { serverRoutes } from "./rest/server-routes.ts";
@@ -72,9 +74,10 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   const uploads = new Uploads(ctx, rooms);
   const messages = new Messages(ctx, uploads);
   const matching = new Matching(ctx);
+  const notifications = new Notifications(ctx, rooms);
   const hub = new Hub(ctx, matching, sessions);
   const sockets = new SocketServer(
-    { ctx, hub, rooms, messages, matching, sessionId: randomUUID() },
+    { ctx, hub, rooms, messages, matching, notifications, sessionId: randomUUID() },
     tokens,
     sessions,
   );
@@ -122,6 +125,7 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   roomRoutes(app, ctx, tokens, rooms, messages);
   matchRoutes(app, ctx, tokens, matching);
   uploadRoutes(app, ctx, tokens, uploads);
+  notificationRoutes(app, ctx, tokens, notifications);
   serverRoutes(app, ctx, new ServerKeys(opts.serverKeys ?? []), rooms, messages, sessions);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -89,6 +89,11 @@ export const ErrorCodes = {
     description:
       "The server API's idempotency_key was used before, by the same sender in the same room, for another message (other msg_type or content).",
   },
+  NOTIFICATION_NOT_FOUND: {
+    status: 404,
+    retriable: false,
+    description: "You have no notification of this message (it never was one, or it expired).",
+  },
   MATCH_TICKET_NOT_FOUND: {
     status: 404,
     retriable: false,

@@ -6,7 +6,7 @@ import { defaultKeyspaceOf, deliveriesTopicOf, messagesTopicOf } from "#contract
 import { type ChatCluster, ChatClusterSchema, type ChatClusterSpec } from "./schema.ts";
 
 type Filled<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
-type Defaulted = "image" | "gateway" | "forwarder" | "matcher" | "observability";
+type Defaulted = "image" | "gateway" | "forwarder" | "matcher" | "notifier" | "observability";
 type GatewaySpec = NonNullable<ChatClusterSpec["gateway"]>;
 type ComponentSpec = NonNullable<ChatClusterSpec["forwarder"]>;
 
@@ -15,11 +15,12 @@ export type ResolvedComponent = Filled<ComponentSpec, "podDisruptionBudget" | "r
 /** The spec after defaulting: the objects the schema defaults to {} are always there. */
 export type ResolvedSpec = Omit<
   Filled<ChatClusterSpec, Defaulted>,
-  "gateway" | "forwarder" | "matcher"
+  "gateway" | "forwarder" | "matcher" | "notifier"
 > & {
   readonly gateway: ResolvedGateway;
   readonly forwarder: ResolvedComponent;
   readonly matcher: ResolvedComponent;
+  readonly notifier: ResolvedComponent;
 };
 
 export interface ParsedChatCluster {

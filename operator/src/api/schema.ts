@@ -133,6 +133,9 @@ export const Forwarder = Type.Object(componentProperties(2, false));
 export const Matcher = Type.Object(componentProperties(1, false), {
   description: "the random-stranger matcher",
 });
+export const Notifier = Type.Object(componentProperties(1, false), {
+  description: "records notifications for offline members (docs/decisions/0022)",
+});
 
 export const Image = Type.Object({
   repository: Type.String({
@@ -389,6 +392,7 @@ export const ChatClusterSpec = Type.Object({
   gateway: Type.Optional({ ...Gateway, default: {} }),
   forwarder: Type.Optional({ ...Forwarder, default: {} }),
   matcher: Type.Optional({ ...Matcher, default: {} }),
+  notifier: Type.Optional({ ...Notifier, default: {} }),
   kafka: Kafka,
   cassandra: Cassandra,
   redis: Redis,
@@ -434,6 +438,7 @@ export const ChatClusterStatus = Type.Object({
   gateway: Type.Optional(ComponentStatus),
   forwarder: Type.Optional(ComponentStatus),
   matcher: Type.Optional(ComponentStatus),
+  notifier: Type.Optional(ComponentStatus),
   schemaVersion: Type.Optional(Type.Integer({ minimum: 0 })),
   topics: Type.Optional(Type.Array(Type.String({ maxLength: 255 }), { maxItems: 16 })),
   keyspace: Type.Optional(Type.String({ maxLength: 48 })),

@@ -22,6 +22,7 @@ import { readForwarderSettings } from "../../../workloads/forwarder/config.ts";
 import { readGatewaySettings } from "../../../workloads/gateway/config.ts";
 import { parseCommand } from "../../../workloads/main.ts";
 import { readMatcherSettings } from "../../../workloads/matcher/config.ts";
+import { readNotifierSettings } from "../../../workloads/notifier/config.ts";
 import { readListen, readSharedSettings } from "../../../workloads/shared/settings.ts";
 import { createMetrics } from "../../../workloads/shared/telemetry/metrics.ts";
 import type { ParsedChatCluster } from "../api/parse.ts";
@@ -42,6 +43,7 @@ const readers: Record<Workload, (env: EnvReader) => { port: number }> = {
     readMatcherSettings(env);
     return readListen(env, "matcher");
   },
+  notifier: (env) => readNotifierSettings(env, readSharedSettings(env, "notifier").cluster),
 };
 
 /** The values of the Secrets a ChatCluster names (what the kubelet would inject). */

@@ -30,21 +30,26 @@ describe("desired state of a ChatCluster", () => {
       "Deployment/demo-forwarder",
       "Deployment/demo-gateway",
       "Deployment/demo-matcher",
+      "Deployment/demo-notifier",
       "HorizontalPodAutoscaler/demo-gateway",
       "NetworkPolicy/demo-forwarder",
       "NetworkPolicy/demo-gateway",
       "NetworkPolicy/demo-matcher",
+      "NetworkPolicy/demo-notifier",
       "PodDisruptionBudget/demo-forwarder",
       "PodDisruptionBudget/demo-gateway",
       "PodDisruptionBudget/demo-matcher",
+      "PodDisruptionBudget/demo-notifier",
       "Service/demo-forwarder",
       "Service/demo-gateway",
       "Service/demo-matcher",
+      "Service/demo-notifier",
       "ServiceAccount/demo-switchboard",
     ]);
     assert.deepEqual(absent.map((r) => `${r.kind}/${r.name}`).sort(), [
       "HorizontalPodAutoscaler/demo-forwarder",
       "HorizontalPodAutoscaler/demo-matcher",
+      "HorizontalPodAutoscaler/demo-notifier",
     ]);
     for (const o of apply) {
       assert.equal(o.metadata?.namespace, "team-a");
@@ -64,7 +69,7 @@ describe("desired state of a ChatCluster", () => {
 
   it("runs each workload's command on its port with hardened pods and probes on /healthz and /readyz", () => {
     const c = exampleCluster();
-    const ports = { gateway: 8080, forwarder: 8081, matcher: 8082 };
+    const ports = { gateway: 8080, forwarder: 8081, matcher: 8082, notifier: 8083 };
     for (const k of COMPONENTS) {
       const d = buildDeployment(c, k);
       const pod = d.spec?.template.spec;

@@ -12,7 +12,12 @@ export const CONFIG_HASH_ANNOTATION = `${GROUP}/config-hash`;
 export const CLUSTER_LABEL = `${GROUP}/cluster`;
 export const MANAGED_BY = "app.kubernetes.io/managed-by";
 
-export const COMPONENTS = ["gateway", "forwarder", "matcher"] as const satisfies Workload[];
+export const COMPONENTS = [
+  "gateway",
+  "forwarder",
+  "matcher",
+  "notifier",
+] as const satisfies Workload[];
 export type Component = (typeof COMPONENTS)[number];
 
 export const componentName = (c: ParsedChatCluster, component: Component) =>

@@ -1,4 +1,4 @@
-// NetworkPolicies: the gateway accepts client traffic on its port; the forwarder and the
+// NetworkPolicies: the gateway accepts client traffic on its port; the forwarder, the notifier and the
 // matcher accept only scrapes of their probe/metrics port; nothing else may connect to any of
 // them. Egress is not restricted: Kafka, Cassandra and Redis are the user's, addressed by
 // host name, so no selector here could name them (docs/decisions/0008-operator.md).

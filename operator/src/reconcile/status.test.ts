@@ -33,13 +33,24 @@ describe("computeStatus", () => {
   it("says PodsNotReady with the counts while pods are not ready (no kubelet: always, here)", () => {
     const s = computeStatus(
       exampleCluster(),
-      { ...ok(), deployments: { gateway: dep(2, 0), forwarder: dep(2, 1), matcher: dep(1, 0) } },
+      {
+        ...ok(),
+        deployments: {
+          gateway: dep(2, 0),
+          forwarder: dep(2, 1),
+          matcher: dep(1, 0),
+          notifier: dep(1, 0),
+        },
+      },
       now,
     );
     assert.equal(s.observedGeneration, 4);
     assert.equal(cond(s, "Ready")?.status, "False");
     assert.equal(cond(s, "Ready")?.reason, "PodsNotReady");
-    assert.match(cond(s, "Ready")?.message ?? "", /gateway 0\/2, forwarder 1\/2, matcher 0\/1/);
+    assert.match(
+      cond(s, "Ready")?.message ?? "",
+      /gateway 0\/2, forwarder 1\/2, matcher 0\/1, notifier 0\/1/,
+    );
     assert.equal(cond(s, "Progressing")?.status, "True");
     assert.equal(cond(s, "Degraded")?.status, "False");
     assert.equal(cond(s, "KafkaTopicsReady")?.status, "True");
@@ -57,7 +68,12 @@ describe("computeStatus", () => {
       credentialsSecretRef: { name: "s3" },
     };
     const withStore = exampleCluster({ objectStore: store });
-    const all = { gateway: dep(2, 2), forwarder: dep(2, 2), matcher: dep(1, 1) };
+    const all = {
+      gateway: dep(2, 2),
+      forwarder: dep(2, 2),
+      matcher: dep(1, 1),
+      notifier: dep(1, 1),
+    };
     const missing = computeStatus(
       withStore,
       {
@@ -95,7 +111,15 @@ describe("computeStatus", () => {
   it("is Ready when every pod is ready", () => {
     const s = computeStatus(
       exampleCluster(),
-      { ...ok(), deployments: { gateway: dep(2, 2), forwarder: dep(2, 2), matcher: dep(1, 1) } },
+      {
+        ...ok(),
+        deployments: {
+          gateway: dep(2, 2),
+          forwarder: dep(2, 2),
+          matcher: dep(1, 1),
+          notifier: dep(1, 1),
+        },
+      },
       now,
     );
     assert.equal(cond(s, "Ready")?.status, "True");
@@ -124,13 +148,29 @@ describe("computeStatus", () => {
   it("keeps lastTransitionTime of conditions that did not flip", () => {
     const first = computeStatus(
       exampleCluster(),
-      { ...ok(), deployments: { gateway: dep(2, 0), forwarder: dep(2, 0), matcher: dep(1, 0) } },
+      {
+        ...ok(),
+        deployments: {
+          gateway: dep(2, 0),
+          forwarder: dep(2, 0),
+          matcher: dep(1, 0),
+          notifier: dep(1, 0),
+        },
+      },
       now,
     );
     const later = new Date("2026-01-01T01:00:00Z");
     const second = computeStatus(
       exampleCluster({}, first),
-      { ...ok(), deployments: { gateway: dep(2, 2), forwarder: dep(2, 2), matcher: dep(1, 1) } },
+      {
+        ...ok(),
+        deployments: {
+          gateway: dep(2, 2),
+          forwarder: dep(2, 2),
+          matcher: dep(1, 1),
+          notifier: dep(1, 1),
+        },
+      },
       later,
     );
     assert.equal(cond(second, "Degraded")?.lastTransitionTime, "2026-01-01T00:00:00Z");

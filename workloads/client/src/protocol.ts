@@ -136,6 +136,8 @@ export type ServerWelcomeFrame = {
     /** per-room sequence number: 1, 2, 3, ... without gaps */
     readonly last_seq: number;
   }[];
+  /** the user's unread notifications (GET /v1/notifications), at most 999; absent when they could not be counted in time */
+  readonly unread_notifications?: number;
 };
 
 /** The message is durable and sequenced. A retry with the same client_msg_id gets the same ack. */
@@ -232,7 +234,7 @@ export type ServerErrorFrame = {
   /** client request id, echoed */
   readonly id?: string;
   /** a stable error code (see the error code table) */
-  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_CODE_INVALID" | "UPLOADS_DISABLED" | "UPLOAD_TOO_LARGE" | "UPLOAD_TYPE_NOT_ALLOWED" | "OBJECT_NOT_IN_ROOM" | "OBJECT_NOT_FOUND" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
+  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "NOTIFICATION_NOT_FOUND" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_CODE_INVALID" | "UPLOADS_DISABLED" | "UPLOAD_TOO_LARGE" | "UPLOAD_TYPE_NOT_ALLOWED" | "OBJECT_NOT_IN_ROOM" | "OBJECT_NOT_FOUND" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
   /** for people; may change between versions */
   readonly message: string;
   /** with RATE_LIMITED: wait this long, then retry */
@@ -312,6 +314,7 @@ export const ErrorCodes = {
   USERNAME_TAKEN: { retriable: false },
   ALREADY_MEMBER: { retriable: false },
   IDEMPOTENCY_KEY_REUSED: { retriable: false },
+  NOTIFICATION_NOT_FOUND: { retriable: false },
   MATCH_TICKET_NOT_FOUND: { retriable: false },
   MATCH_ALREADY_MATCHED: { retriable: false },
   SSO_NOT_CONFIGURED: { retriable: false },

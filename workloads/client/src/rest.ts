@@ -1,5 +1,6 @@
-// The gateway's REST API (/v1/auth, /v1/rooms, /v1/channels, /v1/match, uploads), typed, with a
-// timeout on every request, and a session that refreshes its access token once at a time.
+// The gateway's REST API (/v1/auth, /v1/rooms, /v1/channels, /v1/match, uploads,
+// /v1/notifications), typed, with a timeout on every request, and a session that refreshes its
+// access token once at a time.
 import { ClientError, type LocalErrorCode } from "./errors.ts";
 import type { ErrorCode, ServerMessageFrame } from "./protocol.ts";
 
@@ -51,6 +52,27 @@ export interface HistoryPage {
   /** pass as `before` for the previous (older) page */
   readonly next_before?: number;
   readonly next_after?: number;
+}
+/** What you missed while offline (one per message): a direct message or a mention of you. */
+export interface Notification {
+  /** the message's id */
+  readonly id: string;
+  readonly kind: "direct" | "mention";
+  readonly room_id: string;
+  readonly sender_id: string;
+  readonly excerpt: string;
+  readonly created_at: string;
+  readonly read: boolean;
+  /** pass as `before` (the next page) or `upTo` (markNotificationsRead) */
+  readonly cursor: string;
+}
+export interface NotificationPage {
+  /** newest first */
+  readonly notifications: Notification[];
+  /** unread notifications, at most 999 */
+  readonly unread: number;
+  /** pass as `before` for the next (older) page; absent on the last page */
+  readonly next_before?: string;
 }
 export type CreateRoom =
   | { readonly kind: "group" | "channel"; readonly name: string; readonly members?: string[] }
@@ -326,5 +348,33 @@ export class Session {
   }
   markRead(roomId: string, seq: number) {
     return this.call<{ room_id: string; seq: number }>("PUT", `/v1/rooms/${roomId}/read`, { seq });
+  }
+  notifications(o: { before?: string; limit?: number } = {}) {
+    const q = new URLSearchParams();
+    if (o.before !== undefined) q.set("before", o.before);
+    if (o.limit !== undefined) q.set("limit", String(o.limit));
+    const qs = q.size === 0 ? "" : `?${q}`;
+    return this.call<NotificationPage>("GET", `/v1/notifications${qs}`);
+  }
+  /** marks one notification (by its message id) read */
+  markNotificationRead(messageId: string) {
+    return this.call<Notification>("POST", `/v1/notifications/${messageId}/read`);
+  }
+  /** marks the notification at `upTo` and every older one read (all without it) */
+  markNotificationsRead(upTo?: string) {
+    return this.call<{ unread: number }>(
+      "POST",
+      "/v1/notifications/read",
+      upTo === undefined ? {} : { up_to: upTo },
+    );
+  }
+  mutedRooms() {
+    return this.call<{ room_ids: string[] }>("GET", "/v1/mutes");
+  }
+  mute(roomId: string) {
+    return this.call<{ room_id: string; muted: true }>("PUT", `/v1/rooms/${roomId}/mute`);
+  }
+  unmute(roomId: string) {
+    return this.call<{ room_id: string; muted: false }>("DELETE", `/v1/rooms/${roomId}/mute`);
   }
 }

@@ -25,6 +25,8 @@ export const SpanNames = {
   send: "switchboard.message.send",
   forward: "switchboard.message.forward",
   deliver: "switchboard.message.deliver",
+  /** notifier: who of the message's addressed members to notify, and recording it */
+  notify: "switchboard.message.notify",
   /** matcher: one atomic pairing step over the queue */
   matchPair: "switchboard.match.pair",
   /** matcher: one pair handed over (room created, both told); its context rides the bus */

@@ -4,6 +4,7 @@ import type { Logger } from "#contract/telemetry/log";
 import type { Bus } from "../../shared/backends/bus.ts";
 import type { Delivery } from "../../shared/backends/delivery.ts";
 import type { MatchQueue } from "../../shared/backends/match-queue.ts";
+import type { NotificationStore } from "../../shared/backends/notifications.ts";
 import type { BucketSpec, RateLimiter } from "../../shared/backends/rate-limiter.ts";
 import type { Registry } from "../../shared/backends/registry.ts";
 import type { Store } from "../../shared/backends/store.ts";
@@ -12,6 +13,7 @@ import type { UploadConfig } from "./uploads.ts";
 
 export interface Backends {
   readonly store: Store;
+  readonly notifications: NotificationStore;
   readonly bus: Bus;
   readonly registry: Registry;
   readonly delivery: Delivery;

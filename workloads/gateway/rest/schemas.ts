@@ -237,6 +237,56 @@ export const TicketBody = Type.Object(
   { $id: "MatchTicket" },
 );
 
+// ---- notifications (/v1/notifications, /v1/mutes, /v1/rooms/{id}/mute) ----
+
+const Cursor = Type.String({
+  maxLength: 64,
+  pattern: "^[0-9]{1,15}_[0-9a-f-]{36}$",
+  description: "opaque: a notification's cursor, as the API gave it",
+});
+export const NotificationBody = Type.Object(
+  {
+    id: { ...Uuid, description: "the message's id: one notification per user and message" },
+    kind: Type.Union([Type.Literal("direct"), Type.Literal("mention")], {
+      description: "direct: a message in a direct room; mention: your @username in another room",
+    }),
+    room_id: Uuid,
+    sender_id: Type.String(),
+    excerpt: Type.String({ description: "the message text's first 140 characters" }),
+    created_at: Type.String({ format: "date-time", description: "when the message was sent" }),
+    read: Type.Boolean(),
+    cursor: { ...Cursor, description: "pass as before (next page) or up_to (mark read)" },
+  },
+  { additionalProperties: false },
+);
+export const NotificationsQuery = Type.Object(
+  {
+    limit: Limit,
+    before: Type.Optional({ ...Cursor, description: "older than this notification's cursor" }),
+  },
+  { additionalProperties: false },
+);
+export const NotificationsPage = Type.Object({
+  notifications: Type.Array(NotificationBody),
+  unread: Type.Integer({ minimum: 0, description: "unread notifications, at most 999" }),
+  next_before: Type.Optional({ ...Cursor, description: "absent on the last page" }),
+});
+export const MarkAllReadBody = Type.Object(
+  {
+    up_to: Type.Optional({
+      ...Cursor,
+      description: "this notification and every older one; absent: all of them",
+    }),
+  },
+  { additionalProperties: false },
+);
+export const NotificationParams = Type.Object({ message_id: Uuid });
+export const UnreadBody = Type.Object({ unread: Type.Integer({ minimum: 0 }) });
+export const MutesBody = Type.Object({
+  room_ids: Type.Array(Uuid, { description: "the rooms you muted" }),
+});
+export type NotificationsQueryT = Static<typeof NotificationsQuery>;
+
 // ---- the server API (/v1/server/...) ----
 
 const MsgType = Type.Union(

@@ -8,6 +8,7 @@ import type { ClientFrame } from "../../shared/protocol/frames.ts";
 import type { GatewayContext } from "../core/context.ts";
 import type { Matching } from "../core/matching.ts";
 import type { Messages } from "../core/messages.ts";
+import type { Notifications } from "../core/notifications.ts";
 import type { Rooms } from "../core/rooms.ts";
 import type { Connection } from "./connection.ts";
 import type { Hub } from "./hub.ts";
@@ -18,6 +19,7 @@ export interface HandlerDeps {
   readonly rooms: Rooms;
   readonly messages: Messages;
   readonly matching: Matching;
+  readonly notifications: Notifications;
   readonly sessionId: string;
 }
 
@@ -43,7 +45,10 @@ export async function onHello(
 ): Promise<void> {
   if (conn.started) throw new ChatError("BAD_REQUEST", "hello was already sent on this connection");
   conn.started = true;
-  const rooms = await d.hub.open(conn, f.resume ?? {});
+  const [rooms, unread] = await Promise.all([
+    d.hub.open(conn, f.resume ?? {}),
+    d.notifications.unreadForWelcome(conn.userId),
+  ]);
   conn.send({
     type: "welcome",
     ...idOf(f.id),
@@ -52,6 +57,7 @@ export async function onHello(
     heartbeat_ms: d.ctx.limits.heartbeatMs,
     max_frame_bytes: d.ctx.limits.maxFrameBytes,
     rooms,
+    ...(unread === undefined ? {} : { unread_notifications: unread }),
   });
   await d.hub.catchUpAll(conn);
 }

@@ -15,18 +15,23 @@ import type { Delivery } from "./delivery.ts";
 import { MemoryMatchQueue } from "./match-queue.memory.ts";
 import { RedisMatchQueue } from "./match-queue.redis.ts";
 import type { MatchQueue } from "./match-queue.ts";
+import { CassandraNotificationStore } from "./notifications.cassandra.ts";
+import { MemoryNotificationStore } from "./notifications.memory.ts";
+import type { NotificationStore } from "./notifications.ts";
 import { MemoryRateLimiter } from "./rate-limiter.memory.ts";
 import { type RateLimiterOutage, RedisRateLimiter } from "./rate-limiter.redis.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { MemoryRegistry } from "./registry.memory.ts";
 import { RedisRegistry } from "./registry.redis.ts";
 import type { Registry } from "./registry.ts";
-import { CassandraStore } from "./store.cassandra.ts";
+import { CassandraStore, connectCassandraClient } from "./store.cassandra.ts";
 import { MemoryStore } from "./store.memory.ts";
 import type { Store } from "./store.ts";
 
 export interface Backends {
   readonly store: Store;
+  /** notifications and mutes (on the store's Cassandra client) */
+  readonly notifications: NotificationStore;
   readonly bus: Bus;
   readonly registry: Registry;
   readonly delivery: Delivery;
@@ -43,6 +48,7 @@ export interface Backends {
 export function memoryBackends(): Backends {
   const b = {
     store: new MemoryStore(),
+    notifications: new MemoryNotificationStore(),
     bus: new MemoryBus({ partitions: 4 }),
     registry: new MemoryRegistry(),
     delivery: new MemoryDelivery(),
@@ -70,10 +76,9 @@ export async function connectBackends(
   const s = settings.backends;
   if (s.kind === "memory") return memoryBackends();
   const namespace = settings.redisNamespace;
-  const store = await CassandraStore.connect({
+  const cassandra = await connectCassandraClient({
     contactPoints: s.cassandraContactPoints,
     localDataCenter: s.cassandraLocalDc,
-    keyspace: s.cassandraKeyspace,
     ...(s.cassandraUsername !== undefined && s.cassandraPassword !== undefined
       ? {
           clientOptions: {
@@ -82,6 +87,9 @@ export async function connectBackends(
         }
       : {}),
   });
+  // the store shuts the client down on close; the notification store shares it
+  const store = new CassandraStore(cassandra, s.cassandraKeyspace, { ownsClient: true });
+  const notifications = new CassandraNotificationStore(cassandra, s.cassandraKeyspace);
   const bus = new KafkaBus(
     { brokers: s.kafkaBrokers, clientId: s.kafkaClientId },
     { consumer: { sessionTimeout: s.kafkaSessionTimeoutMs } },
@@ -94,6 +102,7 @@ export async function connectBackends(
   );
   const b = {
     store,
+    notifications,
     bus,
     registry: RedisRegistry.connect(s.redisUrl, {
       namespace,
@@ -161,7 +170,7 @@ async function closeAll(b: Omit<Backends, "close" | "checkDelivery">): Promise<v
     b.registry.close(),
     b.limiter.close(),
     b.matchQueue.close(),
-    b.store.close(),
+    b.notifications.close().then(() => b.store.close()),
   ]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;

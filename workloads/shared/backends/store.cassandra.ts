@@ -63,6 +63,26 @@ const MESSAGE_COLS =
   "id, sender_id, client_msg_id, msg_type, content_text, content_url, content_name, " +
   "content_size, content_mime, created_at";
 
+/** A connected client with the workloads' timeouts and reconnection policy. */
+export async function connectCassandraClient(
+  options: Omit<CassandraConnectOptions, "keyspace">,
+): Promise<Client> {
+  const client = new Client({
+    socketOptions: { connectTimeout: 10_000, readTimeout: 12_000 },
+    // the driver's default waits 1 s doubling to 10 min between tries to reach a node that went
+    // away: after an outage of half a minute a process stayed without Cassandra for another
+    // 20-30 s (the chaos suite); 200 ms doubling to 2 s finds it back within about 2 s
+    policies: {
+      reconnection: new policies.reconnection.ExponentialReconnectionPolicy(200, 2_000, false),
+    },
+    ...options.clientOptions,
+    contactPoints: [...options.contactPoints],
+    localDataCenter: options.localDataCenter,
+  });
+  await client.connect();
+  return client;
+}
+
 export class CassandraStore implements Store {
   readonly #client: Client;
   readonly #ks: string;
@@ -87,19 +107,7 @@ export class CassandraStore implements Store {
 
   /** Connects a client of its own (shut down by close()) to an already migrated keyspace. */
   static async connect(options: CassandraConnectOptions): Promise<CassandraStore> {
-    const client = new Client({
-      socketOptions: { connectTimeout: 10_000, readTimeout: 12_000 },
-      // the driver's default waits 1 s doubling to 10 min between tries to reach a node that went
-      // away: after an outage of half a minute a process stayed without Cassandra for another
-      // 20-30 s (the chaos suite); 200 ms doubling to 2 s finds it back within about 2 s
-      policies: {
-        reconnection: new policies.reconnection.ExponentialReconnectionPolicy(200, 2_000, false),
-      },
-      ...options.clientOptions,
-      contactPoints: [...options.contactPoints],
-      localDataCenter: options.localDataCenter,
-    });
-    await client.connect();
+    const client = await connectCassandraClient(options);
     return new CassandraStore(client, options.keyspace, { ...options, ownsClient: true });
   }
 

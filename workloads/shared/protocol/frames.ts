@@ -220,6 +220,14 @@ export const WelcomeFrame = frame(
       Type.Object({ room_id: Uuid, last_seq: Seq }, { additionalProperties: false }),
       { description: "every room of the user, with its current last seq" },
     ),
+    unread_notifications: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 999,
+        description:
+          "the user's unread notifications (GET /v1/notifications), at most 999; absent when they could not be counted in time",
+      }),
+    ),
   },
   "Session opened; lists the rooms the connection receives and their last seq.",
 );

@@ -79,6 +79,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["kind", "outcome"] as const,
       registers: r,
     }),
+    notifierEvents: new Counter({
+      name: "switchboard_notifier_events_total",
+      help: "Bus events the notifier handled, by kind (message, or other: only messages can notify)",
+      labelNames: ["kind"] as const,
+      registers: r,
+    }),
+    notifications: new Counter({
+      name: "switchboard_notifier_notifications_total",
+      help: "Notifications the notifier recorded (a replayed one again), by kind",
+      labelNames: ["kind"] as const,
+      registers: r,
+    }),
+    notifierPresenceFallbacks: new Counter({
+      name: "switchboard_notifier_presence_fallbacks_total",
+      help: "Messages whose addressed members all counted as offline because the registry did not answer",
+      registers: r,
+    }),
+    notifierRetries: new Counter({
+      name: "switchboard_notifier_retries_total",
+      help: "Store calls the notifier tried again after a failure, by call",
+      labelNames: ["call"] as const,
+      registers: r,
+    }),
+    notifierBatchSeconds: new Histogram({
+      name: "switchboard_notifier_batch_seconds",
+      help: "Time from a batch handed to the notifier until its notifications are stored",
+      buckets: latencyBuckets,
+      registers: r,
+    }),
     registryLosses: new Counter({
       name: "switchboard_gateway_registry_losses_total",
       help: "Times this gateway found the registry's epoch changed (its data lost) and registered again",

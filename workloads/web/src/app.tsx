@@ -1,6 +1,7 @@
 // The page: sign-in, then the room list beside the open room (one at a time below 700 px).
 import { useEffect, useState } from "preact/hooks";
 import { ChatView } from "./chat.tsx";
+import { NotificationBell, NotificationPanel } from "./notifications.tsx";
 import { NewRoom, Stranger } from "./panels.tsx";
 import type { ChatState, RoomView } from "./state.ts";
 
@@ -19,6 +20,7 @@ export function App({ state }: { state: ChatState }) {
       <header class="top">
         <h1>Switchboard</h1>
         <Connection state={state} />
+        <NotificationBell state={state} />
         <span class="me" title={`Your user id: ${state.me}`}>
           {state.session.user.display_name}
         </span>
@@ -26,6 +28,7 @@ export function App({ state }: { state: ChatState }) {
           Sign out
         </button>
       </header>
+      <NotificationPanel state={state} />
       {state.notice !== undefined && (
         <p class="notice" role="alert">
           {state.notice}

@@ -4,6 +4,7 @@
 // images as previews and other files as links.
 import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { MuteToggle } from "./notifications.tsx";
 import type { Attachment, ChatState, Line, RoomView } from "./state.ts";
 
 const TYPING_REPEAT_MS = 3_000;
@@ -147,6 +148,7 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
         </button>
         <h2>{title}</h2>
         <span class="kind">{room.room.kind}</span>
+        <MuteToggle state={state} roomId={id} />
         {canLeave && (
           <button
             type="button"

@@ -18,6 +18,7 @@ import {
   type StateChange,
   type UploadGrant,
 } from "../../client/src/index.ts";
+import { NotificationsModel } from "./notifications.ts";
 
 export type Delivery = "sending" | "sent" | "failed";
 /** an uploaded image or file a message refers to */
@@ -145,6 +146,8 @@ export class ChatState {
   readonly api = new Api({ baseUrl: location.origin });
   session: Session | undefined;
   client: ChatClient | undefined;
+  /** set once signed in */
+  notifications: NotificationsModel | undefined;
   connection: StateChange = { state: "connecting", attempt: 0 };
   rooms = new Map<string, RoomView>();
   activeId: string | undefined;
@@ -272,6 +275,9 @@ export class ChatState {
       cursors,
     });
     this.client = client;
+    const notifications = new NotificationsModel(session, () => this.changed());
+    this.notifications = notifications;
+    client.on("welcome", (w) => notifications.welcomed(w.unread_notifications));
     client.on("state", (s) => {
       this.connection = s;
       // revoked (4005) or no token to be had: sign in again
@@ -341,6 +347,7 @@ export class ChatState {
     await client.connect().catch(() => {});
     await this.loadRooms();
     this.open(this.#hashRoom(), false);
+    this.attempt("Loading muted rooms", () => notifications.loadMutes());
   }
 
   #hashRoom(): string | undefined {

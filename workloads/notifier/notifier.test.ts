@@ -1,0 +1,167 @@
+// The notifier's decisions, on the memory backends: batches handed to it directly, as the bus
+// hands them (again, after a crash or a rebalance).
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { describe, it } from "node:test";
+import { createLogger } from "#contract/telemetry/log";
+import { MemoryBus } from "../shared/backends/bus.memory.ts";
+import { MemoryNotificationStore } from "../shared/backends/notifications.memory.ts";
+import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
+import type { Registry } from "../shared/backends/registry.ts";
+import { MemoryStore } from "../shared/backends/store.memory.ts";
+import type { RoomKind } from "../shared/domain.ts";
+import { type BusEvent, encode } from "../shared/events.ts";
+import { createMetrics } from "../shared/telemetry/metrics.ts";
+import { MAX_MENTIONS, mentionedNames, Notifier } from "./notifier.ts";
+
+type MessageEvent = Extract<BusEvent, { kind: "message" }>;
+
+const batch = (...events: BusEvent[]) => ({
+  topic: "t",
+  partition: 0,
+  records: events.map((e, i) => ({ key: "k", value: encode(e), headers: {}, offset: String(i) })),
+});
+
+async function setup(registry: Pick<Registry, "onlineUsers"> = new MemoryRegistry()) {
+  const store = new MemoryStore();
+  const notifications = new MemoryNotificationStore();
+  const metrics = createMetrics({ defaultMetrics: false });
+  const notifier = new Notifier({
+    bus: new MemoryBus(),
+    store,
+    registry,
+    notifications,
+    topic: "t",
+    groupId: "g",
+    log: createLogger("notifier-test", "silent"),
+    metrics,
+  });
+  const users = new Map<string, string>();
+  for (const name of ["ann", "ben", "cat"]) {
+    const id = randomUUID();
+    users.set(name, id);
+    await store.createUser({
+      id,
+      username: name,
+      displayName: name,
+      passwordHash: "x",
+      createdAt: new Date(),
+    });
+  }
+  const user = (name: string) => users.get(name) as string;
+  const room = async (kind: RoomKind, members: string[]) => {
+    const id = randomUUID();
+    await store.createRoom(
+      {
+        id,
+        kind,
+        name: kind === "direct" ? null : "r",
+        createdBy: user("ann"),
+        createdAt: new Date(),
+      },
+      members.map((m) => ({ roomId: id, userId: user(m), role: "member", joinedAt: new Date() })),
+    );
+    return id;
+  };
+  const message = (roomId: string, text: string, sender = "ann"): MessageEvent => ({
+    kind: "message",
+    id: randomUUID(),
+    roomId,
+    senderId: user(sender),
+    clientMsgId: randomUUID(),
+    msgType: "text",
+    content: { text },
+    sentAt: new Date().toISOString(),
+  });
+  return { notifier, notifications, metrics, user, room, message };
+}
+
+describe("mentionedNames", () => {
+  it("finds each @username once, not inside an address, and tries a name without its full stop", () => {
+    assert.deepEqual(mentionedNames("@ann hi @ben.x and mail ann@example.org, @ann again"), [
+      "ann",
+      "ben.x",
+    ]);
+    assert.deepEqual(mentionedNames("thanks @cat."), ["cat.", "cat"]);
+    assert.deepEqual(mentionedNames("@ab is too short, @@ben is not a mention"), []);
+    const many = Array.from({ length: 50 }, (_, i) => `@user${i}`).join(" ");
+    assert.equal(mentionedNames(many).length, MAX_MENTIONS);
+  });
+});
+
+describe("Notifier", () => {
+  it("notifies the offline member of a direct room and mentioned offline members, never the sender", async () => {
+    const t = await setup();
+    const direct = await t.room("direct", ["ann", "ben"]);
+    const group = await t.room("group", ["ann", "ben", "cat"]);
+    const a = t.message(direct, "hi");
+    const b = t.message(group, "@ben @cat @ann @nobody");
+    const c = t.message(group, "plain text");
+    await t.notifier.handleBatch(batch(a, b, c));
+    const ben = await t.notifications.list(t.user("ben"), { limit: 10 });
+    assert.deepEqual(
+      ben.items.map((n) => [n.messageId, n.kind]).sort(),
+      [
+        [a.id, "direct"],
+        [b.id, "mention"],
+      ].sort(),
+    );
+    const cat = await t.notifications.list(t.user("cat"), { limit: 10 });
+    assert.deepEqual(
+      cat.items.map((n) => n.messageId),
+      [b.id],
+    );
+    assert.deepEqual((await t.notifications.list(t.user("ann"), { limit: 10 })).items, []);
+  });
+
+  it("a replayed batch records nothing twice, and a read notification stays read", async () => {
+    const t = await setup();
+    const direct = await t.room("direct", ["ann", "ben"]);
+    const m = t.message(direct, "hi");
+    await t.notifier.handleBatch(batch(m));
+    await t.notifications.markRead(t.user("ben"), m.id);
+    await t.notifier.handleBatch(batch(m));
+    await t.notifier.handleBatch(
+      batch({ ...m, sentAt: new Date(Date.now() + 5_000).toISOString() }),
+    );
+    const ben = await t.notifications.list(t.user("ben"), { limit: 10 });
+    assert.equal(ben.items.length, 1);
+    assert.equal(ben.items[0]?.read, true);
+  });
+
+  it("an online member or one who muted the room gets none", async () => {
+    const registry = new MemoryRegistry();
+    const t = await setup(registry);
+    const group = await t.room("group", ["ann", "ben", "cat"]);
+    await registry.markOnline("gw-1", [t.user("cat")], 60_000);
+    await t.notifications.mute(t.user("ben"), group);
+    await t.notifier.handleBatch(batch(t.message(group, "@ben @cat")));
+    assert.equal(await t.notifications.unreadCount(t.user("ben")), 0);
+    assert.equal(await t.notifications.unreadCount(t.user("cat")), 0);
+  });
+
+  it("while the registry does not answer, everyone addressed counts as offline", async () => {
+    const t = await setup({
+      onlineUsers: () => Promise.reject(new Error("registry down")),
+    });
+    const direct = await t.room("direct", ["ann", "ben"]);
+    await t.notifier.handleBatch(batch(t.message(direct, "hi")));
+    assert.equal(await t.notifications.unreadCount(t.user("ben")), 1);
+    const fallbacks = await t.metrics.notifierPresenceFallbacks.get();
+    assert.equal(fallbacks.values[0]?.value, 1);
+  });
+
+  it("skips system messages, other events, unknown rooms and records that are not events", async () => {
+    const t = await setup();
+    const direct = await t.room("direct", ["ann", "ben"]);
+    const system = { ...t.message(direct, "@ben"), msgType: "system" as const };
+    const unknown = t.message(randomUUID(), "hi");
+    const seen: BusEvent = { kind: "seen", roomId: direct, userId: t.user("ann"), seq: 1 };
+    const b = batch(system, unknown, seen);
+    await t.notifier.handleBatch({
+      ...b,
+      records: [...b.records, { key: "k", value: "not json", headers: {}, offset: "9" }],
+    });
+    assert.equal(await t.notifications.unreadCount(t.user("ben")), 0);
+  });
+});

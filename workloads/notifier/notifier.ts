@@ -1,0 +1,294 @@
+// The notifier: a consumer group of its own on the messages topic, beside the forwarder's. For
+// each chat message it finds the members to tell — the other member of a direct room, a member
+// named with @username anywhere else — and records a notification for each of them who is
+// offline (not online on any gateway, as the registry says) and has not muted the room.
+//
+// What it guarantees (docs/decisions/0022):
+// - at most one notification per (user, message): the store records a user's notification of a
+//   message once, so a replay after a crash, a rebalance or a sender's retry (same message id)
+//   adds nothing;
+// - none lost to a crash: the bus commits a batch only after its notifications are stored, and a
+//   failed store call is tried again in place (backoff up to retry.maxMs) until it succeeds or
+//   the notifier stops (then the batch is not committed and its next owner repeats it);
+// - it never holds up a message: it reads the topic the forwarder reads, in a group of its own;
+//   the forwarder neither knows nor waits for it.
+//
+// "Offline" is read when the notifier handles the message: a member who comes online in between
+// (the notifier's lag, normally milliseconds) gets none, and while the registry does not answer
+// (within PRESENCE_TIMEOUT_MS) everyone addressed counts as offline — a notification too many
+// rather than one missing.
+import { SpanKind } from "@opentelemetry/api";
+import type { Logger } from "#contract/telemetry/log";
+import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
+import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
+import {
+  excerptOf,
+  type Notification,
+  type NotificationKind,
+  type NotificationStore,
+} from "../shared/backends/notifications.ts";
+import type { Registry } from "../shared/backends/registry.ts";
+import type { Store } from "../shared/backends/store.ts";
+import type { RoomKind } from "../shared/domain.ts";
+import { type BusEvent, decodeBusEvent } from "../shared/events.ts";
+import type { Metrics } from "../shared/telemetry/metrics.ts";
+
+export interface NotifierOptions {
+  readonly bus: Bus;
+  readonly store: Pick<Store, "getRoom" | "listMembers" | "getMember" | "getUserByName">;
+  readonly registry: Pick<Registry, "onlineUsers">;
+  readonly notifications: NotificationStore;
+  readonly topic: string;
+  readonly groupId: string;
+  /** this member's stable name in the group (the Pod name), for static membership */
+  readonly instanceId?: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** first and longest pause between tries of a store call that failed */
+  readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+}
+
+type MessageEvent = Extract<BusEvent, { kind: "message" }>;
+
+/** How long the registry may take to say who is online before everyone counts as offline. */
+export const PRESENCE_TIMEOUT_MS = 1_000;
+/** Mentions looked up per message (the rest of the @names are ignored). */
+export const MAX_MENTIONS = 20;
+/** Messages of one batch worked on at once. */
+const PARALLEL = 32;
+/** Rooms whose kind is remembered (a room's kind never changes). */
+const KNOWN_ROOMS = 50_000;
+
+const MENTION = /(?:^|[^a-zA-Z0-9_.@-])@([a-zA-Z0-9_.-]{3,32})/g;
+
+/**
+ * The usernames a text mentions, in order, each once (at most MAX_MENTIONS). A name followed by
+ * a full stop is also tried without it ("thanks @ann." mentions ann or ann.).
+ */
+export function mentionedNames(text: string): string[] {
+  const names = new Set<string>();
+  for (const m of text.matchAll(MENTION)) {
+    const name = m[1] as string;
+    names.add(name);
+    const trimmed = name.replace(/\.+$/, "");
+    if (trimmed.length >= 3) names.add(trimmed);
+    if (names.size >= MAX_MENTIONS) break;
+  }
+  return [...names].slice(0, MAX_MENTIONS);
+}
+
+export class Notifier {
+  readonly #o: NotifierOptions;
+  readonly #roomKinds = new Map<string, RoomKind>();
+  #consumer: BusConsumer | undefined;
+  #stopping = false;
+  readonly #wakers = new Set<() => void>();
+
+  constructor(options: NotifierOptions) {
+    this.#o = options;
+  }
+
+  /** Joins the group, trying again (with backoff) while the topic or Kafka is not there yet. */
+  async start(): Promise<void> {
+    this.#stopping = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#consumer = await this.#o.bus.consume({
+          groupId: this.#o.groupId,
+          topic: this.#o.topic,
+          ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
+          onBatch: (batch) => this.handleBatch(batch),
+        });
+        return;
+      } catch (err) {
+        if (this.#stopping) return;
+        const pause = Math.min(1_000 * 2 ** (attempt - 1), 15_000);
+        this.#o.log.warn(
+          { err, attempt, pause },
+          "cannot join the consumer group yet; trying again",
+        );
+        await this.#sleep(pause);
+        if (this.#stopping) return;
+      }
+    }
+  }
+
+  /** Lets the batch in progress finish (or give up, uncommitted), then leaves the group. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const wake of this.#wakers) wake();
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    await consumer?.stop();
+  }
+
+  /** The readiness check: in the group (with or without partitions). */
+  async groupCheck(): Promise<string> {
+    const m = this.#consumer?.membership();
+    if (m === undefined) throw new Error("not consuming");
+    if (!m.joined) throw new Error(`not in group ${this.#o.groupId} (joining or rebalancing)`);
+    return m.partitions.length === 0
+      ? `standby in ${this.#o.groupId}: no partitions (more members than partitions)`
+      : `in ${this.#o.groupId} with partitions ${m.partitions.join(",")}`;
+  }
+
+  /** Records the notifications of a batch's messages; resolves once they are all stored. */
+  async handleBatch(batch: ConsumedBatch): Promise<void> {
+    const started = performance.now();
+    const messages: { event: MessageEvent; headers: Readonly<Record<string, string>> }[] = [];
+    let chats = 0;
+    for (const r of batch.records) {
+      const e = decodeBusEvent(r.value);
+      if (e?.kind !== "message") continue;
+      chats++;
+      if (e.msgType !== "system") messages.push({ event: e, headers: r.headers });
+    }
+    const found: Notification[] = [];
+    for (let i = 0; i < messages.length; i += PARALLEL) {
+      const chunk = messages.slice(i, i + PARALLEL);
+      const each = await Promise.all(
+        chunk.map(({ event, headers }) =>
+          inSpan(
+            SpanNames.notify,
+            SpanKind.CONSUMER,
+            contextFrom(headers),
+            { "switchboard.room_id": event.roomId, "switchboard.message_id": event.id },
+            async (span) => {
+              const ns = await this.#notificationsOf(event);
+              span.setAttribute("switchboard.notifications", ns.length);
+              return ns;
+            },
+          ),
+        ),
+      );
+      for (const ns of each) found.push(...ns);
+    }
+    if (found.length > 0) {
+      await this.#retry("record", () => this.#o.notifications.record(found));
+      for (const n of found) this.#o.metrics.notifications.inc({ kind: n.kind });
+    }
+    const { notifierEvents } = this.#o.metrics;
+    if (chats > 0) notifierEvents.inc({ kind: "message" }, chats);
+    if (batch.records.length > chats)
+      notifierEvents.inc({ kind: "other" }, batch.records.length - chats);
+    this.#o.metrics.notifierBatchSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /** The notifications one message gives: the addressed members offline and not muting it. */
+  async #notificationsOf(m: MessageEvent): Promise<Notification[]> {
+    const addressed = await this.#addressed(m);
+    addressed.delete(m.senderId);
+    if (addressed.size === 0) return [];
+    const users = [...addressed.keys()];
+    const [online, muted] = await Promise.all([
+      this.#online(users),
+      this.#retry("mutes", () => this.#o.notifications.mutedBy(m.roomId, users)),
+    ]);
+    const at = new Date(m.sentAt);
+    const excerpt = excerptOf(m.content.text ?? m.content.name);
+    return users
+      .filter((u) => !online.has(u) && !muted.has(u))
+      .map((userId) => ({
+        userId,
+        messageId: m.id,
+        roomId: m.roomId,
+        senderId: m.senderId,
+        kind: addressed.get(userId) as NotificationKind,
+        excerpt,
+        at: Number.isNaN(at.getTime()) ? new Date() : at,
+      }));
+  }
+
+  /** Who the message addresses, and how: every other member of a direct room, else mentions. */
+  async #addressed(m: MessageEvent): Promise<Map<string, NotificationKind>> {
+    const to = new Map<string, NotificationKind>();
+    const kind = await this.#roomKind(m.roomId);
+    if (kind === undefined) return to;
+    if (kind === "direct") {
+      const members = await this.#retry("members", () => this.#o.store.listMembers(m.roomId));
+      for (const member of members) to.set(member.userId, "direct");
+      return to;
+    }
+    const text = m.content.text;
+    if (text === undefined || !text.includes("@")) return to;
+    const { store } = this.#o;
+    await Promise.all(
+      mentionedNames(text).map(async (name) => {
+        const user = await this.#retry("users", () => store.getUserByName(name));
+        if (user === undefined) return;
+        const member = await this.#retry("members", () => store.getMember(m.roomId, user.id));
+        if (member !== undefined) to.set(user.id, "mention");
+      }),
+    );
+    return to;
+  }
+
+  async #roomKind(roomId: string): Promise<RoomKind | undefined> {
+    const known = this.#roomKinds.get(roomId);
+    if (known !== undefined) return known;
+    const room = await this.#retry("rooms", () => this.#o.store.getRoom(roomId));
+    if (room === undefined) return undefined;
+    if (this.#roomKinds.size >= KNOWN_ROOMS) {
+      const oldest = this.#roomKinds.keys().next().value;
+      if (oldest !== undefined) this.#roomKinds.delete(oldest);
+    }
+    this.#roomKinds.set(roomId, room.kind);
+    return room.kind;
+  }
+
+  /** Who of `users` is online; nobody when the registry does not answer in time. */
+  async #online(users: readonly string[]): Promise<Set<string>> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.#o.registry.onlineUsers(users),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${PRESENCE_TIMEOUT_MS} ms`)),
+            PRESENCE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      this.#o.metrics.notifierPresenceFallbacks.inc();
+      this.#o.log.warn(
+        { err },
+        "the registry does not say who is online: notifying everyone addressed",
+      );
+      return new Set();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Calls `fn` until it succeeds, pausing with backoff; rejects once the notifier stops. */
+  async #retry<T>(call: string, fn: () => Promise<T>): Promise<T> {
+    const { initialMs, maxMs } = this.#o.retry ?? { initialMs: 100, maxMs: 5_000 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.#stopping) throw err;
+        const pause = Math.min(initialMs * 2 ** (attempt - 1), maxMs);
+        this.#o.metrics.notifierRetries.inc({ call });
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.#o.log.warn({ err, call, attempt, pause }, "a store call failed; trying again");
+        }
+        await this.#sleep(pause);
+        if (this.#stopping) throw err;
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
+  }
+}
