@@ -145,3 +145,27 @@ status_line() { printf '%-20s %-8s %s\n' "$1" "$2" "$3"; }
 
 # sha of files, for cache keys
 files_hash() { cat "$@" | sha256sum | cut -c1-16; }
+
+# The JVM parts (kafka, cassandra, s3proxy): the java to run them with.
+java_bin() {
+  local j
+  if [[ -n ${JAVA_HOME:-} ]]; then j=$JAVA_HOME/bin/java; else j=$(command -v java || true); fi
+  [[ -n $j && -x $j ]] || die "no java (set JAVA_HOME or put a JDK 17 on PATH)"
+  echo "$j"
+}
+
+# Their configuration files:
+# render <template> <output> KEY=VALUE...: replaces @KEY@ with VALUE.
+render() {
+  local tpl=$1 out=$2 kv val
+  shift 2
+  local args=()
+  for kv; do
+    # shellcheck disable=SC2001 # escape for the s||| below
+    val=$(sed 's/[|&\\]/\\&/g' <<<"${kv#*=}")
+    args+=(-e "s|@${kv%%=*}@|$val|g")
+  done
+  sed "${args[@]}" "$tpl" >"$out.tmp"
+  ! grep -q '@[A-Z_]\+@' "$out.tmp" || die "unfilled placeholder in $out"
+  mv "$out.tmp" "$out"
+}

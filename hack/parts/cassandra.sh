@@ -31,29 +31,7 @@ STOP_GRACE=30
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
-java_bin() {
-  local j
-  if [[ -n ${JAVA_HOME:-} ]]; then j=$JAVA_HOME/bin/java; else j=$(command -v java || true); fi
-  [[ -n $j && -x $j ]] || die "no java (set JAVA_HOME or put a JDK 17 on PATH)"
-  echo "$j"
-}
-
 lib_dir() { echo "$SWITCHBOARD_CACHE/cassandra/lib-$(files_hash "$CASS_SRC/pom.xml")"; }
-
-# render <template> <output> KEY=VALUE...: replaces @KEY@ with VALUE.
-render() {
-  local tpl=$1 out=$2 kv val
-  shift 2
-  local args=()
-  for kv; do
-    # shellcheck disable=SC2001 # escape for the s||| below
-    val=$(sed 's/[|&\\]/\\&/g' <<<"${kv#*=}")
-    args+=(-e "s|@${kv%%=*}@|$val|g")
-  done
-  sed "${args[@]}" "$tpl" >"$out.tmp"
-  ! grep -q '@[A-Z_]\+@' "$out.tmp" || die "unfilled placeholder in $out"
-  mv "$out.tmp" "$out"
-}
 
 cmd_install() {
   local lib
