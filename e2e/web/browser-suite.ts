@@ -460,7 +460,7 @@ export function browserSuite(target: BrowserTarget): void {
       const { page } = await person();
       await page.getByLabel("Username").fill(`fay_${suffix}`);
       await page.getByLabel("Password").fill("password-123");
-      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
       const bell = page.getByRole("button", { name: /^Notifications/ });
       await expect(bell, /^Notifications, 2 unread$/);
       await bell.click();
