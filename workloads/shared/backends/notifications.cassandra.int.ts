@@ -20,12 +20,18 @@ notificationStoreContract("cassandra", async () => {
   });
   await client.connect();
   const keyspace = uniqueName("notify");
-  const migrated = await migrate(client, {
-    keyspace,
-    replication: { class: "SimpleStrategy", replicationFactor: 1 },
-  });
-  assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
-  assert.equal(migrated.value.version, 2);
+  try {
+    const migrated = await migrate(client, {
+      keyspace,
+      replication: { class: "SimpleStrategy", replicationFactor: 1 },
+    });
+    assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
+    assert.ok(migrated.value.version >= 2, `0002_notifications applied: ${migrated.value.version}`);
+  } catch (err) {
+    // an open client keeps the test file from ever exiting (CI hung here on a version check)
+    await client.shutdown();
+    throw err;
+  }
   const subject = new CassandraNotificationStore(client, keyspace);
   return {
     subject,
