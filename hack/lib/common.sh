@@ -169,3 +169,65 @@ render() {
   ! grep -q '@[A-Z_]\+@' "$out.tmp" || die "unfilled placeholder in $out"
   mv "$out.tmp" "$out"
 }
+
+# The parts that run as one background process (kafka, cassandra, s3proxy, keycloak):
+# show_log_tail <part>: the end of its log, for an error.
+show_log_tail() {
+  log "last 40 lines of $(logfile "$1"):"
+  tail -n 40 "$(logfile "$1")" >&2 2>/dev/null || true
+}
+
+# await_started <part> <name> <what> <timeout s>: waits until the part's ready_or_dead (each part
+# defines it: serving, or its process gone) holds; dies with the log's end when it does not in
+# time or the process exited meanwhile.
+await_started() {
+  local part=$1 name=$2 what=$3 timeout=$4
+  if ! wait_for "$timeout" "$what" ready_or_dead; then
+    show_log_tail "$part"
+    die "$name not ready after $timeout s (still running: see the log; stop it with $0 down)"
+  fi
+  if ! running "$part"; then
+    rm -f "$(pidfile "$part")"
+    show_log_tail "$part"
+    die "$name exited during start-up"
+  fi
+}
+
+# down_part <part> <grace s> [--purge]: stops it; --purge (or SB_PURGE=1) also deletes its state
+# ($SWITCHBOARD_STATE/<part>) and log.
+down_part() {
+  local part=$1 grace=$2 purge=${SB_PURGE:-0} state=$SWITCHBOARD_STATE/$1
+  [[ ${3:-} == --purge ]] && purge=1
+  stop_bg "$part" "$grace"
+  if [[ $purge == 1 ]]; then
+    rm -rf "$state" "$(logfile "$part")"
+    log "purged $state"
+  fi
+}
+
+# mvn_jars <part> <name> <pom> <lib> <glob>...: copies the runtime dependencies of <pom> from
+# Maven Central into <lib> (once: a complete <lib> is kept), checks a jar matches each <glob>.
+mvn_jars() {
+  local part=$1 name=$2 pom=$3 lib=$4 glob
+  shift 4
+  if [[ -f $lib/.complete ]]; then
+    log "jars cached in $lib"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found"
+  log "fetching $name jars from Maven Central into $lib"
+  rm -rf "$lib"
+  mkdir -p "$lib" "$SWITCHBOARD_CACHE/m2"
+  # mvn 3.8 -q still prints stray colour resets: keep its output for failures only
+  if ! mvn -q -B -f "$pom" -Dmaven.repo.local="$SWITCHBOARD_CACHE/m2" \
+    dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime \
+    >"$SWITCHBOARD_CACHE/$part/mvn.log" 2>&1; then
+    cat "$SWITCHBOARD_CACHE/$part/mvn.log" >&2
+    die "mvn could not copy the $name jars"
+  fi
+  for glob; do
+    compgen -G "$lib/$glob" >/dev/null || die "no $glob in $lib"
+  done
+  touch "$lib/.complete" # last: marks the directory complete
+  log "$(find "$lib" -name '*.jar' | wc -l) jars, $(du -sh "$lib" | cut -f1) in $lib"
+}

@@ -33,29 +33,7 @@ usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0";
 
 lib_dir() { echo "$SWITCHBOARD_CACHE/cassandra/lib-$(files_hash "$CASS_SRC/pom.xml")"; }
 
-cmd_install() {
-  local lib
-  lib=$(lib_dir)
-  if [[ -f $lib/.complete ]]; then
-    log "jars cached in $lib"
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found"
-  log "fetching Cassandra jars from Maven Central into $lib"
-  rm -rf "$lib"
-  mkdir -p "$lib" "$SWITCHBOARD_CACHE/m2"
-  # mvn 3.8 -q still prints stray colour resets: keep its output for failures only
-  if ! mvn -q -B -f "$CASS_SRC/pom.xml" -Dmaven.repo.local="$SWITCHBOARD_CACHE/m2" \
-    dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime \
-    >"$SWITCHBOARD_CACHE/cassandra/mvn.log" 2>&1; then
-    cat "$SWITCHBOARD_CACHE/cassandra/mvn.log" >&2
-    die "mvn could not copy the Cassandra jars"
-  fi
-  compgen -G "$lib/cassandra-all-*.jar" >/dev/null || die "no cassandra-all jar in $lib"
-  compgen -G "$lib/jamm-*.jar" >/dev/null || die "no jamm jar in $lib"
-  touch "$lib/.complete" # last: marks the directory complete
-  log "$(find "$lib" -name '*.jar' | wc -l) jars, $(du -sh "$lib" | cut -f1) in $lib"
-}
+cmd_install() { mvn_jars cassandra Cassandra "$CASS_SRC/pom.xml" "$(lib_dir)" "cassandra-all-*.jar" "jamm-*.jar"; }
 
 # cql_answers: a native-protocol v4 OPTIONS frame (stream 1) on the CQL port; true when a
 # SUPPORTED response (version byte 0x84, opcode 0x06) for stream 1 comes back.
@@ -83,11 +61,6 @@ log_since_start() {
 ready_or_dead() {
   running cassandra || return 0
   log_since_start 'Startup complete' && cql_answers
-}
-
-show_log_tail() {
-  log "last 40 lines of $(logfile cassandra):"
-  tail -n 40 "$(logfile cassandra)" >&2 2>/dev/null || true
 }
 
 # jvm_options <file>: the options of a jvm*.options file, one per line on stdout.
@@ -148,27 +121,11 @@ cmd_up() {
   else
     log "already running (pid $(cat "$(pidfile cassandra)"))"
   fi
-  if ! wait_for "$READY_TIMEOUT" "Cassandra CQL on 127.0.0.1:$SB_CASSANDRA_PORT" ready_or_dead; then
-    show_log_tail
-    die "Cassandra not ready after $READY_TIMEOUT s (still running: see the log; stop it with $0 down)"
-  fi
-  if ! running cassandra; then
-    rm -f "$(pidfile cassandra)"
-    show_log_tail
-    die "Cassandra exited during start-up"
-  fi
+  await_started cassandra "Cassandra" "Cassandra CQL on 127.0.0.1:$SB_CASSANDRA_PORT" "$READY_TIMEOUT"
   log "ready on 127.0.0.1:$SB_CASSANDRA_PORT${SB_NODE_ADDRESS:+ and $SB_NODE_ADDRESS:$SB_CASSANDRA_PORT} after $((SECONDS - t0)) s"
 }
 
-cmd_down() {
-  local purge=${SB_PURGE:-0}
-  [[ ${1:-} == --purge ]] && purge=1
-  stop_bg cassandra "$STOP_GRACE"
-  if [[ $purge == 1 ]]; then
-    rm -rf "$STATE" "$(logfile cassandra)"
-    log "purged $STATE"
-  fi
-}
+cmd_down() { down_part cassandra "$STOP_GRACE" "$@"; }
 
 cmd_status() {
   local ep=127.0.0.1:$SB_CASSANDRA_PORT

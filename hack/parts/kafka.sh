@@ -28,28 +28,7 @@ usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0";
 
 lib_dir() { echo "$SWITCHBOARD_CACHE/kafka/lib-$(files_hash "$KAFKA_SRC/pom.xml")"; }
 
-cmd_install() {
-  local lib
-  lib=$(lib_dir)
-  if [[ -f $lib/.complete ]]; then
-    log "jars cached in $lib"
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found"
-  log "fetching Kafka jars from Maven Central into $lib"
-  rm -rf "$lib"
-  mkdir -p "$lib" "$SWITCHBOARD_CACHE/m2"
-  # mvn 3.8 -q still prints stray colour resets: keep its output for failures only
-  if ! mvn -q -B -f "$KAFKA_SRC/pom.xml" -Dmaven.repo.local="$SWITCHBOARD_CACHE/m2" \
-    dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime \
-    >"$SWITCHBOARD_CACHE/kafka/mvn.log" 2>&1; then
-    cat "$SWITCHBOARD_CACHE/kafka/mvn.log" >&2
-    die "mvn could not copy the Kafka jars"
-  fi
-  compgen -G "$lib/kafka_2.13-*.jar" >/dev/null || die "no kafka_2.13 jar in $lib"
-  touch "$lib/.complete" # last: marks the directory complete
-  log "$(find "$lib" -name '*.jar' | wc -l) jars, $(du -sh "$lib" | cut -f1) in $lib"
-}
+cmd_install() { mvn_jars kafka Kafka "$KAFKA_SRC/pom.xml" "$(lib_dir)" "kafka_2.13-*.jar"; }
 
 # broker_answers: a Kafka ApiVersions v0 request (api key 18, correlation id 0x5342, client
 # id "sb") on the PLAINTEXT port; true when the response echoes the correlation id with
@@ -80,11 +59,6 @@ ready_or_dead() {
   log_since_start 'Kafka Server started' && broker_answers
 }
 
-show_log_tail() {
-  log "last 40 lines of $(logfile kafka):"
-  tail -n 40 "$(logfile kafka)" >&2 2>/dev/null || true
-}
-
 cmd_up() {
   cmd_install
   local lib java conf=$STATE/config t0=$SECONDS
@@ -108,11 +82,11 @@ cmd_up() {
     if [[ ! -f $STATE/data/meta.properties ]]; then
       local id
       id=$("${tool[@]}" random-uuid 2>>"$(logfile kafka)" | tail -n 1) ||
-        { show_log_tail; die "StorageTool random-uuid failed"; }
+        { show_log_tail kafka; die "StorageTool random-uuid failed"; }
       [[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "StorageTool random-uuid gave '$id'"
       log "formatting $STATE/data (cluster id $id)"
       "${tool[@]}" format -t "$id" -c "$conf/server.properties" >>"$(logfile kafka)" 2>&1 ||
-        { show_log_tail; die "formatting the storage failed"; }
+        { show_log_tail kafka; die "formatting the storage failed"; }
       echo "$id" >"$STATE/cluster-id"
     fi
     stat -c %s "$(logfile kafka)" >"$STATE/log-offset" 2>/dev/null || echo 0 >"$STATE/log-offset"
@@ -123,27 +97,11 @@ cmd_up() {
   else
     log "already running (pid $(cat "$(pidfile kafka)"))"
   fi
-  if ! wait_for "$READY_TIMEOUT" "Kafka on 127.0.0.1:$SB_KAFKA_PORT" ready_or_dead; then
-    show_log_tail
-    die "Kafka not ready after $READY_TIMEOUT s (still running: see the log; stop it with $0 down)"
-  fi
-  if ! running kafka; then
-    rm -f "$(pidfile kafka)"
-    show_log_tail
-    die "Kafka exited during start-up"
-  fi
+  await_started kafka "Kafka" "Kafka on 127.0.0.1:$SB_KAFKA_PORT" "$READY_TIMEOUT"
   log "ready on 127.0.0.1:$SB_KAFKA_PORT${SB_NODE_ADDRESS:+ and $SB_NODE_ADDRESS:$SB_KAFKA_NODE_PORT} after $((SECONDS - t0)) s"
 }
 
-cmd_down() {
-  local purge=${SB_PURGE:-0}
-  [[ ${1:-} == --purge ]] && purge=1
-  stop_bg kafka "$STOP_GRACE"
-  if [[ $purge == 1 ]]; then
-    rm -rf "$STATE" "$(logfile kafka)"
-    log "purged $STATE"
-  fi
-}
+cmd_down() { down_part kafka "$STOP_GRACE" "$@"; }
 
 cmd_status() {
   local ep=127.0.0.1:$SB_KAFKA_PORT

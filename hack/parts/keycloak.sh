@@ -128,11 +128,6 @@ ready_or_dead() {
   realm_answers
 }
 
-show_log_tail() {
-  log "last 40 lines of $(logfile keycloak):"
-  tail -n 40 "$(logfile keycloak)" >&2 2>/dev/null || true
-}
-
 cmd_up() {
   cmd_install
   local dir t0=$SECONDS
@@ -160,27 +155,11 @@ cmd_up() {
   else
     log "already running (pid $(cat "$(pidfile keycloak)"))"
   fi
-  if ! wait_for "$READY_TIMEOUT" "Keycloak's realm $REALM" ready_or_dead; then
-    show_log_tail
-    die "Keycloak not ready after $READY_TIMEOUT s (still running: see the log; stop it with $0 down)"
-  fi
-  if ! running keycloak; then
-    rm -f "$(pidfile keycloak)"
-    show_log_tail
-    die "Keycloak exited during start-up"
-  fi
+  await_started keycloak "Keycloak" "Keycloak's realm $REALM" "$READY_TIMEOUT"
   log "ready: issuer $ISSUER after $((SECONDS - t0)) s"
 }
 
-cmd_down() {
-  local purge=${SB_PURGE:-0}
-  [[ ${1:-} == --purge ]] && purge=1
-  stop_bg keycloak "$STOP_GRACE"
-  if [[ $purge == 1 ]]; then
-    rm -rf "$STATE" "$(logfile keycloak)"
-    log "purged $STATE"
-  fi
-}
+cmd_down() { down_part keycloak "$STOP_GRACE" "$@"; }
 
 cmd_status() {
   if running keycloak && realm_answers; then

@@ -31,27 +31,7 @@ usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0";
 
 lib_dir() { echo "$SWITCHBOARD_CACHE/s3proxy/lib-$(files_hash "$SRC/pom.xml")"; }
 
-cmd_install() {
-  local lib
-  lib=$(lib_dir)
-  if [[ -f $lib/.complete ]]; then
-    log "jars cached in $lib"
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found"
-  log "fetching S3Proxy jars from Maven Central into $lib"
-  rm -rf "$lib"
-  mkdir -p "$lib" "$SWITCHBOARD_CACHE/m2"
-  if ! mvn -q -B -f "$SRC/pom.xml" -Dmaven.repo.local="$SWITCHBOARD_CACHE/m2" \
-    dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime \
-    >"$SWITCHBOARD_CACHE/s3proxy/mvn.log" 2>&1; then
-    cat "$SWITCHBOARD_CACHE/s3proxy/mvn.log" >&2
-    die "mvn could not copy the S3Proxy jars"
-  fi
-  compgen -G "$lib/s3proxy-*.jar" >/dev/null || die "no s3proxy jar in $lib"
-  touch "$lib/.complete" # last: marks the directory complete
-  log "$(find "$lib" -name '*.jar' | wc -l) jars, $(du -sh "$lib" | cut -f1) in $lib"
-}
+cmd_install() { mvn_jars s3proxy S3Proxy "$SRC/pom.xml" "$(lib_dir)" "s3proxy-*.jar"; }
 
 # answers: an unsigned GET / is answered with an HTTP status line (403: S3Proxy is serving and
 # refuses anonymous requests).
@@ -66,11 +46,6 @@ answers() {
 }
 
 ready_or_dead() { running s3proxy || return 0; answers; }
-
-show_log_tail() {
-  log "last 40 lines of $(logfile s3proxy):"
-  tail -n 40 "$(logfile s3proxy)" >&2 2>/dev/null || true
-}
 
 cmd_up() {
   cmd_install
@@ -97,27 +72,11 @@ cmd_up() {
     log "already running (pid $(cat "$(pidfile s3proxy)"))"
     mkdir -p "$STATE/data/$SB_S3_BUCKET"
   fi
-  if ! wait_for "$READY_TIMEOUT" "S3Proxy on 127.0.0.1:$SB_S3_PORT" ready_or_dead; then
-    show_log_tail
-    die "S3Proxy not ready after $READY_TIMEOUT s (still running: see the log; stop it with $0 down)"
-  fi
-  if ! running s3proxy; then
-    rm -f "$(pidfile s3proxy)"
-    show_log_tail
-    die "S3Proxy exited during start-up"
-  fi
+  await_started s3proxy "S3Proxy" "S3Proxy on 127.0.0.1:$SB_S3_PORT" "$READY_TIMEOUT"
   log "ready on $bind:$SB_S3_PORT (bucket $SB_S3_BUCKET) after $((SECONDS - t0)) s"
 }
 
-cmd_down() {
-  local purge=${SB_PURGE:-0}
-  [[ ${1:-} == --purge ]] && purge=1
-  stop_bg s3proxy "$STOP_GRACE"
-  if [[ $purge == 1 ]]; then
-    rm -rf "$STATE" "$(logfile s3proxy)"
-    log "purged $STATE"
-  fi
-}
+cmd_down() { down_part s3proxy "$STOP_GRACE" "$@"; }
 
 cmd_status() {
   local ep=http://127.0.0.1:$SB_S3_PORT
