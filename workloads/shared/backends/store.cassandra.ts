@@ -442,22 +442,43 @@ export class CassandraStore implements Store {
     return this.persistMessages([m]);
   }
 
-  /** One logged batch: two rows per message and the room's state at the highest seq. */
+  /**
+   * No logged batch (its batch log costs Cassandra a write and a delete per call): the room's
+   * rows first, one single-partition batch per bucket (atomic and isolated within its
+   * partition), then the by-id rows and the room's state side by side. So the room's rows are
+   * never behind either: a reader that finds a message by id, or the state at a seq, finds the
+   * room's rows too, and the room's rows stay a prefix of its sequence (the forwarder's replay
+   * after a crash rests on that, docs/decisions/0020). A failure part way is repaired by
+   * writing them all again (every write is idempotent).
+   */
   async persistMessages(messages: readonly StoredMessage[]): Promise<void> {
     checkWrite(messages);
-    const queries = messages.flatMap((m) => this.#messageRows(m));
+    const rows = messages.map((m) => ({ bucket: bucketOf(m.seq), ...this.#messageRows(m) }));
+    const buckets = [...Map.groupBy(rows, (r) => r.bucket)].sort(([a], [b]) => a - b);
+    for (const [, inBucket] of buckets) {
+      const [first, ...rest] = inBucket;
+      if (first !== undefined && rest.length === 0) {
+        await this.#write(first.room.query, first.room.params);
+      } else {
+        await this.#batch(
+          inBucket.map((r) => r.room),
+          false,
+        );
+      }
+    }
     const last = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
-    queries.push({
+    await Promise.all([
+      ...rows.map((r) => this.#write(r.byId.query, r.byId.params)),
       // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
-      query:
+      this.#write(
         `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
-        "VALUES (?, ?, ?) USING TIMESTAMP ?",
-      params: [last.roomId, last.seq, last.createdAt, last.seq],
-    });
-    await this.#batch(queries, true);
+          "VALUES (?, ?, ?) USING TIMESTAMP ?",
+        [last.roomId, last.seq, last.createdAt, last.seq],
+      ),
+    ]);
   }
 
-  #messageRows(m: StoredMessage): { query: string; params: Params }[] {
+  #messageRows(m: StoredMessage): Record<"room" | "byId", { query: string; params: Params }> {
     const c = m.content;
     const values = [
       m.id,
@@ -472,16 +493,16 @@ export class CassandraStore implements Store {
       m.createdAt,
     ];
     const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
-    return [
-      {
+    return {
+      room: {
         query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
         params: [m.roomId, bucketOf(m.seq), m.seq, ...values],
       },
-      {
+      byId: {
         query: `INSERT INTO ${this.#ks}.messages_by_id (room_id, seq, ${MESSAGE_COLS}) VALUES (?, ?, ${marks})`,
         params: [m.roomId, m.seq, ...values],
       },
-    ];
+    };
   }
 
   async roomStates(roomIds: readonly string[]): Promise<Map<string, RoomState>> {

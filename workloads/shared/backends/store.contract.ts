@@ -425,6 +425,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         );
       });
 
+      it("persistMessages stores a write that spans two buckets of history", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const messages = [998, 999, 1000, 1001].map((s) => newMessage(room.id, s));
+        await store().persistMessages(messages);
+        assert.deepEqual(await store().history(room.id, { after: 997, limit: 10 }), messages);
+        assert.deepEqual(await store().messageAt(room.id, 1000), messages[2]);
+        assert.deepEqual(await store().getMessageById(messages[3]?.id as string), messages[3]);
+        assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 1001);
+      });
+
       it("messageAt finds a room's message by seq, and nothing where the seq is free", async () => {
         const room = newRoom("group");
         await store().createRoom(room, []);
