@@ -2,6 +2,7 @@
 // made by migrate(), and migrate() itself. Every keyspace is dropped again.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -239,5 +240,67 @@ describe("migrate() on a real Cassandra", () => {
       (err: { code?: number; stderr?: string }) =>
         err.code === 1 && /CASSANDRA_REPLICATION_FACTOR/.test(err.stderr ?? ""),
     );
+  });
+});
+
+describe("CassandraStore when a writer stopped between a room's rows and its state", () => {
+  it("history and messageAt see the rows the room state does not count yet", async () => {
+    const client = await connect();
+    const keyspace = uniqueName("lag");
+    try {
+      const migrated = await migrate(client, { keyspace, replication });
+      assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
+      const store = new CassandraStore(client, keyspace);
+      const roomId = randomUUID();
+      const at = (seq: number) => new Date(1_700_000_000_000 + seq * 1000);
+      const message = (seq: number) => ({
+        roomId,
+        seq,
+        id: randomUUID(),
+        senderId: "sender",
+        clientMsgId: `c${seq}`,
+        msgType: "text" as const,
+        content: { text: `message ${seq}` },
+        createdAt: at(seq),
+      });
+      const first = [985, 986].map(message);
+      const inFlight = Array.from({ length: 16 }, (_, i) => message(987 + i)); // two buckets
+      await store.persistMessages(first);
+      // the rows of the write in flight landed, its room state did not (the writer was killed)
+      for (const m of inFlight) {
+        await client.execute(
+          `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            roomId,
+            Math.floor(m.seq / 1000),
+            m.seq,
+            m.id,
+            m.senderId,
+            m.clientMsgId,
+            "text",
+            m.content.text,
+            m.createdAt,
+          ],
+          { prepare: true },
+        );
+      }
+      assert.equal((await store.roomStates([roomId])).get(roomId)?.lastSeq, 986);
+      const newest = await store.history(roomId, { limit: 100 });
+      assert.deepEqual(
+        newest.map((m) => m.seq),
+        [...first, ...inFlight].map((m) => m.seq),
+        "the newest page includes the rows past the room state",
+      );
+      const after = await store.history(roomId, { after: 986, limit: 100 });
+      assert.deepEqual(
+        after.map((m) => m.seq),
+        inFlight.map((m) => m.seq),
+      );
+      assert.equal((await store.messageAt(roomId, 1002))?.id, inFlight.at(-1)?.id);
+      await store.close();
+    } finally {
+      await drop(client, keyspace);
+      await client.shutdown();
+    }
   });
 });

@@ -19,7 +19,12 @@ import type {
   User,
 } from "../domain.ts";
 import { checkLimit, checkWrite, directMembers, directPair } from "./store.memory.ts";
-import { type HistoryQuery, MAX_USERS_BY_EMAIL, type Store } from "./store.ts";
+import {
+  type HistoryQuery,
+  MAX_MESSAGES_PER_WRITE,
+  MAX_USERS_BY_EMAIL,
+  type Store,
+} from "./store.ts";
 
 /** Messages per partition of `messages`: bucket = floor(seq / BUCKET_SIZE). */
 export const BUCKET_SIZE = 1000;
@@ -30,6 +35,12 @@ const CHANNEL_SHARD = 0;
 const PAGE_SIZE = 500;
 /** point reads issued at once by roomStates and readPositions */
 const PARALLEL_READS = 32;
+/**
+ * Most seqs a room's rows can be ahead of its room_state: the rows of one write in flight per
+ * writer (persistMessages writes the state after the rows), for the partition's owner and a
+ * member that lost it and has not noticed yet.
+ */
+const MAX_STATE_LAG = 2 * MAX_MESSAGES_PER_WRITE;
 
 export interface CassandraStoreOptions {
   /** per-query timeout; default 5 000 ms */
@@ -525,9 +536,11 @@ export class CassandraStore implements Store {
 
   async history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]> {
     checkLimit(query.limit);
-    // room_state bounds the bucket walk, so any before/after visits only buckets that exist
+    // room_state bounds the bucket walk, so any before/after visits only buckets that exist. A
+    // room's rows are written before its state (persistMessages), so the state may lag them by
+    // the writes in flight when a writer stopped: the walk looks that far past it.
     const { lastSeq } = await this.#roomState(roomId);
-    const hi = Math.min(lastSeq, (query.before ?? Number.POSITIVE_INFINITY) - 1);
+    const hi = Math.min(lastSeq + MAX_STATE_LAG, (query.before ?? Number.POSITIVE_INFINITY) - 1);
     const page: StoredMessage[] = [];
     if (query.after !== undefined) {
       const lo = Math.max(1, query.after + 1);
