@@ -11,6 +11,7 @@ import { createLogger } from "#contract/telemetry/log";
 import { Sessions } from "../workloads/gateway/auth/sessions.ts";
 import { DEFAULT_LIMITS } from "../workloads/gateway/config.ts";
 import type { GatewayContext } from "../workloads/gateway/core/context.ts";
+import { LiveSeqs } from "../workloads/gateway/core/live-seqs.ts";
 import { Matching } from "../workloads/gateway/core/matching.ts";
 import { Connection } from "../workloads/gateway/ws/connection.ts";
 import { Hub } from "../workloads/gateway/ws/hub.ts";
@@ -76,7 +77,7 @@ const ctx: GatewayContext = {
   log: createLogger("bench-deliver", "silent"),
   metrics: createMetrics({ defaultMetrics: false }),
 };
-const hub = new Hub(ctx, new Matching(ctx), new Sessions(ctx));
+const hub = new Hub(ctx, new Matching(ctx), new Sessions(ctx), new LiveSeqs());
 await hub.start();
 
 const roomIds = Array.from(

@@ -196,6 +196,58 @@ async function gatewayInRoom(registry: Registry, delivery: Delivery) {
 const seqs = async (store: Store, room = roomId) =>
   (await store.history(room, { limit: 100 })).map((m) => [m.clientMsgId, m.seq]);
 
+describe("forwarder routing ahead of the store", () => {
+  it("routes (acks) a message while its write is out, and stores what came meanwhile in one write", async () => {
+    const store = new MemoryStore();
+    const writes: number[][] = [];
+    let open = Promise.withResolvers<void>();
+    const held = new Proxy(store, {
+      get: (target, name: keyof Store) => {
+        if (name === "persistMessages") {
+          return async (ms: readonly StoredMessage[]) => {
+            writes.push(ms.map((m) => m.seq));
+            await open.promise;
+            return target.persistMessages(ms);
+          };
+        }
+        const member = target[name];
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    });
+    const registry = new MemoryRegistry();
+    const delivery = new MemoryDelivery();
+    const routed = await gatewayInRoom(registry, delivery);
+    const { forwarder } = forwarderOn(held, registry, delivery);
+    let stored = false;
+    const first = forwarder.handleBatch(batch(message(1))).then(() => {
+      stored = true;
+    });
+    await waitFor("message 1 routed before it is stored", () =>
+      routed.length === 1 ? true : undefined,
+    );
+    assert.equal(stored, false, "the batch is done (and committed) only once stored");
+    const rest = forwarder.handleBatch(batch(message(2), message(3)));
+    await waitFor("messages 2 and 3 routed", () => (routed.length === 3 ? true : undefined));
+    assert.deepEqual(routed, [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+    ]);
+    assert.deepEqual(writes, [[1]], "one write out at a time per room");
+    open.resolve();
+    open = Promise.withResolvers<void>();
+    open.resolve();
+    await Promise.all([first, rest]);
+    assert.deepEqual(writes, [[1], [2, 3]], "the messages routed meanwhile went in one write");
+    assert.deepEqual(await seqs(store), [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+    ]);
+    await forwarder.stop();
+  });
+});
+
 describe("forwarder while the store is down", () => {
   it("routes (acks) each message at once and stores them in order once the store is back", async () => {
     const store = new MemoryStore();

@@ -89,9 +89,6 @@ interface PendingWrite {
   readonly message: StoredMessage;
   /** settles once stored (rejects only when the member stops first) */
   readonly stored: PromiseWithResolvers<void>;
-  /** called once, after the first try to store it: did it succeed */
-  readonly onFirstTry: (ok: boolean) => void;
-  tried: boolean;
 }
 
 /** Characters of message text in one store write, beside MAX_MESSAGES_PER_WRITE. */
@@ -403,32 +400,22 @@ export class Forwarder {
       { roomId: room.id, seq: message.seq, id: message.id, partition: room.partition, offset },
       "sequenced",
     );
-    // Routed (acked) once stored while the store keeps up, so that history holds what was
-    // acked; at once when earlier messages of the room are still waiting or this one's first
-    // try failed (the store is away or slow): Kafka holds it and a replay gives it this seq.
-    const queued = room.unstored.size > 0;
-    const firstTry = Promise.withResolvers<boolean>();
-    const pending: PendingWrite = {
-      message,
-      stored: Promise.withResolvers<void>(),
-      onFirstTry: firstTry.resolve,
-      tried: false,
-    };
-    pending.stored.promise.catch(() => firstTry.resolve(false));
+    // Routed (acked) at once, before its write is stored (docs/decisions/0024): Kafka holds
+    // it, and a replay after any crash gives it this seq. The room's writes coalesce meanwhile:
+    // the messages sequenced while one write is out go together in the next.
+    const pending: PendingWrite = { message, stored: Promise.withResolvers<void>() };
     room.unstored.set(message.id, pending);
     this.#o.metrics.unstoredMessages.inc();
     this.#addId(room, message.id, message.seq);
     room.queue.push(pending);
     this.#startWriter(room);
-    const storedFirst = !queued && (await firstTry.promise);
     if (batch.current?.() === false) {
-      // no ack from a member that lost the partition meanwhile: the new holder replays the
-      // message and acks it (the write goes on: it is what any holder gives this message)
+      // the partition changed hands while the room was read: no ack from this member, the new
+      // holder replays the message and acks it (the write goes on: it is what any holder gives
+      // this message)
       return { written: pending.stored.promise };
     }
-    if (!storedFirst) {
-      this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "routed_before_stored" });
-    }
+    this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "routed" });
     this.#route({ roomId: room.id }, messagePayload(message));
     return { written: pending.stored.promise };
   }
@@ -511,7 +498,6 @@ export class Forwarder {
             },
             () => {
               room.suspect = true;
-              for (const w of chunk) firstTried(w, false);
             },
           );
         } catch (err) {
@@ -530,7 +516,6 @@ export class Forwarder {
           room.recent.push(m);
           if (room.recent.length > RECENT_PER_ROOM) room.recent.shift();
           this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "stored" });
-          firstTried(w, true);
           w.stored.resolve();
         }
       }
@@ -761,12 +746,6 @@ function takeChunk(queue: readonly PendingWrite[]): PendingWrite[] {
     chunk.push(w);
   }
   return chunk;
-}
-
-function firstTried(w: PendingWrite, ok: boolean): void {
-  if (w.tried) return;
-  w.tried = true;
-  w.onFirstTry(ok);
 }
 
 function messagePayload(m: StoredMessage): DeliveryPayload {

@@ -13,6 +13,7 @@ import { Sessions } from "./auth/sessions.ts";
 import { FlowSealer, SignOn, type SignOnSettings } from "./auth/sign-on.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
+import { LiveSeqs } from "./core/live-seqs.ts";
 import { Matching } from "./core/matching.ts";
 import { Messages } from "./core/messages.ts";
 import { Notifications } from "./core/notifications.ts";
@@ -72,10 +73,11 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
   const tokens = new Tokens(opts.tokens, ctx.store, sessions);
   const rooms = new Rooms(ctx);
   const uploads = new Uploads(ctx, rooms);
-  const messages = new Messages(ctx, uploads);
+  const live = new LiveSeqs();
+  const messages = new Messages(ctx, uploads, live);
   const matching = new Matching(ctx);
   const notifications = new Notifications(ctx, rooms);
-  const hub = new Hub(ctx, matching, sessions);
+  const hub = new Hub(ctx, matching, sessions, live);
   const sockets = new SocketServer(
     { ctx, hub, rooms, messages, matching, notifications, sessionId: randomUUID() },
     tokens,

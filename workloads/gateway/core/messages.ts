@@ -11,6 +11,7 @@ import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
 import { type BusEvent, encode } from "../../shared/events.ts";
 import { messageId } from "../../shared/ids.ts";
 import type { GatewayContext } from "./context.ts";
+import { type LiveSeqs, lacksLive } from "./live-seqs.ts";
 import type { Uploads } from "./uploads.ts";
 
 export interface SendRequest {
@@ -53,6 +54,8 @@ export const SERVER_POST_WAIT_MS = 10_000;
 /** The first and the longest pause between two reads of the store while waiting for it. */
 const POLL_FIRST_MS = 5;
 const POLL_MAX_MS = 200;
+/** Longest a history read waits for the store to hold what this gateway delivered live. */
+export const LIVE_WAIT_MS = 2_000;
 
 /** A message the server API posts, and whether this request created it or found it stored. */
 export interface PostedMessage {
@@ -63,10 +66,12 @@ export interface PostedMessage {
 export class Messages {
   readonly #ctx: GatewayContext;
   readonly #uploads: Uploads;
+  readonly #live: LiveSeqs;
 
-  constructor(ctx: GatewayContext, uploads: Uploads) {
+  constructor(ctx: GatewayContext, uploads: Uploads, live: LiveSeqs) {
     this.#ctx = ctx;
     this.#uploads = uploads;
+    this.#live = live;
   }
 
   /** Produces the message; resolves its id once the bus acknowledged it (acks = all). */
@@ -157,21 +162,32 @@ export class Messages {
     return id;
   }
 
+  /**
+   * A page of history that includes what this gateway delivered (acked) live: the store may
+   * lag an ack by a write (docs/decisions/0024), so the page is read again, 5 ms doubling,
+   * until it does or LIVE_WAIT_MS pass (the store is away: what it holds is the answer).
+   */
   async history(
     roomId: string,
     q: { before?: number; after?: number; limit: number },
   ): Promise<StoredMessage[]> {
-    return this.#ctx.store.history(roomId, q);
+    const deadline = Date.now() + LIVE_WAIT_MS;
+    for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+      const page = await this.#ctx.store.history(roomId, q);
+      if (!lacksLive(page, q, this.#live.highest(roomId)) || Date.now() + pause > deadline) {
+        return page;
+      }
+      await delay(pause);
+    }
   }
 
   /** Records a read position through the bus, so it is stored and broadcast in room order. */
   async markSeen(userId: string, roomId: string, seq: number): Promise<void> {
     const state = (await this.#ctx.store.roomStates([roomId])).get(roomId);
-    if (seq > (state?.lastSeq ?? 0)) {
-      throw new ChatError(
-        "BAD_REQUEST",
-        `seq ${seq} is beyond the room's last message (${state?.lastSeq ?? 0})`,
-      );
+    // a message delivered here may not be stored yet (docs/decisions/0024)
+    const last = Math.max(state?.lastSeq ?? 0, this.#live.highest(roomId) ?? 0);
+    if (seq > last) {
+      throw new ChatError("BAD_REQUEST", `seq ${seq} is beyond the room's last message (${last})`);
     }
     const event: BusEvent = { kind: "seen", roomId, userId, seq };
     await this.#ctx.bus.publish(this.#ctx.topic, [

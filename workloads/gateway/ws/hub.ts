@@ -13,6 +13,7 @@ import {
 import type { ServerFrame } from "../../shared/protocol/frames.ts";
 import type { Sessions } from "../auth/sessions.ts";
 import type { GatewayContext } from "../core/context.ts";
+import type { LiveSeqs } from "../core/live-seqs.ts";
 import type { Matching } from "../core/matching.ts";
 import type { Connection } from "./connection.ts";
 import { RoomCursor } from "./cursor.ts";
@@ -42,6 +43,8 @@ export interface PendingAck {
 
 export class Hub {
   readonly #ctx: GatewayContext;
+  /** the highest seq delivered here per room, shared with the message reads */
+  readonly #live: LiveSeqs;
   readonly #matching: Matching;
   readonly #sessions: Sessions;
   /** set while the gateway drains: its sockets move to other gateways, nobody left */
@@ -55,8 +58,9 @@ export class Hub {
   #timers: NodeJS.Timeout[] = [];
   readonly #registration: Registration;
 
-  constructor(ctx: GatewayContext, matching: Matching, sessions: Sessions) {
+  constructor(ctx: GatewayContext, matching: Matching, sessions: Sessions, live: LiveSeqs) {
     this.#ctx = ctx;
+    this.#live = live;
     this.#matching = matching;
     this.#registration = new Registration(ctx, {
       rooms: () => [...this.#byRoom.keys()],
@@ -374,6 +378,7 @@ export class Hub {
   }
 
   #deliverMessage(m: DeliveredMessage, traceparent: string | undefined): void {
+    this.#live.saw(m.roomId, m.seq);
     const conns = this.#byRoom.get(m.roomId);
     let data: Buffer | undefined;
     const frame = () => {
