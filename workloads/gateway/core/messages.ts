@@ -76,11 +76,22 @@ export class Messages {
 
   /** Produces the message; resolves its id once the bus acknowledged it (acks = all). */
   async send(req: SendRequest): Promise<string> {
+    return (await this.accept(req)).produced;
+  }
+
+  /**
+   * Checks the message and hands it to the bus: once this resolves, its record is queued behind
+   * every record queued before it, so the caller may accept the socket's next message while
+   * `produced` is in flight (a socket's sends reach the partition in the order they came).
+   * `produced` resolves with the message id once the bus acknowledged it (acks = all).
+   */
+  async accept(req: SendRequest): Promise<{ readonly produced: Promise<string> }> {
     checkContent(req.msgType, req.content);
     if (req.msgType === "system") {
       throw new ChatError("FORBIDDEN", "system messages are sent by the server only");
     }
-    return this.#produce(await this.#withObject(req));
+    const checked = await this.#withObject(req);
+    return { produced: this.#produce(checked) };
   }
 
   /** An image or file message that names an uploaded object, checked against the store. */

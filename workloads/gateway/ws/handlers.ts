@@ -13,6 +13,12 @@ import type { Rooms } from "../core/rooms.ts";
 import type { Connection } from "./connection.ts";
 import type { Hub } from "./hub.ts";
 
+/**
+ * A frame handled, or accepted with work still `inFlight` (the socket's next frame may be
+ * handled meanwhile); `inFlight` rejects with the error to answer the frame with.
+ */
+export type Handled = undefined | { readonly inFlight: Promise<void> };
+
 export interface HandlerDeps {
   readonly ctx: GatewayContext;
   readonly hub: Hub;
@@ -66,7 +72,7 @@ export async function onMessage(
   d: HandlerDeps,
   conn: Connection,
   f: FrameOf<"message">,
-): Promise<void> {
+): Promise<Handled> {
   let roomId = f.room_id;
   if (roomId === undefined) {
     const room = await d.rooms.direct(conn.userId, f.to_user_id as string);
@@ -78,17 +84,24 @@ export async function onMessage(
   // expect the ack before producing: the forwarder may route it back before the produce resolves
   const id = messageId({ senderId: conn.userId, roomId, clientMsgId: f.client_msg_id });
   const pending = d.hub.expectAck(conn, id, f.id);
+  // answered already when it fails: an earlier send of the same client_msg_id was acked, and so
+  // was this one
+  const failed = (err: unknown) => {
+    if (d.hub.cancelAck(pending)) throw err;
+  };
   try {
-    await d.messages.send({
+    const { produced } = await d.messages.accept({
       senderId: conn.userId,
       roomId,
       clientMsgId: f.client_msg_id,
       msgType: f.msg_type,
       content: f.content,
     });
+    // the socket's next frame is handled while this one is produced: pipelined, in order
+    return { inFlight: produced.then(() => undefined, failed) };
   } catch (err) {
-    // answered already: an earlier send of the same client_msg_id was acked, and so was this one
-    if (d.hub.cancelAck(pending)) throw err;
+    failed(err);
+    return undefined;
   }
 }
 
@@ -174,7 +187,13 @@ export async function onMatchCancel(
   sendTicket(conn, f.id, ticket);
 }
 
-export async function dispatch(d: HandlerDeps, conn: Connection, f: ClientFrame): Promise<void> {
+export async function dispatch(d: HandlerDeps, conn: Connection, f: ClientFrame): Promise<Handled> {
+  if (f.type === "message" && conn.started) return onMessage(d, conn, f);
+  await handle(d, conn, f);
+  return undefined;
+}
+
+async function handle(d: HandlerDeps, conn: Connection, f: ClientFrame): Promise<void> {
   switch (f.type) {
     case "hello":
       return onHello(d, conn, f);
@@ -186,7 +205,8 @@ export async function dispatch(d: HandlerDeps, conn: Connection, f: ClientFrame)
   }
   switch (f.type) {
     case "message":
-      return onMessage(d, conn, f);
+      await onMessage(d, conn, f);
+      return;
     case "join":
       return onJoin(d, conn, f);
     case "leave":

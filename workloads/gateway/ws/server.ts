@@ -16,7 +16,7 @@ import type { AccessClaims, Tokens } from "../auth/tokens.ts";
 import { takeToken } from "../core/rate.ts";
 import { LocalBucket } from "./budget.ts";
 import { Connection } from "./connection.ts";
-import { dispatch, type HandlerDeps } from "./handlers.ts";
+import { dispatch, type Handled, type HandlerDeps } from "./handlers.ts";
 
 export const WS_PATH = "/v1/ws";
 /** frames waiting behind the one being handled, per socket, before the socket is refused more */
@@ -213,15 +213,21 @@ export class SocketServer {
           inbound.paused = true;
           ws.pause();
         }
+        const done = () => {
+          inbound.queued--;
+          if (inbound.paused && inbound.queued <= MAX_QUEUED_FRAMES / 2) {
+            inbound.paused = false;
+            ws.resume();
+          }
+        };
+        // frames are handled one after another; a message's produce stays in flight while the
+        // next frames are handled, and counts as queued until it is answered
         inbound.queue = inbound.queue
           .then(() => this.#handle(conn, inbound, parsed))
-          .finally(() => {
-            inbound.queued--;
-            if (inbound.paused && inbound.queued <= MAX_QUEUED_FRAMES / 2) {
-              inbound.paused = false;
-              ws.resume();
-            }
-          });
+          .then((handled) => {
+            if (handled === undefined) done();
+            else void handled.inFlight.finally(done);
+          }, done);
       }
       if (inbound.refusing) {
         inbound.queue = inbound.queue.then(() =>
@@ -245,30 +251,37 @@ export class SocketServer {
     });
   }
 
-  async #handle(conn: Connection, inbound: Inbound, parsed: ParseResult): Promise<void> {
-    if (conn.closed) return;
+  /** Handles the frame; resolves with what is still in flight (neither ever rejects). */
+  async #handle(conn: Connection, inbound: Inbound, parsed: ParseResult): Promise<Handled> {
+    if (conn.closed) return undefined;
     if (!parsed.ok) {
       // an invalid frame costs a token like any other (an empty bucket answers RATE_LIMITED)
       try {
         await this.#takeToken(conn, inbound);
       } catch (err) {
         this.#fail(conn, asChatError(err), parsed.id);
-        return;
+        return undefined;
       }
       this.#fail(conn, parsed.error, parsed.id);
-      return;
+      return undefined;
     }
     const frame = parsed.frame;
     const { ctx } = this.#deps;
     ctx.metrics.framesIn.inc({ type: frame.type });
     const requestId = requestIdOf(frame);
-    try {
-      if (frame.type !== "ping" && frame.type !== "hello") await this.#takeToken(conn, inbound);
-      await dispatch(this.#deps, conn, frame);
-    } catch (err) {
+    const answer = (err: unknown) => {
       const e = asChatError(err);
       if (e.code === "INTERNAL") ctx.log.error({ err, type: frame.type }, "frame failed");
       this.#fail(conn, e, requestId);
+    };
+    try {
+      if (frame.type !== "ping" && frame.type !== "hello") await this.#takeToken(conn, inbound);
+      const handled = await dispatch(this.#deps, conn, frame);
+      // wrapped: an async function resolved with a promise would wait for it
+      return handled && { inFlight: handled.inFlight.catch(answer) };
+    } catch (err) {
+      answer(err);
+      return undefined;
     }
   }
 
