@@ -124,8 +124,9 @@ export class Hub {
       rooms.push({ room_id: roomId, last_seq: lastSeq });
       const cursor = conn.rooms.get(roomId);
       if (cursor === undefined) continue;
-      const from = resume[roomId];
-      cursor.last = from === undefined ? lastSeq : Math.min(from, lastSeq);
+      // taken as given: the client may have messages the store does not hold yet (they are
+      // acked before their write, docs/decisions/0024); replaying them would show them twice
+      cursor.last = resume[roomId] ?? lastSeq;
     }
     if (firstOfUser) this.#announcePresence(conn.userId, roomIds, true);
     return rooms;

@@ -1,0 +1,84 @@
+// A message is acked and delivered just before the forwarder stores it (docs/decisions/0024), so
+// a client can resume from a seq the store's room state does not count yet: the gateway takes
+// the resume seq as given and shows nothing twice.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ChatSocket, Rest, type Session } from "../../e2e/testkit/index.ts";
+import { memoryBackends } from "../shared/backends/connect.ts";
+import type { Store } from "../shared/backends/store.ts";
+import type { RoomState } from "../shared/domain.ts";
+import { type InProcessCluster, startCluster } from "./cluster.ts";
+
+describe("resuming ahead of the store's room state", () => {
+  let cluster: InProcessCluster;
+  let alice: Session;
+  let bob: Session;
+  let roomId: string;
+  /** seqs the room states lag the messages by, as while the last writes are in flight */
+  let lag = 0;
+
+  before(async () => {
+    const base = memoryBackends();
+    const store = new Proxy(base.store, {
+      get: (target, name: keyof Store) => {
+        if (name === "roomStates") {
+          return async (ids: readonly string[]) => {
+            const states = await target.roomStates(ids);
+            return new Map(
+              [...states].map(([id, s]): [string, RoomState] => [
+                id,
+                { ...s, lastSeq: Math.max(0, s.lastSeq - lag) },
+              ]),
+            );
+          };
+        }
+        const member = target[name];
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    });
+    cluster = await startCluster({ backends: { ...base, store } });
+    const rest = new Rest(cluster.urls[0] as string);
+    alice = await rest.register("alice");
+    bob = await rest.register("bob");
+    const room = await rest.ok(
+      "POST",
+      "/v1/rooms",
+      { kind: "group", name: "ahead", members: [bob.userId] },
+      alice.accessToken,
+    );
+    roomId = room.id;
+  });
+  after(async () => {
+    await cluster.stop();
+    await cluster.backends.close();
+  });
+
+  it("replays nothing the client has when its resume seq is above the room state", async () => {
+    const url = cluster.urls[0] as string;
+    const sa = await ChatSocket.open(url, alice.accessToken);
+    let sb = await ChatSocket.open(url, bob.accessToken);
+    try {
+      await sa.sendMessages(roomId, 5, { prefix: "a" });
+      const first = await sb.waitForCount((f) => f.type === "message", 5, "messages 1-5");
+      assert.deepEqual(
+        first.map((f) => f.seq),
+        [1, 2, 3, 4, 5],
+      );
+      await sb.close();
+      lag = 3; // the store's room state says 2
+      sb = await ChatSocket.open(url, bob.accessToken, { [roomId]: 5 });
+      await sa.sendMessages(roomId, 1, { prefix: "b" });
+      const after = await sb.waitForCount((f) => f.type === "message", 1, "message 6");
+      await sa.waitForCount((f) => f.type === "ack", 6, "acks");
+      assert.deepEqual(
+        sb.messages(roomId).map((f) => f.seq),
+        [6],
+        "only what came after the resume seq",
+      );
+      assert.equal(after[0]?.seq, 6);
+    } finally {
+      lag = 0;
+      await Promise.all([sa.close(), sb.close()]);
+    }
+  });
+});
