@@ -51,7 +51,11 @@ export interface KafkaBusOptions {
      */
     readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
   };
-  /** every request to Kafka: timeout (default 10 s) and attempts after the first (default 5) */
+  /**
+   * every request to Kafka: the time the broker may take (a produce's acks = all; default 10 s)
+   * and attempts after the first (default 5). The client gives up waiting for an answer after
+   * the library's 30 s, a consumer after its rebalance timeout + 5 s.
+   */
   readonly requestTimeout?: number;
   readonly requestRetries?: number;
   /** records waiting for the producer before publish() is refused (default 10,000) */
@@ -374,12 +378,18 @@ class GroupMember implements BusConsumer {
   async #begin(): Promise<void> {
     const tuning = this.#options.consumer ?? {};
     const sessionTimeout = tuning.sessionTimeout ?? 6_000;
+    const rebalanceTimeout = Math.max(sessionTimeout, 30_000);
     const consumer: StringConsumer = new Consumer({
       ...baseOptions(this.#config, this.#options, this.#o.instanceId ?? this.#config.clientId),
+      // The broker holds a JoinGroup until every member rejoined, up to the rebalance timeout.
+      // The library's own request timeout (30 s) equalled ours, so a join the broker answered
+      // at the end of that wait raced the client giving it up, and the member tried again into
+      // the next round. As Kafka's Java client does: the rebalance timeout plus 5 s.
+      requestTimeout: rebalanceTimeout + 5_000,
       groupId: this.#o.groupId,
       deserializers: stringDeserializers,
       sessionTimeout,
-      rebalanceTimeout: Math.max(sessionTimeout, 30_000),
+      rebalanceTimeout,
       heartbeatInterval: tuning.heartbeatInterval ?? Math.max(500, Math.floor(sessionTimeout / 10)),
       protocols: COOPERATIVE,
       maxWaitTime: tuning.maxWaitTime ?? 500,
