@@ -7,9 +7,10 @@
 // are matched; a backend's post (the server API, sent twice) shows once on every member's page;
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
-// someone who was away finds their notifications (badge, list) and mutes a room; the layout
-// holds at 375 px and 1280 px. Screenshots of the main views are saved
-// to e2e/web/artifacts/<target>/ (ignored by git) on every run.
+// a reply shows a quote of the message it answers; someone who was away finds their
+// notifications (badge, list) and mutes a room; the layout holds at 375 px and 1280 px.
+// Screenshots of the main views are saved to e2e/web/artifacts/<target>/ (ignored by git) on
+// every run.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -305,6 +306,49 @@ export function browserSuite(target: BrowserTarget): void {
       await say(alice, "after your reload");
       await bubble(bob.page, "after your reload").waitFor();
       assert.equal(await bubble(bob.page, "Hi Bob!").count(), 1);
+    });
+
+    it("answers a message with Reply: both see the reply under a quote of it, also after a reload", async () => {
+      /** the bubble whose own text is `text` */
+      const line = (page: Page, text: string) =>
+        page.locator(".msg", {
+          has: page.locator(".text", { hasText: new RegExp(`^${text}$`) }),
+        });
+      const replyOn = (page: Page, text: string) =>
+        line(page, text)
+          .getByRole("button", { name: /^Reply to/ })
+          .click();
+      // Escape takes a reply back
+      await replyOn(bob.page, "Hi Bob!");
+      await bob.page.locator(".replying .quote", { hasText: "Hi Bob!" }).waitFor();
+      await bob.page.getByLabel("Message", { exact: true }).press("Escape");
+      await bob.page.locator(".replying").waitFor({ state: "detached" });
+
+      await replyOn(bob.page, "while away 2");
+      await bob.page.locator(".replying .quote", { hasText: "while away 2" }).waitFor();
+      await shot(bob.page, "reply-composing");
+      await say(bob.page, "about that second one");
+      await bob.page.locator(".replying").waitFor({ state: "detached" });
+      for (const page of [alice, bob.page]) {
+        const reply = line(page, "about that second one");
+        await reply.locator(".quote", { hasText: "while away 2" }).waitFor();
+        // the quoted author as the page names them (alice's own page: her name)
+        const author =
+          page === alice
+            ? `alice_${suffix}`
+            : await line(page, "while away 2").locator(".who").textContent();
+        assert.equal(await reply.locator(".quote-who").textContent(), author);
+      }
+      await shot(alice, "reply");
+      // the next message is no reply
+      await say(bob.page, "a plain one");
+      await bubble(alice, "a plain one").waitFor();
+      assert.equal(await line(alice, "a plain one").locator(".quote").count(), 0);
+      await alice.reload();
+      await alice.locator(".conn[data-state=open]").waitFor();
+      await line(alice, "about that second one")
+        .locator(".quote", { hasText: "while away 2" })
+        .waitFor();
     });
 
     it("shows a busy room's unread count, opens it at the first unseen message, loads older ones on scroll", async () => {

@@ -73,7 +73,24 @@ async function setup(registry: Pick<Registry, "onlineUsers"> = new MemoryRegistr
     content: { text },
     sentAt: new Date().toISOString(),
   });
-  return { notifier, notifications, metrics, user, room, message };
+  /** stores the room's message at seq, by `sender` (a name, or a server sender as it is) */
+  const stored = async (roomId: string, seq: number, sender: string) => {
+    await store.persistMessage({
+      roomId,
+      seq,
+      id: randomUUID(),
+      senderId: users.get(sender) ?? sender,
+      clientMsgId: randomUUID(),
+      msgType: "text",
+      content: { text: `message ${seq}` },
+      createdAt: new Date(),
+    });
+  };
+  const reply = (roomId: string, replyTo: number, text: string, sender = "ann"): MessageEvent => ({
+    ...message(roomId, text, sender),
+    replyTo,
+  });
+  return { notifier, notifications, metrics, user, room, message, stored, reply };
 }
 
 describe("mentionedNames", () => {
@@ -112,6 +129,57 @@ describe("Notifier", () => {
       [b.id],
     );
     assert.deepEqual((await t.notifications.list(t.user("ann"), { limit: 10 })).items, []);
+  });
+
+  it("a reply notifies the offline author of the message it answers, once, and beats a mention", async () => {
+    const registry = new MemoryRegistry();
+    const t = await setup(registry);
+    const group = await t.room("group", ["ann", "ben", "cat"]);
+    await t.stored(group, 1, "ben");
+    await t.stored(group, 2, "cat");
+    await t.stored(group, 3, "ann");
+    await t.stored(group, 4, "system");
+    const toBen = t.reply(group, 1, "yes, @ben and @cat");
+    const toSelf = t.reply(group, 3, "and one more thing");
+    const toSystem = t.reply(group, 4, "noted");
+    const toNothing = t.reply(group, 99, "a seq the room does not have");
+    await t.notifier.handleBatch(batch(toBen, toSelf, toSystem, toNothing, toBen));
+    const ben = await t.notifications.list(t.user("ben"), { limit: 10 });
+    assert.deepEqual(
+      ben.items.map((n) => [n.messageId, n.kind]),
+      [[toBen.id, "reply"]],
+      "one reply notification, though the reply also mentions ben and came twice",
+    );
+    const cat = await t.notifications.list(t.user("cat"), { limit: 10 });
+    assert.deepEqual(
+      cat.items.map((n) => [n.messageId, n.kind]),
+      [[toBen.id, "mention"]],
+    );
+    assert.equal(await t.notifications.unreadCount(t.user("ann")), 0, "never the sender");
+
+    // online, muted, or gone from the room: none
+    await registry.markOnline("gw-1", [t.user("cat")], 60_000);
+    await t.notifications.mute(t.user("ben"), group);
+    await t.notifier.handleBatch(batch(t.reply(group, 1, "muted"), t.reply(group, 2, "online")));
+    await t.notifications.unmute(t.user("ben"), group);
+    const left = await t.room("group", ["ann"]);
+    await t.stored(left, 1, "ben");
+    await t.notifier.handleBatch(batch(t.reply(left, 1, "ben left this room")));
+    assert.equal(await t.notifications.unreadCount(t.user("ben")), 1);
+    assert.equal(await t.notifications.unreadCount(t.user("cat")), 1);
+  });
+
+  it("in a direct room a reply is a direct notification", async () => {
+    const t = await setup();
+    const direct = await t.room("direct", ["ann", "ben"]);
+    await t.stored(direct, 1, "ben");
+    const r = t.reply(direct, 1, "re: that");
+    await t.notifier.handleBatch(batch(r));
+    const ben = await t.notifications.list(t.user("ben"), { limit: 10 });
+    assert.deepEqual(
+      ben.items.map((n) => [n.messageId, n.kind]),
+      [[r.id, "direct"]],
+    );
   });
 
   it("a replayed batch records nothing twice, and a read notification stays read", async () => {

@@ -67,6 +67,8 @@ export interface StoredMessage {
   readonly msgType: MsgType;
   readonly content: MessageContent;
   readonly createdAt: Date;
+  /** a reply: the seq of the earlier message of the same room it answers */
+  readonly replyTo?: number;
 }
 
 export interface ReadPosition {

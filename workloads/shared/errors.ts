@@ -87,7 +87,13 @@ export const ErrorCodes = {
     status: 409,
     retriable: false,
     description:
-      "The server API's idempotency_key was used before, by the same sender in the same room, for another message (other msg_type or content).",
+      "The server API's idempotency_key was used before, by the same sender in the same room, for another message (other msg_type, content or reply_to).",
+  },
+  REPLY_TO_NOT_FOUND: {
+    status: 400,
+    retriable: false,
+    description:
+      "A message's reply_to names no message of its room: it must be the seq of an earlier message of the same room (1 to the room's last seq).",
   },
   NOTIFICATION_NOT_FOUND: {
     status: 404,

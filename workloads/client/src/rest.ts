@@ -53,11 +53,14 @@ export interface HistoryPage {
   readonly next_before?: number;
   readonly next_after?: number;
 }
-/** What you missed while offline (one per message): a direct message or a mention of you. */
+/**
+ * What you missed while offline (one per message): a direct message, a mention of you, or a reply
+ * to one of your messages (a reply that also mentions you is a reply).
+ */
 export interface Notification {
   /** the message's id */
   readonly id: string;
-  readonly kind: "direct" | "mention";
+  readonly kind: "direct" | "mention" | "reply";
   readonly room_id: string;
   readonly sender_id: string;
   readonly excerpt: string;

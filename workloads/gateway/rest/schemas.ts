@@ -1,7 +1,7 @@
 // REST request and response schemas (TypeBox → JSON Schema): fastify validates requests with
 // them and the OpenAPI document at /openapi.json is generated from them.
 import { type Static, Type } from "@sinclair/typebox";
-import { Content, SERVER_SENDER_PATTERN, SenderId } from "../../shared/protocol/frames.ts";
+import { Content, ReplyTo, SERVER_SENDER_PATTERN, SenderId } from "../../shared/protocol/frames.ts";
 import { HANDOFF_CODE_PATTERN } from "../auth/tokens.ts";
 
 export const Uuid = Type.String({ format: "uuid" });
@@ -161,6 +161,11 @@ export const MessageBody = Type.Object(
     msg_type: Type.String(),
     content: Type.Record(Type.String(), Type.Unknown()),
     created_at: Type.String({ format: "date-time" }),
+    reply_to: Type.Optional(
+      Type.Integer({
+        description: "present on a reply: the seq of the earlier message of the room it answers",
+      }),
+    ),
   },
   { $id: "Message" },
 );
@@ -247,8 +252,9 @@ const Cursor = Type.String({
 export const NotificationBody = Type.Object(
   {
     id: { ...Uuid, description: "the message's id: one notification per user and message" },
-    kind: Type.Union([Type.Literal("direct"), Type.Literal("mention")], {
-      description: "direct: a message in a direct room; mention: your @username in another room",
+    kind: Type.Union([Type.Literal("direct"), Type.Literal("mention"), Type.Literal("reply")], {
+      description:
+        "direct: a message in a direct room; mention: your @username in another room; reply: an answer to one of your messages in another room (a reply that also mentions you is a reply)",
     }),
     room_id: Uuid,
     sender_id: Type.String(),
@@ -308,6 +314,7 @@ export const ServerPostBody = Type.Object(
     }),
     msg_type: Type.Optional(MsgType),
     content: Content,
+    reply_to: Type.Optional(ReplyTo),
   },
   { additionalProperties: false },
 );

@@ -85,6 +85,7 @@ export async function onMessage(
       clientMsgId: f.client_msg_id,
       msgType: f.msg_type,
       content: f.content,
+      ...(f.reply_to === undefined ? {} : { replyTo: f.reply_to }),
     });
   } catch (err) {
     // answered already: an earlier send of the same client_msg_id was acked, and so was this one

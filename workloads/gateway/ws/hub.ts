@@ -30,6 +30,7 @@ export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
   msg_type: m.msgType,
   content: m.content,
   created_at: m.createdAt,
+  ...(m.replyTo === undefined ? {} : { reply_to: m.replyTo }),
 });
 
 /** One message request waiting for its ack: every request gets one, duplicates included. */

@@ -61,7 +61,7 @@ type Params = readonly unknown[];
 const USER_COLS = "username, display_name, password_hash, created_at, email";
 const MESSAGE_COLS =
   "id, sender_id, client_msg_id, msg_type, content_text, content_url, content_name, " +
-  "content_size, content_mime, created_at";
+  "content_size, content_mime, created_at, reply_to";
 
 /** A connected client with the workloads' timeouts and reconnection policy. */
 export async function connectCassandraClient(
@@ -470,8 +470,9 @@ export class CassandraStore implements Store {
       c.size ?? null,
       c.mime ?? null,
       m.createdAt,
+      m.replyTo ?? null,
     ];
-    const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
+    const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
     return [
       {
         query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
@@ -735,6 +736,7 @@ function messageFromRow(roomId: string, row: Row): StoredMessage {
   const name = optText(row, "content_name");
   const size = optNum(row, "content_size");
   const mime = optText(row, "content_mime");
+  const replyTo = optNum(row, "reply_to");
   const content: MessageContent = {
     ...(textValue === undefined ? {} : { text: textValue }),
     ...(key === undefined ? {} : { key }),
@@ -752,5 +754,6 @@ function messageFromRow(roomId: string, row: Row): StoredMessage {
     msgType: text(row, "msg_type") as MsgType,
     content,
     createdAt: date(row, "created_at"),
+    ...(replyTo === undefined ? {} : { replyTo }),
   };
 }

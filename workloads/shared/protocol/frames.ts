@@ -30,6 +30,12 @@ const Seq = Type.Integer({
   maximum: Number.MAX_SAFE_INTEGER,
   description: "per-room sequence number: 1, 2, 3, ... without gaps",
 });
+const replyTo = (description: string) =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
+/** what a sender gives to answer an earlier message */
+export const ReplyTo = replyTo(
+  "a reply: the seq of an earlier message of the same room, 1 to the room's last seq (else REPLY_TO_NOT_FOUND)",
+);
 const ClientMsgId = Type.String({
   minLength: 1,
   maxLength: 64,
@@ -106,8 +112,9 @@ export const MessageFrame = frame(
     client_msg_id: ClientMsgId,
     msg_type: MsgType,
     content: Content,
+    reply_to: Type.Optional(ReplyTo),
   },
-  "Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them.",
+  "Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them. With reply_to, it answers an earlier message of the room.",
 );
 export const TypingFrame = frame(
   "typing",
@@ -203,6 +210,9 @@ const MessageBody = {
   msg_type: MsgType,
   content: Content,
   created_at: Type.String({ format: "date-time" }),
+  reply_to: Type.Optional(
+    replyTo("present on a reply: the seq of the earlier message of the room it answers"),
+  ),
 };
 
 export const WelcomeFrame = frame(

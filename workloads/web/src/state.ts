@@ -45,7 +45,14 @@ export interface Line {
   /** a notice the server posted (msg_type system), not a person's message */
   readonly system: boolean;
   readonly attachment?: Attachment;
+  /** a reply: the seq of the room's message it answers */
+  readonly replyTo?: number;
 }
+/** What a reply shows of the message it answers. */
+export type Quote =
+  | { readonly state: "loading" }
+  | { readonly state: "missing" }
+  | { readonly state: "found"; readonly line: Line };
 export interface RoomView {
   room: Room;
   lastSeq: number;
@@ -66,6 +73,10 @@ export interface RoomView {
   seenBy: Map<string, number>;
   /** the unread position when the room was opened: the chat scrolls there */
   firstUnseen: number | undefined;
+  /** the seq of the message the composer answers (Reply on a bubble); undefined: none */
+  replyingTo: number | undefined;
+  /** messages replies answer that are not among the loaded lines, read by seq */
+  quotes: Map<number, Quote>;
 }
 export type Matching =
   | { readonly state: "idle" }
@@ -97,6 +108,7 @@ const lineOf = (m: Message | ServerMessageFrame): Line => {
     clientMsgId: m.client_msg_id,
     delivery: "sent",
     system: m.msg_type === "system",
+    ...(m.reply_to !== undefined && { replyTo: m.reply_to }),
     ...(uploaded && {
       attachment: {
         kind: m.msg_type as "image" | "file",
@@ -387,6 +399,8 @@ export class ChatState {
         typing: new Map(),
         seenBy: new Map(),
         firstUnseen: undefined,
+        replyingTo: undefined,
+        quotes: new Map(),
       });
     }
     this.changed();
@@ -497,10 +511,17 @@ export class ChatState {
 
   // ---- actions ----
 
-  send(roomId: string, text: string, clientMsgId?: string): void {
+  /**
+   * Sends a text, as a reply to the message the composer answers (if any: then the composer
+   * answers none again); a retry passes the failed line's client_msg_id and reply.
+   */
+  send(roomId: string, text: string, again?: { clientMsgId: string; replyTo?: number }): void {
     const me = this.me;
-    if (me === undefined) return;
-    const id = clientMsgId ?? crypto.randomUUID();
+    const r = this.rooms.get(roomId);
+    if (me === undefined || r === undefined) return;
+    const id = again?.clientMsgId ?? crypto.randomUUID();
+    const replyTo = again === undefined ? r.replyingTo : again.replyTo;
+    if (again === undefined) r.replyingTo = undefined;
     this.#deliver(roomId, { text }, "text", {
       key: `pending:${id}`,
       seq: undefined,
@@ -510,14 +531,59 @@ export class ChatState {
       clientMsgId: id,
       delivery: "sending",
       system: false,
+      ...(replyTo !== undefined && { replyTo }),
     });
+  }
+
+  /** The composer answers the room's message at seq (undefined: a plain message again). */
+  replyTo(roomId: string, seq: number | undefined): void {
+    const r = this.rooms.get(roomId);
+    if (r === undefined) return;
+    r.replyingTo = seq;
+    this.changed();
+  }
+
+  /**
+   * The room's message at seq, for a reply's quote: from the loaded lines, else read once from
+   * history (loading until it comes; missing if the room has none there).
+   */
+  quote(roomId: string, seq: number): Quote {
+    const r = this.rooms.get(roomId);
+    if (r === undefined) return { state: "missing" };
+    const line = r.lines.find((l) => l.seq === seq);
+    if (line !== undefined) return { state: "found", line };
+    const known = r.quotes.get(seq);
+    if (known !== undefined) return known;
+    r.quotes.set(seq, { state: "loading" });
+    const session = this.session;
+    if (session === undefined) return { state: "loading" };
+    session.history(roomId, { after: seq - 1, limit: 1 }).then(
+      (page) => {
+        const m = page.messages[0];
+        r.quotes.set(
+          seq,
+          m !== undefined && m.seq === seq
+            ? { state: "found", line: lineOf(m) }
+            : { state: "missing" },
+        );
+        this.changed();
+      },
+      () => {
+        r.quotes.delete(seq); // asked again on the next render
+      },
+    );
+    return { state: "loading" };
   }
 
   /** Sends a failed message again: a text, or an upload that reached the store. */
   retry(roomId: string, line: Line): void {
     const a = line.attachment;
-    if (a === undefined) this.send(roomId, line.text, line.clientMsgId);
-    else if (a.key !== undefined) {
+    if (a === undefined) {
+      this.send(roomId, line.text, {
+        clientMsgId: line.clientMsgId,
+        ...(line.replyTo !== undefined && { replyTo: line.replyTo }),
+      });
+    } else if (a.key !== undefined) {
       this.#deliver(roomId, { key: a.key, name: a.name }, a.kind, {
         ...line,
         delivery: "sending",
@@ -613,7 +679,11 @@ export class ChatState {
     const r = this.rooms.get(roomId);
     if (client === undefined || r === undefined) return;
     const id = pending.clientMsgId;
-    const { sent } = client.send({ room_id: roomId }, content, { clientMsgId: id, msgType });
+    const { sent } = client.send({ room_id: roomId }, content, {
+      clientMsgId: id,
+      msgType,
+      ...(pending.replyTo !== undefined && { replyTo: pending.replyTo }),
+    });
     r.lines = [...r.lines.filter((l) => l.clientMsgId !== id), pending];
     this.changed();
     sent.then(
