@@ -7,7 +7,8 @@
 // are matched; a backend's post (the server API, sent twice) shows once on every member's page;
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
-// a reply shows a quote of the message it answers; someone who was away finds their
+// a reply shows a quote of the message it answers; a password account links the provider and
+// the provider then signs in as it; someone who was away finds their
 // notifications (badge, list) and mutes a room; the layout holds at 375 px and 1280 px.
 // Screenshots of the main views are saved to e2e/web/artifacts/<target>/ (ignored by git) on
 // every run.
@@ -544,6 +545,37 @@ export function browserSuite(target: BrowserTarget): void {
     });
 
     const sso = target.signOn;
+    /** the password account the provider's person linked (the stack's target) */
+    let linkedId = "";
+    it(
+      sso === undefined
+        ? "offers no provider to link where the gateway has none"
+        : "a password account links the provider from inside its session, through the provider's login page",
+      async () => {
+        const { page } = await person(1280, 800, 0);
+        await signUp(page, "pat");
+        const link = page.getByRole("button", { name: /^Link your .* account$/ });
+        if (sso === undefined) {
+          assert.equal(await link.count(), 0);
+          return;
+        }
+        linkedId = (await page.locator("code.user-id").textContent())?.trim() ?? "";
+        await link.click();
+        const slow = { timeout: 45_000 };
+        await page.locator("#kc-form-login").waitFor(slow);
+        await page.locator("#username").fill(sso.username);
+        await page.locator("#password").fill(sso.password);
+        await page.locator("#kc-login").click();
+        await page.locator(".conn[data-state=open]").waitFor(slow);
+        await page
+          .getByRole("alert")
+          .filter({ hasText: `Your ${sso.providerName} account is linked` })
+          .waitFor();
+        assert.doesNotMatch(page.url(), /sso_linked/, "the answer is off the address");
+        assert.equal((await page.locator("code.user-id").textContent())?.trim(), linkedId);
+        await shot(page, "sso-linked");
+      },
+    );
     it(
       sso === undefined
         ? "offers no single sign-on where the gateway has no provider"
@@ -575,6 +607,11 @@ export function browserSuite(target: BrowserTarget): void {
         assert.doesNotMatch(page.url(), /sso_code/, "the one-time code is off the address");
         const me = (await page.locator("code.user-id").textContent())?.trim() ?? "";
         assert.ok(me !== "" && me !== bobId);
+        assert.equal(
+          me,
+          linkedId,
+          "the provider signs in as the password account it was linked to",
+        );
 
         await page.getByText("New room or channel").click();
         await page.getByLabel("Their user id").fill(bobId);

@@ -123,6 +123,12 @@ export const ErrorCodes = {
     description:
       "A single sign-on was refused: no flow cookie, its state, nonce or PKCE verifier did not match the provider's answer, the provider sent an error, or its ID token did not verify. The message says which; start again.",
   },
+  SSO_IDENTITY_LINKED: {
+    status: 409,
+    retriable: false,
+    description:
+      "Linking a provider's account to yours was refused: that account at the provider already signs in to another Switchboard account.",
+  },
   SSO_CODE_INVALID: {
     status: 401,
     retriable: false,

@@ -310,6 +310,14 @@ export class Session {
   me() {
     return this.call<User>("GET", "/v1/me");
   }
+  /**
+   * Starts linking the gateway's single sign-on provider to this user (in a browser): send the
+   * page to `authorization_url`; it comes back with `#sso_linked=<provider>` or `#sso_error=...`.
+   * Needs the cookie the answer sets, so call it from the page's own origin.
+   */
+  signOnLink() {
+    return this.call<{ authorization_url: string }>("POST", "/v1/auth/oidc/link");
+  }
   rooms() {
     return this.call<{ rooms: RoomSummary[] }>("GET", "/v1/rooms");
   }

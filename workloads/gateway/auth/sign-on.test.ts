@@ -18,6 +18,13 @@ describe("the sealed flow cookie", () => {
     assert.doesNotMatch(sealed, /cvcv|nn|st"/, "the verifier is not readable in the cookie");
   });
 
+  it("carries a link request (the user and session that asked) when there is one", async () => {
+    const linking = { ...flow, link: { userId: "u-1", sessionId: "s-1" } };
+    const sealed = await new FlowSealer(secret).seal(linking);
+    assert.deepEqual(await new FlowSealer(secret).open(sealed), linking);
+    assert.doesNotMatch(sealed, /u-1/);
+  });
+
   it("refuses a missing cookie, another cluster's, a tampered one and an expired one", async () => {
     const sealed = await new FlowSealer(secret).seal(flow);
     await assert.rejects(new FlowSealer(secret).open(undefined), refusal(/missing/));

@@ -42,6 +42,14 @@ export interface Flow {
   readonly state: string;
   readonly nonce: string;
   readonly verifier: string;
+  /** a flow started from inside a session, to link the provider's account to its user */
+  readonly link?: LinkRequest;
+}
+
+/** Who asked to link a provider's account to theirs: the user and the session they asked from. */
+export interface LinkRequest {
+  readonly userId: string;
+  readonly sessionId: string;
 }
 
 /** Who the provider says signed in, from its verified ID token. */
@@ -70,7 +78,8 @@ export class FlowSealer {
 
   async seal(flow: Flow): Promise<string> {
     const now = Math.floor(this.#now() / 1000);
-    return new EncryptJWT({ st: flow.state, nn: flow.nonce, cv: flow.verifier })
+    const link = flow.link === undefined ? {} : { lu: flow.link.userId, ls: flow.link.sessionId };
+    return new EncryptJWT({ st: flow.state, nn: flow.nonce, cv: flow.verifier, ...link })
       .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
       .setIssuedAt(now)
       .setExpirationTime(now + FLOW_TTL_SECONDS)
@@ -90,7 +99,12 @@ export class FlowSealer {
       if (typeof p.st !== "string" || typeof p.nn !== "string" || typeof p.cv !== "string") {
         throw fail("the sign-on cookie is malformed: start again");
       }
-      return { state: p.st, nonce: p.nn, verifier: p.cv };
+      const flow = { state: p.st, nonce: p.nn, verifier: p.cv };
+      if (p.lu === undefined && p.ls === undefined) return flow;
+      if (typeof p.lu !== "string" || typeof p.ls !== "string") {
+        throw fail("the sign-on cookie is malformed: start again");
+      }
+      return { ...flow, link: { userId: p.lu, sessionId: p.ls } };
     } catch (err) {
       if (err instanceof ChatError) throw err;
       if (err instanceof joseErrors.JWTExpired) {
@@ -142,13 +156,17 @@ export class SignOn {
     }
   }
 
-  /** The provider's authorization URL for a new flow, and the sealed flow for the cookie. */
-  async start(): Promise<{ url: URL; sealed: string }> {
+  /**
+   * The provider's authorization URL for a new flow, and the sealed flow for the cookie; with
+   * `link`, a flow that links the provider's account to that signed-in user.
+   */
+  async start(link?: LinkRequest): Promise<{ url: URL; sealed: string }> {
     const config = await this.configuration();
     const flow: Flow = {
       state: oidc.randomState(),
       nonce: oidc.randomNonce(),
       verifier: oidc.randomPKCECodeVerifier(),
+      ...(link === undefined ? {} : { link }),
     };
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.settings.redirectUrl.href,
@@ -164,9 +182,12 @@ export class SignOn {
 
   /**
    * Checks the provider's answer (`query`: the callback's query string) against the sealed flow,
-   * redeems the code and verifies the ID token: who signed in.
+   * redeems the code and verifies the ID token: who signed in, and the flow's link request.
    */
-  async finish(query: string, sealed: string | undefined): Promise<ProviderIdentity> {
+  async finish(
+    query: string,
+    sealed: string | undefined,
+  ): Promise<{ who: ProviderIdentity; link: LinkRequest | undefined }> {
     const flow = await this.#sealer.open(sealed);
     const config = await this.configuration();
     const current = new URL(this.settings.redirectUrl);
@@ -185,7 +206,7 @@ export class SignOn {
     }
     if (claims === undefined) throw fail("the provider sent no ID token");
     const email = typeof claims.email === "string" ? claims.email.toLowerCase() : undefined;
-    return {
+    const who: ProviderIdentity = {
       issuer: claims.iss,
       subject: claims.sub,
       email,
@@ -194,6 +215,7 @@ export class SignOn {
       preferredUsername: stringClaim(claims.preferred_username),
       name: stringClaim(claims.name),
     };
+    return { who, link: flow.link };
   }
 }
 

@@ -29,7 +29,7 @@ export const RegisterBody = Type.Object(
         format: "email",
         maxLength: 254,
         description:
-          "kept lower-cased; a single sign-on whose provider vouches for the same email links to this account (docs/decisions/0023)",
+          "kept lower-cased, and not verified: single sign-on never links to this account by it; to sign in to it with a provider, link the provider from inside its session (POST /v1/auth/oidc/link; docs/decisions/0023)",
       }),
     ),
   },
@@ -82,6 +82,16 @@ export const SignOnInfoBody = Type.Object(
     ),
   },
   { $id: "SignOnInfo" },
+);
+export const SignOnLinkBody = Type.Object(
+  {
+    authorization_url: Type.String({
+      format: "uri",
+      description:
+        "send the browser here (the provider's login page); it comes back to the web client with `#sso_linked=<provider name>` or `#sso_error=...`",
+    }),
+  },
+  { $id: "SignOnLink" },
 );
 export const SignOnExchangeBody = Type.Object(
   {

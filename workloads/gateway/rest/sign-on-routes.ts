@@ -6,24 +6,37 @@
 //                                 client with `#sso_code=<one-time code>` (or `#sso_error=<code>
 //                                 &sso_message=<why>`) in the fragment, which no server sees
 //   POST /v1/auth/oidc/exchange   the web client trades the code for the user and tokens
+//   POST /v1/auth/oidc/link       (signed in) the provider's URL for a flow whose callback links
+//                                 the provider's account to the caller, and its cookie; the
+//                                 callback then sends the browser to `/#sso_linked=<provider>`
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { ChatError } from "../../shared/errors.ts";
-import { signInAs } from "../auth/linking.ts";
-import { FLOW_COOKIE, FLOW_TTL_SECONDS, type SignOn } from "../auth/sign-on.ts";
+import { linkToUser, signInAs } from "../auth/linking.ts";
+import {
+  FLOW_COOKIE,
+  FLOW_TTL_SECONDS,
+  type LinkRequest,
+  type ProviderIdentity,
+  type SignOn,
+} from "../auth/sign-on.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import type { GatewayContext } from "../core/context.ts";
 import { userJson } from "./auth-routes.ts";
-import { errorResponses, limitByAddress } from "./http.ts";
+import { AUTH_ERRORS, authenticate, errorResponses, limitByAddress } from "./http.ts";
 import {
   AuthBody,
   SignOnExchangeBody,
   type SignOnExchangeBodyT,
   SignOnInfoBody,
+  SignOnLinkBody,
 } from "./schemas.ts";
 
 const PREFIX = "/v1/auth/oidc";
 /** Where the callback sends the browser: the web client, which the gateway serves at /. */
 const WEB_CLIENT = "/";
+/** Said beside the sso_code when a password account has the provider's email, unlinked. */
+export const UNVERIFIED_ACCOUNT_NOTICE =
+  "An account with your email already exists, but its email was never verified, so this sign-on made a new account instead of joining it. If that account is yours: sign in to it with its password and link this provider from there.";
 
 export function signOnRoutes(
   app: FastifyInstance,
@@ -98,7 +111,7 @@ export function signOnRoutes(
         tags,
         summary: "The provider's redirect back (OIDC_REDIRECT_URL)",
         description:
-          "Checks the provider's answer against the flow cookie (state, then the code redeemed with the PKCE verifier, then the ID token's signature, audience and nonce), finds or makes the account (docs/decisions/0023), and redirects to the web client with a one-time code in the fragment: `/#sso_code=...`, to trade at POST /v1/auth/oidc/exchange within 60 s. A refusal redirects with `/#sso_error=<error code>&sso_message=<why>` (SSO_FAILED, UNAVAILABLE). Limited per client address.",
+          "Checks the provider's answer against the flow cookie (state, then the code redeemed with the PKCE verifier, then the ID token's signature, audience and nonce), finds or makes the account (docs/decisions/0023), and redirects to the web client with a one-time code in the fragment: `/#sso_code=...`, to trade at POST /v1/auth/oidc/exchange within 60 s, and `&sso_notice=<text>` when a password account has the provider's email but was not joined (its email is unverified: its owner links it from inside its session). A flow started by POST /v1/auth/oidc/link links instead and redirects with `/#sso_linked=<provider name>`. A refusal redirects with `/#sso_error=<error code>&sso_message=<why>` (SSO_FAILED, SSO_IDENTITY_LINKED, UNAVAILABLE). Limited per client address.",
         response: {
           302: { description: "To the web client, with sso_code or sso_error", type: "null" },
           ...errorResponses("SSO_NOT_CONFIGURED"),
@@ -110,16 +123,66 @@ export function signOnRoutes(
       const sso = configured();
       const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
       try {
-        const who = await sso.finish(query, readCookie(req.headers.cookie, FLOW_COOKIE));
-        const { user, kind } = await signInAs(ctx.store, who);
+        const { who, link } = await sso.finish(query, readCookie(req.headers.cookie, FLOW_COOKIE));
+        if (link !== undefined) {
+          await linkFromSession(who, link);
+          req.log.info({ userId: link.userId, issuer: who.issuer }, "single sign-on linked");
+          return toWebClient(reply, { sso_linked: sso.settings.providerName });
+        }
+        const { user, kind, unverifiedAccount } = await signInAs(ctx.store, who);
         req.log.info({ userId: user.id, issuer: who.issuer, kind }, "single sign-on");
-        return toWebClient(reply, { sso_code: await tokens.handoff(user.id) });
+        return toWebClient(reply, {
+          sso_code: await tokens.handoff(user.id),
+          ...(unverifiedAccount === true ? { sso_notice: UNVERIFIED_ACCOUNT_NOTICE } : {}),
+        });
       } catch (err) {
         if (!(err instanceof ChatError)) throw err;
         req.log.warn({ code: err.code, reason: err.message }, "single sign-on refused");
         ctx.metrics.errors.inc({ code: err.code });
         return toWebClient(reply, { sso_error: err.code, sso_message: err.message });
       }
+    },
+  );
+
+  /** A link asked for from a session: still open, and its user still there. */
+  const linkFromSession = async (who: ProviderIdentity, link: LinkRequest): Promise<void> => {
+    const [user, revoked] = await Promise.all([
+      ctx.store.getUser(link.userId),
+      ctx.store.revokedRefreshFamilies([link.sessionId]),
+    ]);
+    if (user === undefined || revoked.has(link.sessionId)) {
+      throw new ChatError(
+        "SSO_FAILED",
+        "the session that asked for the link has ended: sign in and link again",
+      );
+    }
+    await linkToUser(ctx.store, who, user);
+  };
+
+  app.post(
+    `${PREFIX}/link`,
+    {
+      schema: {
+        tags,
+        security: [{ bearer: [] }],
+        summary: "Link a provider's account to yours",
+        description: `How a password account gets its owner's single sign-on (a sign-on never links to it by email: we never verified its email; docs/decisions/0023). Answers the provider's login URL and sets the ${FLOW_COOKIE} cookie (${FLOW_TTL_SECONDS} s) for a flow that, once the person signs in there, links that account at the provider to the bearer token's user and sends the browser to the web client with \`#sso_linked=<provider name>\`; later sign-ins with it sign in as this user. Refused at the callback (\`#sso_error=...\`): SSO_IDENTITY_LINKED when that account at the provider already signs in to another user, SSO_FAILED when this session ended meanwhile or the provider's answer fails a check.`,
+        response: {
+          200: SignOnLinkBody,
+          ...errorResponses(...AUTH_ERRORS, "SSO_NOT_CONFIGURED"),
+        },
+      },
+      preHandler: authenticate(ctx, tokens),
+    },
+    async (req, reply) => {
+      const { url, sealed } = await configured().start({
+        userId: req.userId,
+        sessionId: req.sessionId,
+      });
+      return reply
+        .header("set-cookie", flowCookie(sealed, FLOW_TTL_SECONDS))
+        .header("cache-control", "no-store")
+        .send({ authorization_url: url.href });
     },
   );
 

@@ -58,7 +58,7 @@ export interface CassandraConnectOptions extends CassandraStoreOptions {
 type Row = types.Row;
 type Params = readonly unknown[];
 
-const USER_COLS = "username, display_name, password_hash, created_at, email";
+const USER_COLS = "username, display_name, password_hash, created_at, email, email_verified";
 const MESSAGE_COLS =
   "id, sender_id, client_msg_id, msg_type, content_text, content_url, content_name, " +
   "content_size, content_mime, created_at, reply_to";
@@ -120,15 +120,16 @@ export class CassandraStore implements Store {
       user.passwordHash,
       user.createdAt,
       user.email ?? null,
+      user.emailVerified === true,
     ];
     // the row by id first: if the name turns out taken it is removed again, and if this process
     // dies before the name is claimed, nobody ever learns the fresh id
     await this.#write(
-      `INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       [user.id, ...values],
     );
     const claim = await this.#lwt(
-      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?) ` +
+      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) ` +
         "IF NOT EXISTS",
       [user.id, ...values],
     );
@@ -704,6 +705,8 @@ function userFromRow(id: string, row: Row): User {
     passwordHash: text(row, "password_hash"),
     createdAt: date(row, "created_at"),
     ...(email === undefined ? {} : { email }),
+    // null on every row written before 0005: unverified, the safe reading
+    ...(email !== undefined && row.get("email_verified") === true ? { emailVerified: true } : {}),
   };
 }
 

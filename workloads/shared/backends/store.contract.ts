@@ -136,15 +136,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.equal(await store().getUserByName(`nobody_${id()}`), undefined);
       });
 
-      it("users with an email are listed by it, oldest first; an email may be on several", async () => {
+      it("users with an email are listed by it, oldest first, with whether it is verified; an email may be on several", async () => {
         const email = `ada-${id()}@example.test`;
         const first = { ...newUser(), email, createdAt: at(-1000) };
-        const second = { ...newUser(), email, passwordHash: "" };
+        const second: User = { ...newUser(), email, passwordHash: "", emailVerified: true };
         const without = newUser();
         for (const u of [first, second, without]) assert.equal(await store().createUser(u), true);
         assert.deepEqual(await store().usersByEmail(email), [first, second]);
         assert.deepEqual(await store().getUser(first.id), first);
         assert.deepEqual(await store().getUserByName(second.username), second);
+        assert.equal((await store().getUser(second.id))?.emailVerified, true);
+        assert.equal("emailVerified" in ((await store().getUser(first.id)) ?? {}), false);
         assert.deepEqual(await store().usersByEmail(`nobody-${id()}@example.test`), []);
       });
 

@@ -52,6 +52,18 @@ export function App({ state }: { state: ChatState }) {
           Your user id (give it to people who want to add you):{" "}
           <code class="user-id">{state.me}</code>
         </p>
+        {state.signOnProvider !== undefined && (
+          <p class="hint">
+            <button
+              type="button"
+              class="link"
+              onClick={() => state.attempt("Linking", () => state.linkProvider())}
+            >
+              Link your {state.signOnProvider} account
+            </button>{" "}
+            to sign in to this account with it.
+          </p>
+        )}
       </nav>
       <main class="chat">
         {active === undefined ? (

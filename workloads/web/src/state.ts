@@ -214,6 +214,14 @@ export class ChatState {
     const fragment = new URLSearchParams(location.hash.slice(1));
     const code = fragment.get("sso_code");
     const refused = fragment.get("sso_error");
+    const linked = fragment.get("sso_linked");
+    // said once signed in: why a sign-on made a new account, or that a link went through
+    const told =
+      fragment.get("sso_notice") ??
+      (linked === null
+        ? undefined
+        : `Your ${linked} account is linked: you can sign in with ${linked} from now on.`);
+    if (linked !== null) history.replaceState(null, "", location.pathname);
     if (code !== null || refused !== null) {
       // the code is good once: off the address before anything else (history, reloads)
       history.replaceState(null, "", location.pathname);
@@ -226,6 +234,7 @@ export class ChatState {
             });
       if (auth !== undefined) {
         sessionStorage.removeItem(CURSORS_KEY);
+        this.notice = told;
         await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
         return;
       }
@@ -237,8 +246,15 @@ export class ChatState {
       this.changed();
       return;
     }
+    // back from linking the provider (or its refusal) in a session this tab holds
+    if (this.signOnError !== undefined) {
+      this.notice = `Linking failed: ${this.signOnError}`;
+      this.signOnError = undefined;
+    } else this.notice = told;
     const state = JSON.parse(saved) as SessionState;
     await this.#start(new Session(this.api, state, (s) => this.#saveSession(s)));
+    await this.#loadSignOn();
+    this.changed();
   }
 
   async signIn(mode: "login" | "register", username: string, password: string): Promise<void> {
@@ -259,6 +275,17 @@ export class ChatState {
   /** Leaves for the provider's login page; the gateway sends the browser back here. */
   signInWithProvider(): void {
     location.assign(this.api.signOnStartUrl());
+  }
+
+  /**
+   * Links the provider's account to the signed-in user: to the provider's login page, from
+   * where the gateway sends the browser back here (`#sso_linked=...` or `#sso_error=...`).
+   */
+  async linkProvider(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return;
+    const { authorization_url } = await session.signOnLink();
+    location.assign(authorization_url);
   }
 
   async signOut(): Promise<void> {
