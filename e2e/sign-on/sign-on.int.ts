@@ -6,7 +6,11 @@
 // provider's answer refusing what it must, with a clear error.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { FLOW_COOKIE, FlowSealer } from "../../workloads/gateway/auth/sign-on.ts";
+import {
+  FLOW_COOKIE,
+  FlowSealer,
+  PROVIDER_SESSION_COOKIE,
+} from "../../workloads/gateway/auth/sign-on.ts";
 import {
   ChatSocket,
   ChatStack,
@@ -224,6 +228,97 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     assert.equal(login.body.error.code, "INVALID_CREDENTIALS", "no password opens it");
   });
 
+  it("signing out of a sign-on's session ends the provider's session too (RP-initiated logout), and only then", async () => {
+    // a browser: this jar for the gateways, `kc` for the provider
+    const kc = new CookieJar();
+    const { jar, authorizationUrl } = await start();
+    const redirect = await providerLogin(
+      authorizationUrl,
+      users.verified.username,
+      users.verified.password,
+      kc,
+    );
+    const fragment = await callback(jar, redirect);
+    assert.ok(jar.get(PROVIDER_SESSION_COOKIE), "the callback keeps the ID token in its cookie");
+    const { tokens } = await rest(0).ok("POST", "/v1/auth/oidc/exchange", {
+      code: fragment.get("sso_code"),
+    });
+    // the provider remembers the person: a new flow passes its login page without a form
+    const remembered = await kc.get302((await start()).authorizationUrl);
+    assert.equal(remembered.res.status, 302, "signed in at the provider");
+
+    const logout = (gateway: string, token: string, cookies: CookieJar) =>
+      fetch(`${gateway}/v1/auth/oidc/logout`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          cookie: cookies.header(),
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+        signal: AbortSignal.timeout(15_000),
+      });
+    // another session's logout leaves this session's cookie alone
+    const other = await rest(0).register("pw-other-tab");
+    const otherOut = await logout(gw(0), other.accessToken, jar);
+    assert.deepEqual(await otherOut.json(), {});
+    assert.equal(otherOut.headers.getSetCookie().length, 0);
+
+    const res = await logout(gw(1), tokens.access_token, jar);
+    assert.equal(res.status, 200);
+    jar.take(res);
+    assert.equal(jar.get(PROVIDER_SESSION_COOKIE), undefined, "the cookie is cleared");
+    const { end_session_url } = (await res.json()) as { end_session_url?: string };
+    assert.ok(end_session_url, "where to end the provider's session");
+    const end = new URL(end_session_url);
+    assert.equal(end.origin, new URL(oidcProvider().issuer).origin);
+    assert.ok(end.searchParams.get("id_token_hint"), "the sign-on's ID token as the hint");
+    const back = `${new URL(gw(1)).origin}/`;
+    assert.equal(end.searchParams.get("post_logout_redirect_uri"), back);
+    const me = await rest(0).call("GET", "/v1/me", undefined, tokens.access_token);
+    assert.equal(me.body.error.code, "SESSION_REVOKED", "our session is over");
+
+    // the browser goes there: the provider ends its session and sends it back to the web client
+    const bye = await kc.get302(end);
+    assert.equal(bye.res.status, 302, `the provider's logout answered ${bye.res.status}`);
+    assert.equal(bye.location?.href, back);
+    const again = await kc.get302((await start()).authorizationUrl);
+    assert.equal(again.res.status, 200, "the provider asks for the password again");
+    assert.match(await again.res.text(), /kc-form-login/);
+
+    // a password session, or a gateway with provider logout off: our logout, nothing more
+    const pw = await rest(0).register("pw-logout");
+    assert.deepEqual(await rest(0).ok("POST", "/v1/auth/oidc/logout", {}, pw.accessToken), {});
+    const port = await freePort();
+    const off = (
+      await stack.startGateway({
+        ...signOnEnv(port),
+        PORT: String(port),
+        OIDC_PROVIDER_LOGOUT: "false",
+      })
+    ).url;
+    const offJar = new CookieJar();
+    const started = await offJar.get302(`${off}/v1/auth/oidc/start`);
+    const offBack = await offJar.get302(
+      await providerLogin(
+        started.location as URL,
+        users.verified.username,
+        users.verified.password,
+        kc,
+      ),
+    );
+    assert.equal(offJar.get(PROVIDER_SESSION_COOKIE), undefined, "no ID token kept");
+    const offCode = new URLSearchParams(offBack.location?.hash.slice(1)).get("sso_code");
+    const offSession = await new Rest(off).ok("POST", "/v1/auth/oidc/exchange", { code: offCode });
+    const offOut = await logout(off, offSession.tokens.access_token, offJar);
+    assert.deepEqual(await offOut.json(), {});
+    assert.equal(
+      (await kc.get302((await start()).authorizationUrl)).res.status,
+      302,
+      "the provider's session goes on",
+    );
+  });
+
   it("refuses an answer whose state is not the flow's (another browser's flow)", async () => {
     const mine = await start();
     const theirs = await start();
@@ -334,6 +429,14 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     const { tokens } = await signIn(users.verified);
     await check("POST", "/v1/auth/oidc/link", await linkAs(tokens.access_token));
     await check("POST", "/v1/auth/oidc/link", await linkAs());
+    const logoutAs = (token?: string) =>
+      fetch(`${gw(0)}/v1/auth/oidc/logout`, {
+        method: "POST",
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+    await check("POST", "/v1/auth/oidc/logout", await logoutAs(tokens.access_token));
+    await check("POST", "/v1/auth/oidc/logout", await logoutAs());
   });
 
   it("a gateway without a provider says sign-on is off, and its endpoints say why", async () => {

@@ -8,10 +8,10 @@
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
 // a reply shows a quote of the message it answers; a password account links the provider and
-// the provider then signs in as it; someone who was away finds their
-// notifications (badge, list) and mutes a room; the layout holds at 375 px and 1280 px.
-// Screenshots of the main views are saved to e2e/web/artifacts/<target>/ (ignored by git) on
-// every run.
+// the provider then signs in as it, and signing out ends the provider's session too; someone
+// who was away finds their notifications (badge, list) and mutes a room; the layout holds at
+// 375 px and 1280 px. Screenshots of the main views are saved to e2e/web/artifacts/<target>/
+// (ignored by git) on every run.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -623,6 +623,17 @@ export function browserSuite(target: BrowserTarget): void {
           .waitFor();
         await bob.page.locator(".room-last", { hasText: "signed in with" }).waitFor();
         await shot(page, "chat-sso");
+
+        // signing out ends the provider's session too: the next sign-in asks for the password
+        await page.getByRole("button", { name: "Sign out" }).click();
+        await button.waitFor(slow);
+        assert.equal(
+          new URL(page.url()).origin,
+          new URL(server.urls[1 % server.urls.length] as string).origin,
+        );
+        await button.click();
+        await page.locator("#kc-form-login").waitFor(slow);
+        await shot(page, "provider-login-after-sign-out");
       },
     );
 

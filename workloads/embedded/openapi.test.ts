@@ -35,6 +35,7 @@ const SUCCEED_ELSEWHERE: Record<string, string> = {
   "GET /v1/auth/oidc/callback": "needs an OpenID Connect provider",
   "POST /v1/auth/oidc/exchange": "needs a code from a provider's sign-in",
   "POST /v1/auth/oidc/link": "needs an OpenID Connect provider",
+  "POST /v1/auth/oidc/logout": "needs an OpenID Connect provider",
 };
 
 describe("the OpenAPI document against the live server", () => {
@@ -157,6 +158,15 @@ describe("the OpenAPI document against the live server", () => {
     await call("POST", "/v1/auth/oidc/exchange", none, { body: { code: "x" }, expect: 400 });
     await call("POST", "/v1/auth/oidc/link", none, { expect: 401 });
     await call("POST", "/v1/auth/oidc/link", none, { token: t(ann), expect: 404 });
+    await call("POST", "/v1/auth/oidc/logout", none, { expect: 401 });
+    // sign-on off: refused before the session is touched (ann stays signed in)
+    await call("POST", "/v1/auth/oidc/logout", none, { token: t(ann), expect: 404 });
+    await call("POST", "/v1/auth/oidc/logout", none, { body: HUGE, token: t(ann), expect: 413 });
+    await call("POST", "/v1/auth/oidc/logout", none, {
+      body: { refresh_token: 5 },
+      token: t(ann),
+      expect: 400,
+    });
 
     // ---- rooms ----
     const group = await call("POST", "/v1/rooms", none, {

@@ -307,6 +307,17 @@ export class Session {
   logout(): Promise<void> {
     return this.api.logout(this.#state.tokens.access_token, this.#state.tokens.refresh_token);
   }
+  /**
+   * Logs out where the gateway has single sign-on: ends the session as logout() does, and
+   * answers `end_session_url` when the session came from a sign-on in this browser (send the
+   * page there to end the provider's session too). Needs the gateway's cookie: call it from the
+   * page's own origin.
+   */
+  signOnLogout() {
+    return this.call<{ end_session_url?: string }>("POST", "/v1/auth/oidc/logout", {
+      refresh_token: this.#state.tokens.refresh_token,
+    });
+  }
   me() {
     return this.call<User>("GET", "/v1/me");
   }

@@ -93,6 +93,18 @@ export const SignOnLinkBody = Type.Object(
   },
   { $id: "SignOnLink" },
 );
+export const SignOnLogoutBody = Type.Object(
+  {
+    end_session_url: Type.Optional(
+      Type.String({
+        format: "uri",
+        description:
+          "present when the session came from a single sign-on in this browser and provider logout is on: send the browser here to end the provider's session too; it comes back to the post-logout redirect (the web client)",
+      }),
+    ),
+  },
+  { $id: "SignOnLogout" },
+);
 export const SignOnExchangeBody = Type.Object(
   {
     code: Type.String({

@@ -6,6 +6,9 @@
 //                                 client with `#sso_code=<one-time code>` (or `#sso_error=<code>
 //                                 &sso_message=<why>`) in the fragment, which no server sees
 //   POST /v1/auth/oidc/exchange   the web client trades the code for the user and tokens
+//   POST /v1/auth/oidc/logout     (signed in) ends the session, and answers where to send the
+//                                 browser to end the provider's session too (RP-initiated
+//                                 logout) when the session came from a sign-on in this browser
 //   POST /v1/auth/oidc/link       (signed in) the provider's URL for a flow whose callback links
 //                                 the provider's account to the caller, and its cookie; the
 //                                 callback then sends the browser to `/#sso_linked=<provider>`
@@ -16,6 +19,7 @@ import {
   FLOW_COOKIE,
   FLOW_TTL_SECONDS,
   type LinkRequest,
+  PROVIDER_SESSION_COOKIE,
   type ProviderIdentity,
   type SignOn,
 } from "../auth/sign-on.ts";
@@ -25,10 +29,13 @@ import { userJson } from "./auth-routes.ts";
 import { AUTH_ERRORS, authenticate, errorResponses, limitByAddress } from "./http.ts";
 import {
   AuthBody,
+  LogoutBody,
+  type LogoutBodyT,
   SignOnExchangeBody,
   type SignOnExchangeBodyT,
   SignOnInfoBody,
   SignOnLinkBody,
+  SignOnLogoutBody,
 } from "./schemas.ts";
 
 const PREFIX = "/v1/auth/oidc";
@@ -58,9 +65,16 @@ export function signOnRoutes(
   const secure = signOn?.settings.redirectUrl.protocol === "https:";
   const flowCookie = (value: string, maxAge: number) =>
     `${FLOW_COOKIE}=${value}; Path=${PREFIX}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
-  const toWebClient = (reply: FastifyReply, fragment: Record<string, string>) =>
+  // Strict: only our own pages send it, so no other site can make a browser end its sessions
+  const sessionCookie = (value: string, maxAge: number) =>
+    `${PROVIDER_SESSION_COOKIE}=${value}; Path=${PREFIX}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
+  const toWebClient = (
+    reply: FastifyReply,
+    fragment: Record<string, string>,
+    cookies: readonly string[] = [],
+  ) =>
     reply
-      .header("set-cookie", flowCookie("", 0))
+      .header("set-cookie", [flowCookie("", 0), ...cookies])
       .header("cache-control", "no-store")
       .redirect(`${WEB_CLIENT}#${new URLSearchParams(fragment)}`, 302);
 
@@ -123,7 +137,10 @@ export function signOnRoutes(
       const sso = configured();
       const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
       try {
-        const { who, link } = await sso.finish(query, readCookie(req.headers.cookie, FLOW_COOKIE));
+        const { who, link, idToken } = await sso.finish(
+          query,
+          readCookie(req.headers.cookie, FLOW_COOKIE),
+        );
         if (link !== undefined) {
           await linkFromSession(who, link);
           req.log.info({ userId: link.userId, issuer: who.issuer }, "single sign-on linked");
@@ -131,10 +148,20 @@ export function signOnRoutes(
         }
         const { user, kind, unverifiedAccount } = await signInAs(ctx.store, who);
         req.log.info({ userId: user.id, issuer: who.issuer, kind }, "single sign-on");
-        return toWebClient(reply, {
-          sso_code: await tokens.handoff(user.id),
-          ...(unverifiedAccount === true ? { sso_notice: UNVERIFIED_ACCOUNT_NOTICE } : {}),
-        });
+        const { code, sessionId } = await tokens.handoff(user.id);
+        // the ID token, for the provider's logout when this session signs out
+        const ttl = tokens.sessionTtlSeconds;
+        const cookies = sso.settings.providerLogout
+          ? [sessionCookie(await sso.sessions.seal({ idToken, sessionId }, ttl), ttl)]
+          : [];
+        return toWebClient(
+          reply,
+          {
+            sso_code: code,
+            ...(unverifiedAccount === true ? { sso_notice: UNVERIFIED_ACCOUNT_NOTICE } : {}),
+          },
+          cookies,
+        );
       } catch (err) {
         if (!(err instanceof ChatError)) throw err;
         req.log.warn({ code: err.code, reason: err.message }, "single sign-on refused");
@@ -158,6 +185,47 @@ export function signOnRoutes(
     }
     await linkToUser(ctx.store, who, user);
   };
+
+  app.post<{ Body: LogoutBodyT }>(
+    `${PREFIX}/logout`,
+    {
+      schema: {
+        tags,
+        security: [{ bearer: [] }],
+        summary: "Log out, at the provider too",
+        description: `Ends the bearer token's session as POST /v1/auth/logout does (and the refresh token's, if one of yours is given). When that session came from a single sign-on in this browser (the ${PROVIDER_SESSION_COOKIE} cookie, HttpOnly, SameSite=Strict, set by the callback, holds its ID token) and OIDC_PROVIDER_LOGOUT is on, the answer's end_session_url is the provider's end_session_endpoint with the ID token as id_token_hint and OIDC_POST_LOGOUT_REDIRECT_URL (by default the web client) as post_logout_redirect_uri: send the browser there to end the provider's session too (RP-initiated logout), so that the next sign-in asks for the password again. Without it (a password session, provider logout off, a provider without end_session_endpoint) there is nothing more to do.`,
+        body: LogoutBody,
+        response: {
+          200: SignOnLogoutBody,
+          ...errorResponses("BAD_REQUEST", "FRAME_TOO_LARGE", ...AUTH_ERRORS, "SSO_NOT_CONFIGURED"),
+        },
+      },
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+      preHandler: authenticate(ctx, tokens),
+    },
+    async (req, reply) => {
+      const sso = configured();
+      await tokens.logout(
+        { userId: req.userId, username: req.username, sessionId: req.sessionId },
+        req.body.refresh_token,
+      );
+      const held = readCookie(req.headers.cookie, PROVIDER_SESSION_COOKIE);
+      const session = await sso.sessions.open(held);
+      reply.header("cache-control", "no-store");
+      // another session's (a sign-on in another tab): left for that session's own logout
+      if (session !== undefined && session.sessionId !== req.sessionId) return {};
+      if (held !== undefined) reply.header("set-cookie", sessionCookie("", 0));
+      if (session === undefined) return {};
+      const url = await sso.endSessionUrl(session.idToken).catch((err: unknown) => {
+        // our session is over either way; the provider's stays (its discovery failed)
+        req.log.warn({ err }, "no provider logout: the provider did not answer");
+        return undefined;
+      });
+      return url === undefined ? {} : { end_session_url: url.href };
+    },
+  );
 
   app.post(
     `${PREFIX}/link`,

@@ -236,6 +236,9 @@ export class ChatState {
         sessionStorage.removeItem(CURSORS_KEY);
         this.notice = told;
         await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
+        // signing out then ends the provider's session too
+        await this.#loadSignOn();
+        this.changed();
         return;
       }
       if (refused !== null) this.signOnError = fragment.get("sso_message") ?? refused;
@@ -288,11 +291,23 @@ export class ChatState {
     location.assign(authorization_url);
   }
 
+  /**
+   * Ends the session; where the gateway has single sign-on and the session came from it, the
+   * provider's session too (the browser goes to the provider's logout and comes back here).
+   */
   async signOut(): Promise<void> {
     const session = this.session;
     this.client?.close();
     sessionStorage.clear();
-    await session?.logout().catch(() => {});
+    const ended =
+      session === undefined || this.signOnProvider === undefined
+        ? undefined
+        : await session.signOnLogout().catch(() => undefined);
+    if (ended === undefined) await session?.logout().catch(() => {});
+    if (ended?.end_session_url !== undefined) {
+      location.assign(ended.end_session_url);
+      return;
+    }
     location.hash = "";
     location.reload();
   }
