@@ -146,14 +146,16 @@ describe("messaging on the memory backends (two gateways)", () => {
   });
 
   it("a reply names an earlier message of its room: members and history see reply_to, other seqs are refused", async () => {
+    // people of its own: the sends here do not spend the others' rate limit
+    const [rita, ravi] = await Promise.all([a.register("rita"), b.register("ravi")]);
     const room = await a.ok(
       "POST",
       "/v1/rooms",
-      { kind: "group", name: "replies", members: [bob.userId] },
-      alice.accessToken,
+      { kind: "group", name: "replies", members: [ravi.userId] },
+      rita.accessToken,
     );
-    const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);
-    const sb = await ChatSocket.open(cluster.urls[1] as string, bob.accessToken);
+    const sa = await ChatSocket.open(cluster.urls[0] as string, rita.accessToken);
+    const sb = await ChatSocket.open(cluster.urls[1] as string, ravi.accessToken);
     try {
       const send = (clientMsgId: string, extra: Record<string, unknown>) =>
         sa.request({
@@ -179,14 +181,14 @@ describe("messaging on the memory backends (two gateways)", () => {
       }
       const got = await sb.waitFor(
         (f) => f.type === "message" && f.message_id === reply.message_id,
-        "the reply at bob",
+        "the reply at ravi",
       );
       assert.equal(got.reply_to, first.seq);
       const history = await b.ok(
         "GET",
         `/v1/rooms/${room.id}/messages?limit=10`,
         undefined,
-        bob.accessToken,
+        ravi.accessToken,
       );
       assert.deepEqual(
         history.messages.map((m: Frame) => [m.client_msg_id, m.reply_to]),
