@@ -2,7 +2,8 @@
 // processes): a user offline during four messages — one direct, one mentioning them, one in a
 // room they muted, one replying to their earlier message (and mentioning them too) — finds
 // exactly three notifications on return (direct, mention, reply), and none twice after the
-// forwarder and the notifier are SIGKILLed. The notifier's crash is made to lose its commits too
+// forwarder and the notifier are SIGKILLed; back online, reading one elsewhere sends his socket
+// the new unread count (through the real delivery path). The notifier's crash is made to lose its commits too
 // (its group's offsets are reset to the start while it is dead), so its replacement handles
 // every message again: the worst replay a crash can cause.
 import assert from "node:assert/strict";
@@ -202,11 +203,18 @@ describe("notifications on the real stack", () => {
       (await list(dan)).notifications.map((n: { id: string }) => n.id),
       [sentinel.message_id],
     );
-    // ben returns: the unread count comes with welcome
+    // ben returns: the unread count comes with welcome, and follows what he reads elsewhere
     const back = await ChatSocket.open(gateway.url, ben.accessToken);
     try {
       const welcome = back.frames.find((f) => f.type === "welcome");
       assert.equal(welcome?.unread_notifications, 3);
+      await rest.ok(
+        "POST",
+        `/v1/notifications/${reply.message_id}/read`,
+        undefined,
+        ben.accessToken,
+      );
+      await back.waitFor((f) => f.type === "notifications" && f.unread === 2, "the new count");
     } finally {
       await back.close();
     }

@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { createLogger } from "#contract/telemetry/log";
+import { waitFor } from "../../e2e/testkit/wait.ts";
 import { MemoryBus } from "../shared/backends/bus.memory.ts";
+import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
 import { MemoryNotificationStore } from "../shared/backends/notifications.memory.ts";
 import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
 import type { Registry } from "../shared/backends/registry.ts";
@@ -22,14 +24,18 @@ const batch = (...events: BusEvent[]) => ({
   records: events.map((e, i) => ({ key: "k", value: encode(e), headers: {}, offset: String(i) })),
 });
 
-async function setup(registry: Pick<Registry, "onlineUsers"> = new MemoryRegistry()) {
+async function setup(
+  registry: Pick<Registry, "onlineUsers" | "gatewaysForUser"> = new MemoryRegistry(),
+) {
   const store = new MemoryStore();
   const notifications = new MemoryNotificationStore();
   const metrics = createMetrics({ defaultMetrics: false });
+  const delivery = new MemoryDelivery();
   const notifier = new Notifier({
     bus: new MemoryBus(),
     store,
     registry,
+    delivery,
     notifications,
     topic: "t",
     groupId: "g",
@@ -90,7 +96,7 @@ async function setup(registry: Pick<Registry, "onlineUsers"> = new MemoryRegistr
     ...message(roomId, text, sender),
     replyTo,
   });
-  return { notifier, notifications, metrics, user, room, message, stored, reply };
+  return { notifier, notifications, metrics, delivery, user, room, message, stored, reply };
 }
 
 describe("mentionedNames", () => {
@@ -211,12 +217,49 @@ describe("Notifier", () => {
   it("while the registry does not answer, everyone addressed counts as offline", async () => {
     const t = await setup({
       onlineUsers: () => Promise.reject(new Error("registry down")),
+      gatewaysForUser: () => Promise.reject(new Error("registry down")),
     });
     const direct = await t.room("direct", ["ann", "ben"]);
     await t.notifier.handleBatch(batch(t.message(direct, "hi")));
     assert.equal(await t.notifications.unreadCount(t.user("ben")), 1);
     const fallbacks = await t.metrics.notifierPresenceFallbacks.get();
     assert.equal(fallbacks.values[0]?.value, 1);
+  });
+
+  it("tells the gateways of a user who came online meanwhile that their unread count changed, nobody else", async () => {
+    const registry = new MemoryRegistry();
+    let counted = false;
+    // ben is counted offline when the message is handled, and opens a socket on gw-1 just after
+    const t = await setup({
+      onlineUsers: async (users) => {
+        if (!counted) {
+          counted = true;
+          return new Set();
+        }
+        return registry.onlineUsers(users);
+      },
+      gatewaysForUser: (u) => registry.gatewaysForUser(u),
+    });
+    const heard: string[] = [];
+    await t.delivery.listen("gw-1", (p) => heard.push(p));
+    await t.delivery.listen("gw-2", (p) => heard.push(`gw-2 ${p}`));
+    const group = await t.room("group", ["ann", "ben", "cat"]);
+    await registry.markOnline("gw-1", [t.user("ben")], 60_000);
+    await t.notifier.handleBatch(batch(t.message(group, "@ben @cat")));
+    assert.equal(await t.notifications.unreadCount(t.user("ben")), 1);
+    assert.equal(await t.notifications.unreadCount(t.user("cat")), 1);
+    await waitFor("the delivery", () => (heard.length > 0 ? true : undefined));
+    // a later delivery to the same listeners proves nothing else was on its way
+    await t.delivery.sendMany([
+      { gatewayId: "gw-1", payload: "end" },
+      { gatewayId: "gw-2", payload: "end" },
+    ]);
+    await waitFor("the end markers", () => (heard.length >= 3 ? true : undefined));
+    assert.deepEqual(
+      heard.filter((p) => !p.endsWith("end")).map((p) => JSON.parse(p)),
+      [{ kind: "unread", userId: t.user("ben") }],
+      "only ben, online now, and only on his gateway",
+    );
   });
 
   it("skips system messages, other events, unknown rooms and records that are not events", async () => {

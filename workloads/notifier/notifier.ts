@@ -22,6 +22,7 @@ import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
+import type { Delivery } from "../shared/backends/delivery.ts";
 import {
   excerptOf,
   type Notification,
@@ -33,6 +34,7 @@ import type { Store } from "../shared/backends/store.ts";
 import type { RoomKind } from "../shared/domain.ts";
 import { type BusEvent, decodeBusEvent } from "../shared/events.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
+import { announceUnreadChanged } from "../shared/unread.ts";
 
 export interface NotifierOptions {
   readonly bus: Bus;
@@ -40,7 +42,12 @@ export interface NotifierOptions {
     Store,
     "getRoom" | "listMembers" | "getMember" | "getUserByName" | "messageAt"
   >;
-  readonly registry: Pick<Registry, "onlineUsers">;
+  readonly registry: Pick<Registry, "onlineUsers" | "gatewaysForUser">;
+  /**
+   * to tell the sockets of a user who came online meanwhile that their unread count changed;
+   * none: nobody is told (they read it at their next welcome)
+   */
+  readonly delivery?: Pick<Delivery, "sendMany">;
   readonly notifications: NotificationStore;
   readonly topic: string;
   readonly groupId: string;
@@ -172,6 +179,7 @@ export class Notifier {
     if (found.length > 0) {
       await this.#retry("record", () => this.#o.notifications.record(found));
       for (const n of found) this.#o.metrics.notifications.inc({ kind: n.kind });
+      await this.#announce(found.map((n) => n.userId));
     }
     const { notifierEvents } = this.#o.metrics;
     if (chats > 0) notifierEvents.inc({ kind: "message" }, chats);
@@ -267,6 +275,33 @@ export class Notifier {
     }
     this.#roomKinds.set(roomId, room.kind);
     return room.kind;
+  }
+
+  /**
+   * Tells the open sockets of those notified that their unread count changed: only who came
+   * online since they were counted offline (rare: a socket opened meanwhile). Best effort: a
+   * failure is logged, never retried, and never holds up the batch.
+   */
+  async #announce(users: readonly string[]): Promise<void> {
+    const { delivery, registry } = this.#o;
+    if (delivery === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const online = await Promise.race([
+        registry.onlineUsers([...new Set(users)]),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${PRESENCE_TIMEOUT_MS} ms`)),
+            PRESENCE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      if (online.size > 0) await announceUnreadChanged({ registry, delivery }, online);
+    } catch (err) {
+      this.#o.log.warn({ err }, "cannot tell online users their unread count changed");
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Who of `users` is online; nobody when the registry does not answer in time. */

@@ -126,6 +126,14 @@ export type Delivery =
       readonly sessionId: string;
     }
   | {
+      /**
+       * the user's unread notification count changed (recorded, or marked read): each gateway
+       * holding sockets of theirs reads the count and sends it to them
+       */
+      readonly kind: "unread";
+      readonly userId: string;
+    }
+  | {
       /** a backend disconnected the user (server API): close every socket of theirs */
       readonly kind: "disconnect";
       readonly userId: string;
@@ -167,6 +175,7 @@ export function decodeDelivery(value: string): Delivery | undefined {
       case "matched":
       case "revoked":
       case "disconnect":
+      case "unread":
         return v as Delivery;
       default:
         return undefined;

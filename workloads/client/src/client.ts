@@ -16,6 +16,7 @@ import {
   type ServerMatchedFrame,
   type ServerMatchTicketFrame,
   type ServerMessageFrame,
+  type ServerNotificationsFrame,
   type ServerPresenceFrame,
   type ServerSeenFrame,
   type ServerTypingFrame,
@@ -61,6 +62,8 @@ export interface ChatEvents {
   user_left: ServerUserLeftFrame;
   /** once per ticket */
   matched: ServerMatchedFrame;
+  /** the unread notification count changed while connected (marked read elsewhere, or new) */
+  notifications: ServerNotificationsFrame;
   /** an error frame no request of this client waits for */
   error: ServerErrorFrame;
 }

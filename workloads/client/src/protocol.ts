@@ -285,6 +285,13 @@ export type ServerMatchedFrame = {
   };
 };
 
+/** Your unread notification count changed while this socket was open: notifications were marked read on another device or tab (or this one), or one was recorded for you (you counted as offline a moment before this socket opened). Sent to every socket of yours; a count that was already sent may come again. */
+export type ServerNotificationsFrame = {
+  readonly type: "notifications";
+  /** the user's unread notifications now, at most 999 (as welcome counts them) */
+  readonly unread: number;
+};
+
 /** A frame the gateway sends. */
 export type ServerFrame =
   | ServerWelcomeFrame
@@ -298,7 +305,8 @@ export type ServerFrame =
   | ServerErrorFrame
   | ServerPongFrame
   | ServerMatchTicketFrame
-  | ServerMatchedFrame;
+  | ServerMatchedFrame
+  | ServerNotificationsFrame;
 
 /** Every error code, and whether a retry of the same request may succeed. */
 export const ErrorCodes = {

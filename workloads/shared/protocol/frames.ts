@@ -344,6 +344,18 @@ export const MatchedFrame = frame(
   "You were matched: sent to every socket of the user. Delivery is at most once per socket (a gateway restart can lose it) and may repeat after a matcher crash: de-duplicate by ticket_id, and on reconnect read the ticket (GET /v1/match/{ticket_id}) or the rooms in welcome. The match ends for both when either leaves the room: each then receives user_left for both members.",
 );
 
+export const NotificationsFrame = frame(
+  "notifications",
+  {
+    unread: Type.Integer({
+      minimum: 0,
+      maximum: 999,
+      description: "the user's unread notifications now, at most 999 (as welcome counts them)",
+    }),
+  },
+  "Your unread notification count changed while this socket was open: notifications were marked read on another device or tab (or this one), or one was recorded for you (you counted as offline a moment before this socket opened). Sent to every socket of yours; a count that was already sent may come again.",
+);
+
 export const ServerFrameSchemas = [
   WelcomeFrame,
   AckFrame,
@@ -357,6 +369,7 @@ export const ServerFrameSchemas = [
   PongFrame,
   MatchTicketFrame,
   MatchedFrame,
+  NotificationsFrame,
 ] as const;
 export type ServerFrame = Static<(typeof ServerFrameSchemas)[number]>;
 export type ServerMessage = Static<typeof ServerMessageFrame>;

@@ -296,6 +296,9 @@ export class ChatState {
    * provider's session too (the browser goes to the provider's logout and comes back here).
    */
   async signOut(): Promise<void> {
+    // once: closing the client reports "closed", which asks for a sign-out again
+    if (this.#signingOut) return;
+    this.#signingOut = true;
     const session = this.session;
     this.client?.close();
     sessionStorage.clear();
@@ -311,6 +314,8 @@ export class ChatState {
     location.hash = "";
     location.reload();
   }
+
+  #signingOut = false;
 
   #saveSession(s: SessionState): void {
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
@@ -332,6 +337,7 @@ export class ChatState {
     const notifications = new NotificationsModel(session, () => this.changed());
     this.notifications = notifications;
     client.on("welcome", (w) => notifications.welcomed(w.unread_notifications));
+    client.on("notifications", (n) => notifications.pushed(n.unread));
     client.on("state", (s) => {
       this.connection = s;
       // revoked (4005) or no token to be had: sign in again
