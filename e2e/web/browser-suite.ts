@@ -568,7 +568,7 @@ export function browserSuite(target: BrowserTarget): void {
         await page.locator("#kc-login").click();
         await page.locator(".conn[data-state=open]").waitFor(slow);
         await page
-          .getByRole("alert")
+          .getByRole("status")
           .filter({ hasText: `Your ${sso.providerName} account is linked` })
           .waitFor();
         assert.doesNotMatch(page.url(), /sso_linked/, "the answer is off the address");

@@ -44,6 +44,21 @@ export function App({ state }: { state: ChatState }) {
           </button>
         </p>
       )}
+      {state.notice === undefined && state.info !== undefined && (
+        <p class="notice info" role="status">
+          {state.info}
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              state.info = undefined;
+              state.changed();
+            }}
+          >
+            Dismiss
+          </button>
+        </p>
+      )}
       <nav class="rooms" aria-label="Rooms">
         <Stranger state={state} />
         <NewRoom state={state} />

@@ -168,6 +168,8 @@ export class ChatState {
   matching: Matching = { state: "idle" };
   /** the last action that failed, shown until dismissed */
   notice: string | undefined;
+  /** news that is no failure (a provider linked; why a sign-on made a new account) */
+  info: string | undefined;
   /** single sign-on's provider, when the gateway has one: the sign-in view offers its button */
   signOnProvider: string | undefined;
   /** why the last single sign-on was refused, for the sign-in view */
@@ -234,7 +236,7 @@ export class ChatState {
             });
       if (auth !== undefined) {
         sessionStorage.removeItem(CURSORS_KEY);
-        this.notice = told;
+        this.info = told;
         await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
         // signing out then ends the provider's session too
         await this.#loadSignOn();
@@ -253,7 +255,7 @@ export class ChatState {
     if (this.signOnError !== undefined) {
       this.notice = `Linking failed: ${this.signOnError}`;
       this.signOnError = undefined;
-    } else this.notice = told;
+    } else this.info = told;
     const state = JSON.parse(saved) as SessionState;
     await this.#start(new Session(this.api, state, (s) => this.#saveSession(s)));
     await this.#loadSignOn();
