@@ -143,6 +143,22 @@ describe("migration files", () => {
       assert.ok(created.includes(table), `${table} is created`);
     }
   });
+
+  it("versions run 1, 2, 3, ... without gaps, and replies add reply_to to both message tables", async () => {
+    const loaded = await loadMigrations();
+    assert.ok(loaded.ok, loaded.ok ? "" : loaded.error.message);
+    assert.deepEqual(
+      loaded.value.map((m) => m.version),
+      loaded.value.map((_, i) => i + 1),
+    );
+    const statements = loaded.value.flatMap((m) => m.statements);
+    for (const table of ["messages", "messages_by_id"]) {
+      assert.ok(
+        statements.includes(`ALTER TABLE ${table} ADD IF NOT EXISTS reply_to bigint`),
+        `${table} gains reply_to`,
+      );
+    }
+  });
 });
 
 describe("planning", () => {

@@ -1,7 +1,9 @@
 // Notifications on the real stack (Kafka, Cassandra, Redis; gateway, forwarder and notifier as
-// processes): a user offline during three messages — one direct, one mentioning them, one in a
-// room they muted — finds exactly two notifications on return, and none twice after the
-// forwarder and the notifier are SIGKILLed. The notifier's crash is made to lose its commits too
+// processes): a user offline during four messages — one direct, one mentioning them, one in a
+// room they muted, one replying to their earlier message (and mentioning them too) — finds
+// exactly three notifications on return (direct, mention, reply), and none twice after the
+// forwarder and the notifier are SIGKILLed; back online, reading one elsewhere sends his socket
+// the new unread count (through the real delivery path). The notifier's crash is made to lose its commits too
 // (its group's offsets are reset to the start while it is dead), so its replacement handles
 // every message again: the worst replay a crash can cause.
 import assert from "node:assert/strict";
@@ -87,7 +89,7 @@ describe("notifications on the real stack", () => {
     }
   }
 
-  it("an offline user finds exactly two notifications (direct, mention; none from a muted room), none twice after crashes", async () => {
+  it("an offline user finds exactly three notifications (direct, mention, reply; none from a muted room), none twice after crashes", async () => {
     const gateway = stack.gateways[0];
     assert.ok(gateway);
     const rest = new Rest(gateway.url);
@@ -112,7 +114,21 @@ describe("notifications on the real stack", () => {
     );
     await rest.ok("PUT", `/v1/rooms/${noisy.id}/mute`, undefined, ben.accessToken);
 
+    // ben asks something in the team room, then goes offline
+    const bens = await ChatSocket.open(gateway.url, ben.accessToken);
+    const question = await bens.request({
+      type: "message",
+      room_id: team.id,
+      client_msg_id: "question",
+      ...text("shall we ship on friday?"),
+    });
+    assert.equal(question.type, "ack", JSON.stringify(question));
+    await bens.close();
     let sender = await ChatSocket.open(gateway.url, ann.accessToken);
+    await waitFor("ben to be offline", async () => {
+      const p = await sender.request({ type: "presence", room_id: team.id });
+      return (p.online as string[]).includes(ben.userId) ? undefined : true;
+    });
     const direct = await sender.request({
       type: "message",
       to_user_id: ben.userId,
@@ -133,6 +149,18 @@ describe("notifications on the real stack", () => {
     await stack.startForwarder();
     await sender.close();
     sender = await ChatSocket.open(gateway.url, ann.accessToken);
+    // a reply to ben's question that also names him: one notification, a reply
+    const reply = await sender.request(
+      {
+        type: "message",
+        room_id: team.id,
+        client_msg_id: "reply",
+        reply_to: question.seq,
+        ...text("@ben yes, friday it is"),
+      },
+      60_000,
+    );
+    assert.equal(reply.type, "ack", JSON.stringify(reply));
     const muted = await sender.request(
       { type: "message", room_id: noisy.id, client_msg_id: "muted", ...text("@ben muted room") },
       60_000,
@@ -148,9 +176,9 @@ describe("notifications on the real stack", () => {
     assert.equal(sentinel.type, "ack", JSON.stringify(sentinel));
     await sender.close();
 
-    await waitFor("ben's two notifications and dan's one", async () => {
+    await waitFor("ben's three notifications and dan's one", async () => {
       const [b, d] = await Promise.all([list(ben), list(dan)]);
-      return b.notifications.length >= 2 && d.notifications.length >= 1 ? true : undefined;
+      return b.notifications.length >= 3 && d.notifications.length >= 1 ? true : undefined;
     });
 
     // the notifier crashes, and its commits are lost with it: everything is handled again
@@ -167,18 +195,26 @@ describe("notifications on the real stack", () => {
       [
         [direct.message_id, "direct", direct.room_id],
         [mention.message_id, "mention", team.id],
+        [reply.message_id, "reply", team.id],
       ].sort(),
     );
-    assert.equal(got.unread, 2);
+    assert.equal(got.unread, 3);
     assert.deepEqual(
       (await list(dan)).notifications.map((n: { id: string }) => n.id),
       [sentinel.message_id],
     );
-    // ben returns: the unread count comes with welcome
+    // ben returns: the unread count comes with welcome, and follows what he reads elsewhere
     const back = await ChatSocket.open(gateway.url, ben.accessToken);
     try {
       const welcome = back.frames.find((f) => f.type === "welcome");
-      assert.equal(welcome?.unread_notifications, 2);
+      assert.equal(welcome?.unread_notifications, 3);
+      await rest.ok(
+        "POST",
+        `/v1/notifications/${reply.message_id}/read`,
+        undefined,
+        ben.accessToken,
+      );
+      await back.waitFor((f) => f.type === "notifications" && f.unread === 2, "the new count");
     } finally {
       await back.close();
     }

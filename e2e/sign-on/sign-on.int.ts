@@ -1,11 +1,16 @@
 // Single sign-on on the real stack and the real provider (Keycloak from hack/stack): the whole
 // authorization code flow over HTTP, through the provider's own login form, with the flow
 // started on one gateway and the provider's redirect taken by the other (as behind a load
-// balancer), the account linking rules, and every check of the provider's answer refusing what
-// it must, with a clear error.
+// balancer), the account linking rules (never by an email we did not verify; a password
+// account's owner links the provider from inside their session), and every check of the
+// provider's answer refusing what it must, with a clear error.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { FLOW_COOKIE, FlowSealer } from "../../workloads/gateway/auth/sign-on.ts";
+import {
+  FLOW_COOKIE,
+  FlowSealer,
+  PROVIDER_SESSION_COOKIE,
+} from "../../workloads/gateway/auth/sign-on.ts";
 import {
   ChatSocket,
   ChatStack,
@@ -22,6 +27,7 @@ import {
 describe("single sign-on with a real OpenID Connect provider (2 gateways)", () => {
   let stack: ChatStack;
   let plain: ChatStack | undefined;
+  let own: ChatStack | undefined;
   const users = oidcUsers();
   const gw = (i: number) => stack.gateways[i]?.url as string;
   const rest = (i: number) => new Rest(gw(i));
@@ -37,6 +43,7 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
   after(async () => {
     await stack.stop();
     await plain?.stop();
+    await own?.stop();
   });
 
   /** start on gateway 0: the provider's URL, and the jar holding the flow cookie */
@@ -68,7 +75,36 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     );
     const code = fragment.get("sso_code");
     assert.ok(code, `a one-time code, not ${fragment}`);
-    return { code, ...(await rest(0).ok("POST", "/v1/auth/oidc/exchange", { code })) };
+    const notice = fragment.get("sso_notice") ?? undefined;
+    return { code, notice, ...(await rest(0).ok("POST", "/v1/auth/oidc/exchange", { code })) };
+  }
+
+  /**
+   * A link asked for with `accessToken` on `gateway`, through the provider's login page as
+   * `who`: the fragment the gateway sends the browser back with.
+   */
+  async function link(
+    gateway: string,
+    accessToken: string,
+    who: { username: string; password: string },
+    beforeCallback: () => Promise<void> = async () => {},
+  ): Promise<URLSearchParams> {
+    const jar = new CookieJar();
+    const res = await fetch(`${gateway}/v1/auth/oidc/link`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${accessToken}` },
+      signal: AbortSignal.timeout(15_000),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    jar.take(res);
+    assert.ok(jar.get(FLOW_COOKIE), "the answer sets the flow cookie");
+    const { authorization_url } = (await res.json()) as { authorization_url: string };
+    const redirect = await providerLogin(new URL(authorization_url), who.username, who.password);
+    await beforeCallback();
+    const back = await jar.get302(redirect);
+    assert.equal(back.res.status, 302);
+    assert.equal(back.location?.pathname, "/");
+    return new URLSearchParams(back.location?.hash.slice(1));
   }
 
   /** a flow that reached the provider's redirect, with what its cookie holds */
@@ -92,29 +128,87 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     });
   });
 
-  it("links to the password account with the provider's verified email; both ways in stay open", async () => {
-    const account = await rest(0).register(`pw-${users.verified.username}`, undefined, {
+  it("never joins a sign-on to a password account by its email, which we never verified: a new account, and it says why", async () => {
+    // whoever registers first with alice's address: we never checked that it is theirs
+    const squatter = await rest(0).register(`pw-${users.verified.username}`, undefined, {
       email: users.verified.email.toUpperCase(),
     });
     const first = await signIn(users.verified);
-    assert.equal(first.user.id, account.userId, "signed in as the existing account");
-    assert.equal(first.user.email, users.verified.email);
+    assert.notEqual(first.user.id, squatter.userId, "not the password account");
+    assert.equal(first.user.email, users.verified.email, "the provider's verified email is kept");
+    assert.match(first.notice ?? "", /never verified.*link this provider from there/);
     const me = await rest(1).ok("GET", "/v1/me", undefined, first.tokens.access_token);
-    assert.equal(me.id, account.userId);
+    assert.equal(me.id, first.user.id);
 
     const again = await signIn(users.verified);
-    assert.equal(again.user.id, account.userId, "a later sign-in is the same user");
+    assert.equal(again.user.id, first.user.id, "a later sign-in is the same user");
+    assert.equal(again.notice, undefined, "said once, when the account is made");
     assert.notEqual(again.tokens.refresh_token, first.tokens.refresh_token, "a new session");
 
+    // the password account cannot take the provider's account over by linking it either
     const login = await rest(1).ok("POST", "/v1/auth/login", {
-      username: account.username,
+      username: squatter.username,
       password: "password-123",
     });
-    assert.equal(login.user.id, account.userId, "the password still works");
+    assert.equal(login.user.id, squatter.userId, "the password account stays as it was");
+    const refused = await link(gw(0), login.tokens.access_token, users.verified);
+    assert.equal(refused.get("sso_error"), "SSO_IDENTITY_LINKED");
+    assert.match(refused.get("sso_message") ?? "", /another Switchboard account/);
+    assert.equal((await signIn(users.verified)).user.id, first.user.id);
 
     // and the signed-in user chats: a socket with the sign-on's access token says welcome
     const socket = await ChatSocket.open(gw(1), first.tokens.access_token);
     await socket.close();
+  });
+
+  it("a password account's owner links the provider from inside their session: later sign-ins are that account, the password still works", async () => {
+    // a cluster of its own: there, alice's account at the provider is linked to nobody yet
+    own = await ChatStack.start({ gateways: 0, forwarders: 0 });
+    const port = await freePort();
+    const gateway = (await own.startGateway({ ...signOnEnv(port), PORT: String(port) })).url;
+    const r = new Rest(gateway);
+    const account = await r.register(`pw-${users.verified.username}`, undefined, {
+      email: users.verified.email,
+    });
+
+    // a link asked for from a session that ends before the provider answers is refused
+    const ended = await link(gateway, account.accessToken, users.verified, async () => {
+      await r.ok("POST", "/v1/auth/logout", {}, account.accessToken);
+    });
+    assert.equal(ended.get("sso_error"), "SSO_FAILED");
+    assert.match(ended.get("sso_message") ?? "", /session that asked for the link has ended/);
+
+    const session = await r.ok("POST", "/v1/auth/login", {
+      username: account.username,
+      password: "password-123",
+    });
+    const linked = await link(gateway, session.tokens.access_token, users.verified);
+    assert.equal(linked.get("sso_linked"), "Keycloak", `linked, not ${linked}`);
+    assert.equal(linked.get("sso_code"), null, "a link signs nobody in");
+
+    // a sign-on now is the password account
+    const jar = new CookieJar();
+    const started = await jar.get302(`${gateway}/v1/auth/oidc/start`);
+    const redirect = await providerLogin(
+      started.location as URL,
+      users.verified.username,
+      users.verified.password,
+    );
+    const back = await jar.get302(redirect);
+    const code = new URLSearchParams(back.location?.hash.slice(1)).get("sso_code");
+    assert.ok(code, `a one-time code, not ${back.location}`);
+    const signedIn = await r.ok("POST", "/v1/auth/oidc/exchange", { code });
+    assert.equal(signedIn.user.id, account.userId, "the provider signs in as the linked account");
+    const again = await r.ok("POST", "/v1/auth/login", {
+      username: account.username,
+      password: "password-123",
+    });
+    assert.equal(again.user.id, account.userId, "the password still works");
+
+    // without a token, no link
+    const anonymous = await r.call("POST", "/v1/auth/oidc/link");
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.body.error.code, "UNAUTHENTICATED");
   });
 
   it("does not link an email the provider has not verified: a new account without it", async () => {
@@ -132,6 +226,97 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
       password: "any password at all",
     });
     assert.equal(login.body.error.code, "INVALID_CREDENTIALS", "no password opens it");
+  });
+
+  it("signing out of a sign-on's session ends the provider's session too (RP-initiated logout), and only then", async () => {
+    // a browser: this jar for the gateways, `kc` for the provider
+    const kc = new CookieJar();
+    const { jar, authorizationUrl } = await start();
+    const redirect = await providerLogin(
+      authorizationUrl,
+      users.verified.username,
+      users.verified.password,
+      kc,
+    );
+    const fragment = await callback(jar, redirect);
+    assert.ok(jar.get(PROVIDER_SESSION_COOKIE), "the callback keeps the ID token in its cookie");
+    const { tokens } = await rest(0).ok("POST", "/v1/auth/oidc/exchange", {
+      code: fragment.get("sso_code"),
+    });
+    // the provider remembers the person: a new flow passes its login page without a form
+    const remembered = await kc.get302((await start()).authorizationUrl);
+    assert.equal(remembered.res.status, 302, "signed in at the provider");
+
+    const logout = (gateway: string, token: string, cookies: CookieJar) =>
+      fetch(`${gateway}/v1/auth/oidc/logout`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          cookie: cookies.header(),
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+        signal: AbortSignal.timeout(15_000),
+      });
+    // another session's logout leaves this session's cookie alone
+    const other = await rest(0).register("pw-other-tab");
+    const otherOut = await logout(gw(0), other.accessToken, jar);
+    assert.deepEqual(await otherOut.json(), {});
+    assert.equal(otherOut.headers.getSetCookie().length, 0);
+
+    const res = await logout(gw(1), tokens.access_token, jar);
+    assert.equal(res.status, 200);
+    jar.take(res);
+    assert.equal(jar.get(PROVIDER_SESSION_COOKIE), undefined, "the cookie is cleared");
+    const { end_session_url } = (await res.json()) as { end_session_url?: string };
+    assert.ok(end_session_url, "where to end the provider's session");
+    const end = new URL(end_session_url);
+    assert.equal(end.origin, new URL(oidcProvider().issuer).origin);
+    assert.ok(end.searchParams.get("id_token_hint"), "the sign-on's ID token as the hint");
+    const back = `${new URL(gw(1)).origin}/`;
+    assert.equal(end.searchParams.get("post_logout_redirect_uri"), back);
+    const me = await rest(0).call("GET", "/v1/me", undefined, tokens.access_token);
+    assert.equal(me.body.error.code, "SESSION_REVOKED", "our session is over");
+
+    // the browser goes there: the provider ends its session and sends it back to the web client
+    const bye = await kc.get302(end);
+    assert.equal(bye.res.status, 302, `the provider's logout answered ${bye.res.status}`);
+    assert.equal(bye.location?.href, back);
+    const again = await kc.get302((await start()).authorizationUrl);
+    assert.equal(again.res.status, 200, "the provider asks for the password again");
+    assert.match(await again.res.text(), /kc-form-login/);
+
+    // a password session, or a gateway with provider logout off: our logout, nothing more
+    const pw = await rest(0).register("pw-logout");
+    assert.deepEqual(await rest(0).ok("POST", "/v1/auth/oidc/logout", {}, pw.accessToken), {});
+    const port = await freePort();
+    const off = (
+      await stack.startGateway({
+        ...signOnEnv(port),
+        PORT: String(port),
+        OIDC_PROVIDER_LOGOUT: "false",
+      })
+    ).url;
+    const offJar = new CookieJar();
+    const started = await offJar.get302(`${off}/v1/auth/oidc/start`);
+    const offBack = await offJar.get302(
+      await providerLogin(
+        started.location as URL,
+        users.verified.username,
+        users.verified.password,
+        kc,
+      ),
+    );
+    assert.equal(offJar.get(PROVIDER_SESSION_COOKIE), undefined, "no ID token kept");
+    const offCode = new URLSearchParams(offBack.location?.hash.slice(1)).get("sso_code");
+    const offSession = await new Rest(off).ok("POST", "/v1/auth/oidc/exchange", { code: offCode });
+    const offOut = await logout(off, offSession.tokens.access_token, offJar);
+    assert.deepEqual(await offOut.json(), {});
+    assert.equal(
+      (await kc.get302((await start()).authorizationUrl)).res.status,
+      302,
+      "the provider's session goes on",
+    );
   });
 
   it("refuses an answer whose state is not the flow's (another browser's flow)", async () => {
@@ -235,6 +420,23 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
       "/v1/auth/oidc/start",
       (await new CookieJar().get302(`${gw(1)}/v1/auth/oidc/start`)).res,
     );
+    const linkAs = (token?: string) =>
+      fetch(`${gw(0)}/v1/auth/oidc/link`, {
+        method: "POST",
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+    const { tokens } = await signIn(users.verified);
+    await check("POST", "/v1/auth/oidc/link", await linkAs(tokens.access_token));
+    await check("POST", "/v1/auth/oidc/link", await linkAs());
+    const logoutAs = (token?: string) =>
+      fetch(`${gw(0)}/v1/auth/oidc/logout`, {
+        method: "POST",
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+    await check("POST", "/v1/auth/oidc/logout", await logoutAs(tokens.access_token));
+    await check("POST", "/v1/auth/oidc/logout", await logoutAs());
   });
 
   it("a gateway without a provider says sign-on is off, and its endpoints say why", async () => {

@@ -7,9 +7,11 @@
 // are matched; a backend's post (the server API, sent twice) shows once on every member's page;
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
-// someone who was away finds their notifications (badge, list) and mutes a room; the layout
-// holds at 375 px and 1280 px. Screenshots of the main views are saved
-// to e2e/web/artifacts/<target>/ (ignored by git) on every run.
+// a reply shows a quote of the message it answers; a password account links the provider and
+// the provider then signs in as it, and signing out ends the provider's session too; someone
+// who was away finds their notifications (badge, list) and mutes a room; the layout holds at
+// 375 px and 1280 px. Screenshots of the main views are saved to e2e/web/artifacts/<target>/
+// (ignored by git) on every run.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -307,6 +309,49 @@ export function browserSuite(target: BrowserTarget): void {
       assert.equal(await bubble(bob.page, "Hi Bob!").count(), 1);
     });
 
+    it("answers a message with Reply: both see the reply under a quote of it, also after a reload", async () => {
+      /** the bubble whose own text is `text` */
+      const line = (page: Page, text: string) =>
+        page.locator(".msg", {
+          has: page.locator(".text", { hasText: new RegExp(`^${text}$`) }),
+        });
+      const replyOn = (page: Page, text: string) =>
+        line(page, text)
+          .getByRole("button", { name: /^Reply to/ })
+          .click();
+      // Escape takes a reply back
+      await replyOn(bob.page, "Hi Bob!");
+      await bob.page.locator(".replying .quote", { hasText: "Hi Bob!" }).waitFor();
+      await bob.page.getByLabel("Message", { exact: true }).press("Escape");
+      await bob.page.locator(".replying").waitFor({ state: "detached" });
+
+      await replyOn(bob.page, "while away 2");
+      await bob.page.locator(".replying .quote", { hasText: "while away 2" }).waitFor();
+      await shot(bob.page, "reply-composing");
+      await say(bob.page, "about that second one");
+      await bob.page.locator(".replying").waitFor({ state: "detached" });
+      for (const page of [alice, bob.page]) {
+        const reply = line(page, "about that second one");
+        await reply.locator(".quote", { hasText: "while away 2" }).waitFor();
+        // the quoted author as the page names them (alice's own page: her name)
+        const author =
+          page === alice
+            ? `alice_${suffix}`
+            : await line(page, "while away 2").locator(".who").textContent();
+        assert.equal(await reply.locator(".quote-who").textContent(), author);
+      }
+      await shot(alice, "reply");
+      // the next message is no reply
+      await say(bob.page, "a plain one");
+      await bubble(alice, "a plain one").waitFor();
+      assert.equal(await line(alice, "a plain one").locator(".quote").count(), 0);
+      await alice.reload();
+      await alice.locator(".conn[data-state=open]").waitFor();
+      await line(alice, "about that second one")
+        .locator(".quote", { hasText: "while away 2" })
+        .waitFor();
+    });
+
     it("shows a busy room's unread count, opens it at the first unseen message, loads older ones on scroll", async () => {
       // dan posts 70 messages into a group with bob, from Node through the client library
       const url = server.urls[0] as string;
@@ -500,6 +545,37 @@ export function browserSuite(target: BrowserTarget): void {
     });
 
     const sso = target.signOn;
+    /** the password account the provider's person linked (the stack's target) */
+    let linkedId = "";
+    it(
+      sso === undefined
+        ? "offers no provider to link where the gateway has none"
+        : "a password account links the provider from inside its session, through the provider's login page",
+      async () => {
+        const { page } = await person(1280, 800, 0);
+        await signUp(page, "pat");
+        const link = page.getByRole("button", { name: /^Link your .* account$/ });
+        if (sso === undefined) {
+          assert.equal(await link.count(), 0);
+          return;
+        }
+        linkedId = (await page.locator("code.user-id").textContent())?.trim() ?? "";
+        await link.click();
+        const slow = { timeout: 45_000 };
+        await page.locator("#kc-form-login").waitFor(slow);
+        await page.locator("#username").fill(sso.username);
+        await page.locator("#password").fill(sso.password);
+        await page.locator("#kc-login").click();
+        await page.locator(".conn[data-state=open]").waitFor(slow);
+        await page
+          .getByRole("status")
+          .filter({ hasText: `Your ${sso.providerName} account is linked` })
+          .waitFor();
+        assert.doesNotMatch(page.url(), /sso_linked/, "the answer is off the address");
+        assert.equal((await page.locator("code.user-id").textContent())?.trim(), linkedId);
+        await shot(page, "sso-linked");
+      },
+    );
     it(
       sso === undefined
         ? "offers no single sign-on where the gateway has no provider"
@@ -531,6 +607,11 @@ export function browserSuite(target: BrowserTarget): void {
         assert.doesNotMatch(page.url(), /sso_code/, "the one-time code is off the address");
         const me = (await page.locator("code.user-id").textContent())?.trim() ?? "";
         assert.ok(me !== "" && me !== bobId);
+        assert.equal(
+          me,
+          linkedId,
+          "the provider signs in as the password account it was linked to",
+        );
 
         await page.getByText("New room or channel").click();
         await page.getByLabel("Their user id").fill(bobId);
@@ -542,6 +623,17 @@ export function browserSuite(target: BrowserTarget): void {
           .waitFor();
         await bob.page.locator(".room-last", { hasText: "signed in with" }).waitFor();
         await shot(page, "chat-sso");
+
+        // signing out ends the provider's session too: the next sign-in asks for the password
+        await page.getByRole("button", { name: "Sign out" }).click();
+        await button.waitFor(slow);
+        assert.equal(
+          new URL(page.url()).origin,
+          new URL(server.urls[1 % server.urls.length] as string).origin,
+        );
+        await button.click();
+        await page.locator("#kc-form-login").waitFor(slow);
+        await shot(page, "provider-login-after-sign-out");
       },
     );
 

@@ -227,6 +227,17 @@ export const SETTINGS = {
   oidcScopes: str("OIDC_SCOPES", ["gateway"], "openid email profile"),
   /** the web client's button says "Sign in with <this>" */
   oidcProviderName: str("OIDC_PROVIDER_NAME", ["gateway"], "SSO"),
+  /** true: signing out of a sign-on's session also ends the provider's (RP-initiated logout) */
+  oidcProviderLogout: {
+    kind: "oneOf",
+    name: "OIDC_PROVIDER_LOGOUT",
+    readBy: ["gateway"],
+    values: ["true", "false"],
+    default: "true",
+  } as OneOfSetting<"true" | "false">,
+  /** where the provider sends the browser after its logout; none: the web client (/) at the
+   * redirect URL's origin. Register it at the provider. */
+  oidcPostLogoutRedirectUrl: opt("OIDC_POST_LOGOUT_REDIRECT_URL", ["gateway"]),
   serverApiRateLimitBurst: int("SERVER_API_RATE_LIMIT_BURST", ["gateway"], 200, 1),
   serverApiRateLimitPerSecond: num("SERVER_API_RATE_LIMIT_PER_SECOND", ["gateway"], 100, 0.001),
   // uploads (workloads/gateway/config.ts; docs/decisions/0021): no endpoint, uploads are off

@@ -145,6 +145,63 @@ describe("messaging on the memory backends (two gateways)", () => {
     }
   });
 
+  it("a reply names an earlier message of its room: members and history see reply_to, other seqs are refused", async () => {
+    // people of its own: the sends here do not spend the others' rate limit
+    const [rita, ravi] = await Promise.all([a.register("rita"), b.register("ravi")]);
+    const room = await a.ok(
+      "POST",
+      "/v1/rooms",
+      { kind: "group", name: "replies", members: [ravi.userId] },
+      rita.accessToken,
+    );
+    const sa = await ChatSocket.open(cluster.urls[0] as string, rita.accessToken);
+    const sb = await ChatSocket.open(cluster.urls[1] as string, ravi.accessToken);
+    try {
+      const send = (clientMsgId: string, extra: Record<string, unknown>) =>
+        sa.request({
+          type: "message",
+          room_id: room.id,
+          client_msg_id: clientMsgId,
+          msg_type: "text",
+          content: { text: clientMsgId },
+          ...extra,
+        });
+      const empty = await send("too-early", { reply_to: 1 });
+      assert.equal(empty.code, "REPLY_TO_NOT_FOUND", JSON.stringify(empty));
+      const first = await send("first", {});
+      assert.equal(first.type, "ack", JSON.stringify(first));
+      const reply = await send("reply", { reply_to: first.seq });
+      assert.equal(reply.type, "ack", JSON.stringify(reply));
+      const beyond = await send("beyond", { reply_to: (reply.seq as number) + 1 });
+      assert.equal(beyond.code, "REPLY_TO_NOT_FOUND");
+      assert.match(beyond.message as string, /the room's messages are 1 to 2/);
+      for (const bad of [0, -1, 1.5, "1"]) {
+        const refused = await send("bad", { reply_to: bad });
+        assert.equal(refused.code, "INVALID_FRAME", `reply_to ${JSON.stringify(bad)}`);
+      }
+      const got = await sb.waitFor(
+        (f) => f.type === "message" && f.message_id === reply.message_id,
+        "the reply at ravi",
+      );
+      assert.equal(got.reply_to, first.seq);
+      const history = await b.ok(
+        "GET",
+        `/v1/rooms/${room.id}/messages?limit=10`,
+        undefined,
+        ravi.accessToken,
+      );
+      assert.deepEqual(
+        history.messages.map((m: Frame) => [m.client_msg_id, m.reply_to]),
+        [
+          ["first", undefined],
+          ["reply", first.seq],
+        ],
+      );
+    } finally {
+      await Promise.all([sa.close(), sb.close()]);
+    }
+  });
+
   it("answers every request of a burst of duplicates, on every socket of the sender, with the same ack", async () => {
     const url = cluster.urls[0] as string;
     const s1 = await ChatSocket.open(url, alice.accessToken);

@@ -1,6 +1,7 @@
 // Notifications on the memory backends: what an offline member finds on return (a direct
-// message, a mention; nothing from a muted room or while online), the unread count in welcome,
-// paging, marking read, and a replay of the same bus records recording nothing twice.
+// message, a mention; nothing from a muted room or while online), the unread count in welcome
+// and pushed to open sockets when it changes, paging, marking read, and a replay of the same
+// bus records recording nothing twice.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ChatSocket, Rest, type Session, waitFor } from "../../e2e/testkit/index.ts";
@@ -184,5 +185,79 @@ describe("notifications on the memory backends", () => {
     await rest.ok("PUT", `/v1/rooms/${room.id}/mute`, undefined, ann.accessToken);
     await rest.ok("DELETE", `/v1/rooms/${room.id}/mute`, undefined, ann.accessToken);
     assert.deepEqual((await rest.ok("GET", "/v1/mutes", undefined, ann.accessToken)).room_ids, []);
+  });
+});
+
+describe("the unread count pushed to open sockets (two gateways)", () => {
+  let cluster: InProcessCluster;
+
+  before(async () => {
+    cluster = await startCluster({
+      gateways: 2,
+      limits: { userRate: { capacity: 1000, refillPerSecond: 1000 } },
+    });
+  });
+
+  after(async () => {
+    await cluster.stop();
+  });
+
+  it("marking read on one device sends the new count to every socket of the user, on every gateway", async () => {
+    const [a, b] = cluster.urls as [string, string];
+    const rest = new Rest(a);
+    const [eve, fay, gil] = await Promise.all([
+      rest.register("eve"),
+      rest.register("fay"),
+      rest.register("gil"),
+    ]);
+    // fay is away while eve writes to her twice
+    const sender = await ChatSocket.open(a, eve.accessToken);
+    const sent = [];
+    for (const text of ["one", "two"]) {
+      const ack = await sender.request({
+        type: "message",
+        to_user_id: fay.userId,
+        client_msg_id: text,
+        msg_type: "text",
+        content: { text },
+      });
+      assert.equal(ack.type, "ack", JSON.stringify(ack));
+      sent.push(ack);
+    }
+    await sender.close();
+    const list = (s: Session) => rest.ok("GET", "/v1/notifications", undefined, s.accessToken);
+    await waitFor("fay's two notifications", async () =>
+      (await list(fay)).unread === 2 ? true : undefined,
+    );
+
+    // fay comes back with a phone on one gateway and a laptop on the other; gil is online too
+    const phone = await ChatSocket.open(a, fay.accessToken);
+    const laptop = await ChatSocket.open(b, fay.accessToken);
+    const other = await ChatSocket.open(b, gil.accessToken);
+    try {
+      for (const s of [phone, laptop]) {
+        assert.equal(s.frames.find((f) => f.type === "welcome")?.unread_notifications, 2);
+      }
+      // the phone reads one: both devices learn the count is 1
+      await rest.ok(
+        "POST",
+        `/v1/notifications/${sent[0]?.message_id}/read`,
+        undefined,
+        fay.accessToken,
+      );
+      for (const s of [phone, laptop]) {
+        await s.waitFor((f) => f.type === "notifications" && f.unread === 1, "the count 1");
+      }
+      // the laptop marks all read (through the other gateway): 0 everywhere
+      await new Rest(b).ok("POST", "/v1/notifications/read", {}, fay.accessToken);
+      for (const s of [phone, laptop]) {
+        await s.waitFor((f) => f.type === "notifications" && f.unread === 0, "the count 0");
+      }
+      // a ping answered after them shows nothing else is on its way to gil
+      await other.request({ type: "ping" });
+      assert.equal(other.frames.filter((f) => f.type === "notifications").length, 0);
+    } finally {
+      await Promise.all([phone.close(), laptop.close(), other.close()]);
+    }
   });
 });

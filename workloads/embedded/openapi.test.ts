@@ -34,6 +34,8 @@ const SUCCEED_ELSEWHERE: Record<string, string> = {
   "GET /v1/auth/oidc/start": "needs an OpenID Connect provider",
   "GET /v1/auth/oidc/callback": "needs an OpenID Connect provider",
   "POST /v1/auth/oidc/exchange": "needs a code from a provider's sign-in",
+  "POST /v1/auth/oidc/link": "needs an OpenID Connect provider",
+  "POST /v1/auth/oidc/logout": "needs an OpenID Connect provider",
 };
 
 describe("the OpenAPI document against the live server", () => {
@@ -154,6 +156,17 @@ describe("the OpenAPI document against the live server", () => {
     const code = { code: "A".repeat(43) };
     await call("POST", "/v1/auth/oidc/exchange", none, { body: code, expect: 404 });
     await call("POST", "/v1/auth/oidc/exchange", none, { body: { code: "x" }, expect: 400 });
+    await call("POST", "/v1/auth/oidc/link", none, { expect: 401 });
+    await call("POST", "/v1/auth/oidc/link", none, { token: t(ann), expect: 404 });
+    await call("POST", "/v1/auth/oidc/logout", none, { expect: 401 });
+    // sign-on off: refused before the session is touched (ann stays signed in)
+    await call("POST", "/v1/auth/oidc/logout", none, { token: t(ann), expect: 404 });
+    await call("POST", "/v1/auth/oidc/logout", none, { body: HUGE, token: t(ann), expect: 413 });
+    await call("POST", "/v1/auth/oidc/logout", none, {
+      body: { refresh_token: 5 },
+      token: t(ann),
+      expect: 400,
+    });
 
     // ---- rooms ----
     const group = await call("POST", "/v1/rooms", none, {

@@ -161,6 +161,36 @@ describe("the server API on the memory backends (two gateways)", () => {
     }
   });
 
+  it("posts a reply to a message the room has; another seq is 400 REPLY_TO_NOT_FOUND, another reply_to for the key 409", async () => {
+    const first = await post(roomId, {
+      idempotency_key: "reply-target",
+      sender_id: "bot:ci",
+      ...text("build started"),
+    });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const body = {
+      idempotency_key: "reply-1",
+      sender_id: "bot:ci",
+      reply_to: first.body.seq,
+      ...text("build passed"),
+    };
+    const reply = await post(roomId, body);
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    assert.equal(reply.body.reply_to, first.body.seq);
+    const reused = await post(roomId, { ...body, reply_to: reply.body.seq });
+    assert.equal(reused.status, 409, JSON.stringify(reused.body));
+    const beyond = await post(roomId, {
+      ...body,
+      idempotency_key: "reply-2",
+      reply_to: reply.body.seq + 100,
+    });
+    assert.equal(beyond.status, 400, JSON.stringify(beyond.body));
+    assert.equal(beyond.body.error.code, "REPLY_TO_NOT_FOUND");
+    const zero = await post(roomId, { ...body, idempotency_key: "reply-3", reply_to: 0 });
+    assert.equal(zero.status, 400);
+    assert.equal(zero.body.error.code, "BAD_REQUEST");
+  });
+
   it("refuses a missing or wrong key, and a user's token, with 401 before reading the body", async () => {
     const body = { idempotency_key: "x", sender_id: "bot:x", ...text("x") };
     for (const key of [undefined, "", "wrong-key-0123456789abcdef0123456789", alice.accessToken]) {

@@ -394,6 +394,7 @@ export class Forwarder {
       content: event.content,
       // from the event, so that a replay after a crash stores what the first ack said
       createdAt: Number.isNaN(sentAt) ? new Date() : new Date(sentAt),
+      ...(event.replyTo === undefined ? {} : { replyTo: event.replyTo }),
     };
     room.lastSeq = message.seq;
     this.#o.log.debug(

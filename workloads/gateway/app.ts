@@ -10,7 +10,7 @@ import { PROBE_PATHS } from "#contract/settings";
 import type { KdfParams } from "./auth/passwords.ts";
 import { ServerKeys } from "./auth/server-keys.ts";
 import { Sessions } from "./auth/sessions.ts";
-import { FlowSealer, SignOn, type SignOnSettings } from "./auth/sign-on.ts";
+import { FlowSealer, ProviderSessionSealer, SignOn, type SignOnSettings } from "./auth/sign-on.ts";
 import { type TokenConfig, Tokens } from "./auth/tokens.ts";
 import type { GatewayContext } from "./core/context.ts";
 import { LiveSeqs } from "./core/live-seqs.ts";
@@ -122,7 +122,11 @@ export async function createGateway(ctx: GatewayContext, opts: GatewayOptions): 
     tokens,
     opts.signOn === undefined
       ? undefined
-      : new SignOn(opts.signOn, new FlowSealer(opts.tokens.secret)),
+      : new SignOn(
+          opts.signOn,
+          new FlowSealer(opts.tokens.secret),
+          new ProviderSessionSealer(opts.tokens.secret),
+        ),
   );
   roomRoutes(app, ctx, tokens, rooms, messages);
   matchRoutes(app, ctx, tokens, matching);

@@ -185,6 +185,8 @@ export function readSignOn(env: EnvReader): SignOnSettings | undefined {
   const redirect = readOptional(env, S.oidcRedirectUrl);
   const scopes = readSetting(env, S.oidcScopes);
   const providerName = readSetting(env, S.oidcProviderName);
+  const providerLogout = readSetting(env, S.oidcProviderLogout) === "true";
+  const postLogout = readOptional(env, S.oidcPostLogoutRedirectUrl);
   if (issuer === undefined && clientId === undefined && redirect === undefined) return undefined;
   const needed = {
     [S.oidcIssuerUrl.name]: issuer,
@@ -202,10 +204,15 @@ export function readSignOn(env: EnvReader): SignOnSettings | undefined {
   }
   const issuerUrl = httpUrl(env, S.oidcIssuerUrl.name, issuer as string);
   const redirectUrl = httpUrl(env, S.oidcRedirectUrl.name, redirect as string);
+  const postLogoutUrl =
+    postLogout === undefined
+      ? undefined
+      : httpUrl(env, S.oidcPostLogoutRedirectUrl.name, postLogout);
   if (!scopes.split(/\s+/).includes("openid")) {
     env.problem(`${S.oidcScopes.name} must include openid, got '${scopes.slice(0, 80)}'`);
   }
   if (issuerUrl === undefined || redirectUrl === undefined) return undefined;
+  if (postLogout !== undefined && postLogoutUrl === undefined) return undefined;
   return {
     issuer: issuerUrl,
     clientId: clientId as string,
@@ -213,6 +220,9 @@ export function readSignOn(env: EnvReader): SignOnSettings | undefined {
     redirectUrl,
     scopes,
     providerName: providerName.slice(0, 64),
+    providerLogout,
+    // the web client, which the gateways serve at /
+    postLogoutRedirectUrl: postLogoutUrl ?? new URL("/", redirectUrl),
   };
 }
 

@@ -1,6 +1,7 @@
 // The notifier: a consumer group of its own on the messages topic, beside the forwarder's. For
-// each chat message it finds the members to tell — the other member of a direct room, a member
-// named with @username anywhere else — and records a notification for each of them who is
+// each chat message it finds the members to tell — the other member of a direct room; anywhere
+// else, the author of the message a reply answers and each member named with @username — and
+// records a notification for each of them who is
 // offline (not online on any gateway, as the registry says) and has not muted the room.
 //
 // What it guarantees (docs/decisions/0022):
@@ -21,6 +22,7 @@ import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
 import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
+import type { Delivery } from "../shared/backends/delivery.ts";
 import {
   excerptOf,
   type Notification,
@@ -32,11 +34,20 @@ import type { Store } from "../shared/backends/store.ts";
 import type { RoomKind } from "../shared/domain.ts";
 import { type BusEvent, decodeBusEvent } from "../shared/events.ts";
 import type { Metrics } from "../shared/telemetry/metrics.ts";
+import { announceUnreadChanged } from "../shared/unread.ts";
 
 export interface NotifierOptions {
   readonly bus: Bus;
-  readonly store: Pick<Store, "getRoom" | "listMembers" | "getMember" | "getUserByName">;
-  readonly registry: Pick<Registry, "onlineUsers">;
+  readonly store: Pick<
+    Store,
+    "getRoom" | "listMembers" | "getMember" | "getUserByName" | "messageAt"
+  >;
+  readonly registry: Pick<Registry, "onlineUsers" | "gatewaysForUser">;
+  /**
+   * to tell the sockets of a user who came online meanwhile that their unread count changed;
+   * none: nobody is told (they read it at their next welcome)
+   */
+  readonly delivery?: Pick<Delivery, "sendMany">;
   readonly notifications: NotificationStore;
   readonly topic: string;
   readonly groupId: string;
@@ -59,6 +70,8 @@ const PARALLEL = 32;
 /** Rooms whose kind is remembered (a room's kind never changes). */
 const KNOWN_ROOMS = 50_000;
 
+/** a user's id (a UUID), unlike a server sender's `system` or `bot:<name>` */
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MENTION = /(?:^|[^a-zA-Z0-9_.@-])@([a-zA-Z0-9_.-]{3,32})/g;
 
 /**
@@ -166,6 +179,7 @@ export class Notifier {
     if (found.length > 0) {
       await this.#retry("record", () => this.#o.notifications.record(found));
       for (const n of found) this.#o.metrics.notifications.inc({ kind: n.kind });
+      await this.#announce(found.map((n) => n.userId));
     }
     const { notifierEvents } = this.#o.metrics;
     if (chats > 0) notifierEvents.inc({ kind: "message" }, chats);
@@ -199,7 +213,12 @@ export class Notifier {
       }));
   }
 
-  /** Who the message addresses, and how: every other member of a direct room, else mentions. */
+  /**
+   * Who the message addresses, and how: every other member of a direct room (`direct`, whatever
+   * else the message does); elsewhere the author of the message a reply answers (`reply`) and
+   * the members it mentions (`mention`). A reply that also mentions its author is one `reply`:
+   * it says more (which of their messages it answers).
+   */
   async #addressed(m: MessageEvent): Promise<Map<string, NotificationKind>> {
     const to = new Map<string, NotificationKind>();
     const kind = await this.#roomKind(m.roomId);
@@ -209,18 +228,40 @@ export class Notifier {
       for (const member of members) to.set(member.userId, "direct");
       return to;
     }
+    const [mentioned, author] = await Promise.all([this.#mentioned(m), this.#repliedTo(m)]);
+    for (const userId of mentioned) to.set(userId, "mention");
+    if (author !== undefined) to.set(author, "reply");
+    return to;
+  }
+
+  /** The members a message names with @username. */
+  async #mentioned(m: MessageEvent): Promise<string[]> {
     const text = m.content.text;
-    if (text === undefined || !text.includes("@")) return to;
+    if (text === undefined || !text.includes("@")) return [];
     const { store } = this.#o;
-    await Promise.all(
+    const found = await Promise.all(
       mentionedNames(text).map(async (name) => {
         const user = await this.#retry("users", () => store.getUserByName(name));
-        if (user === undefined) return;
+        if (user === undefined) return undefined;
         const member = await this.#retry("members", () => store.getMember(m.roomId, user.id));
-        if (member !== undefined) to.set(user.id, "mention");
+        return member === undefined ? undefined : user.id;
       }),
     );
-    return to;
+    return found.filter((id) => id !== undefined);
+  }
+
+  /**
+   * The author of the message a reply answers, while still a member of the room; none for a
+   * server sender (`system`, `bot:<name>`: no user), or a seq the store does not have.
+   */
+  async #repliedTo(m: MessageEvent): Promise<string | undefined> {
+    if (m.replyTo === undefined) return undefined;
+    const seq = m.replyTo;
+    const { store } = this.#o;
+    const target = await this.#retry("messages", () => store.messageAt(m.roomId, seq));
+    if (target === undefined || !USER_ID.test(target.senderId)) return undefined;
+    const member = await this.#retry("members", () => store.getMember(m.roomId, target.senderId));
+    return member === undefined ? undefined : target.senderId;
   }
 
   async #roomKind(roomId: string): Promise<RoomKind | undefined> {
@@ -234,6 +275,33 @@ export class Notifier {
     }
     this.#roomKinds.set(roomId, room.kind);
     return room.kind;
+  }
+
+  /**
+   * Tells the open sockets of those notified that their unread count changed: only who came
+   * online since they were counted offline (rare: a socket opened meanwhile). Best effort: a
+   * failure is logged, never retried, and never holds up the batch.
+   */
+  async #announce(users: readonly string[]): Promise<void> {
+    const { delivery, registry } = this.#o;
+    if (delivery === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const online = await Promise.race([
+        registry.onlineUsers([...new Set(users)]),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${PRESENCE_TIMEOUT_MS} ms`)),
+            PRESENCE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      if (online.size > 0) await announceUnreadChanged({ registry, delivery }, online);
+    } catch (err) {
+      this.#o.log.warn({ err }, "cannot tell online users their unread count changed");
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Who of `users` is online; nobody when the registry does not answer in time. */

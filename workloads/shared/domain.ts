@@ -17,6 +17,12 @@ export interface User {
    * us); on one made by single sign-on, the provider's verified address.
    */
   readonly email?: string;
+  /**
+   * true when the email is known to be the user's: the provider that made the account vouched
+   * for it. Absent (unverified) on password accounts. Single sign-on links by email only to an
+   * account whose email is verified (docs/decisions/0023).
+   */
+  readonly emailVerified?: true;
 }
 
 /** An account at an OpenID Connect provider (issuer, subject) that signs in as one of our users. */
@@ -67,6 +73,8 @@ export interface StoredMessage {
   readonly msgType: MsgType;
   readonly content: MessageContent;
   readonly createdAt: Date;
+  /** a reply: the seq of the earlier message of the same room it answers */
+  readonly replyTo?: number;
 }
 
 export interface ReadPosition {

@@ -87,7 +87,13 @@ export const ErrorCodes = {
     status: 409,
     retriable: false,
     description:
-      "The server API's idempotency_key was used before, by the same sender in the same room, for another message (other msg_type or content).",
+      "The server API's idempotency_key was used before, by the same sender in the same room, for another message (other msg_type, content or reply_to).",
+  },
+  REPLY_TO_NOT_FOUND: {
+    status: 400,
+    retriable: false,
+    description:
+      "A message's reply_to names no message of its room: it must be the seq of an earlier message of the same room (1 to the room's last seq).",
   },
   NOTIFICATION_NOT_FOUND: {
     status: 404,
@@ -116,6 +122,12 @@ export const ErrorCodes = {
     retriable: false,
     description:
       "A single sign-on was refused: no flow cookie, its state, nonce or PKCE verifier did not match the provider's answer, the provider sent an error, or its ID token did not verify. The message says which; start again.",
+  },
+  SSO_IDENTITY_LINKED: {
+    status: 409,
+    retriable: false,
+    description:
+      "Linking a provider's account to yours was refused: that account at the provider already signs in to another Switchboard account.",
   },
   SSO_CODE_INVALID: {
     status: 401,

@@ -16,6 +16,8 @@ export type BusEvent =
       readonly msgType: MsgType;
       readonly content: MessageContent;
       readonly sentAt: string;
+      /** a reply: the seq of an earlier message of the room (checked by the gateway) */
+      readonly replyTo?: number;
     }
   | {
       readonly kind: "seen";
@@ -59,6 +61,7 @@ export interface DeliveredMessage {
   readonly msgType: MsgType;
   readonly content: MessageContent;
   readonly createdAt: string;
+  readonly replyTo?: number;
 }
 
 /** A stored message as it is delivered (and answered in history). */
@@ -71,7 +74,12 @@ export const fromStored = (m: StoredMessage): DeliveredMessage => ({
   msgType: m.msgType,
   content: m.content,
   createdAt: m.createdAt.toISOString(),
+  ...(m.replyTo === undefined ? {} : { replyTo: m.replyTo }),
 });
+
+/** A reply's target as the bus may carry it: a positive safe integer, or nothing. */
+export const isReplyTo = (v: unknown): v is number =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
 
 /** One payload on a gateway's delivery channel. */
 export type Delivery =
@@ -118,6 +126,14 @@ export type Delivery =
       readonly sessionId: string;
     }
   | {
+      /**
+       * the user's unread notification count changed (recorded, or marked read): each gateway
+       * holding sockets of theirs reads the count and sends it to them
+       */
+      readonly kind: "unread";
+      readonly userId: string;
+    }
+  | {
       /** a backend disconnected the user (server API): close every socket of theirs */
       readonly kind: "disconnect";
       readonly userId: string;
@@ -130,9 +146,14 @@ export const encode = (v: BusEvent | Delivery): string => JSON.stringify(v);
 /** Events come from our own workloads, but a bad record must never stop a consumer. */
 export function decodeBusEvent(value: string): BusEvent | undefined {
   try {
-    const v = JSON.parse(value) as { kind?: unknown; roomId?: unknown };
+    const v = JSON.parse(value) as { kind?: unknown; roomId?: unknown; replyTo?: unknown };
     if (typeof v !== "object" || v === null || typeof v.roomId !== "string") return undefined;
-    if (v.kind === "message" || v.kind === "seen" || v.kind === "member" || v.kind === "matched") {
+    if (v.kind === "message") {
+      // a malformed reply target is dropped: the message itself still counts
+      if (v.replyTo !== undefined && !isReplyTo(v.replyTo)) delete v.replyTo;
+      return v as BusEvent;
+    }
+    if (v.kind === "seen" || v.kind === "member" || v.kind === "matched") {
       return v as BusEvent;
     }
   } catch {
@@ -154,6 +175,7 @@ export function decodeDelivery(value: string): Delivery | undefined {
       case "matched":
       case "revoked":
       case "disconnect":
+      case "unread":
         return v as Delivery;
       default:
         return undefined;

@@ -309,6 +309,20 @@ export const Oidc = Type.Object(
       default: "SSO",
       description: 'the web client\'s button says "Sign in with <providerName>"',
     }),
+    providerLogout: Type.Boolean({
+      default: true,
+      description:
+        "signing out of a session that came from single sign-on also ends the provider's session (RP-initiated logout, through its end_session_endpoint)",
+    }),
+    postLogoutRedirectUrl: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        pattern: "^https?://[^#]+$",
+        description:
+          "where the provider sends the browser after its logout; none: the web client at redirectUrl's origin. Register it at the provider",
+      }),
+    ),
   },
   {
     description:

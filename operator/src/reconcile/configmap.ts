@@ -50,6 +50,17 @@ export function configData(c: ParsedChatCluster): Record<string, string> {
     data[S.oidcRedirectUrl.name] = settingValue(S.oidcRedirectUrl, oidc.redirectUrl);
     data[S.oidcScopes.name] = settingValue(S.oidcScopes, oidc.scopes);
     data[S.oidcProviderName.name] = settingValue(S.oidcProviderName, oidc.providerName);
+    // the schema defaults it to true; a spec built in code may leave it out
+    data[S.oidcProviderLogout.name] = settingValue(
+      S.oidcProviderLogout,
+      oidc.providerLogout === false ? "false" : "true",
+    );
+    if (oidc.postLogoutRedirectUrl !== undefined) {
+      data[S.oidcPostLogoutRedirectUrl.name] = settingValue(
+        S.oidcPostLogoutRedirectUrl,
+        oidc.postLogoutRedirectUrl,
+      );
+    }
   }
   const store = c.spec.objectStore;
   if (store !== undefined) {

@@ -113,6 +113,8 @@ describe("desired state of a ChatCluster", () => {
     assert.equal(cm.data?.SERVER_API_KEYS, undefined);
     assert.equal(cm.data?.OIDC_CLIENT_SECRET, undefined, "the client secret is never a value");
     assert.equal(cm.data?.OIDC_ISSUER_URL, "https://login.example.com/realms/chat");
+    assert.equal(cm.data?.OIDC_PROVIDER_LOGOUT, "true", "signing out ends the provider's session");
+    assert.equal(cm.data?.OIDC_POST_LOGOUT_REDIRECT_URL, undefined, "the web client by default");
     assert.equal(cm.data?.JWT_SECRET, undefined);
     assert.equal(cm.data?.KAFKA_BROKERS, "127.0.0.1:19092");
     assert.equal(cm.data?.SWITCHBOARD_TOPIC, "demo.messages");

@@ -185,6 +185,30 @@ describe("ChatClient on the embedded gateway", () => {
     );
   });
 
+  it("sends a reply with replyTo; the answered seq comes back on the message and in history, a seq the room lacks is refused", async () => {
+    const room = await alice.createRoom({ kind: "group", name: "threads", members: [bob.user.id] });
+    const a = client(alice, { direct: true });
+    const b = client(bob, { direct: true });
+    const got = inbox(a);
+    await Promise.all([a.connect(), b.connect()]);
+    const first = await a.send({ room_id: room.id }, { text: "lunch?" }).sent;
+    const reply = await b.send({ room_id: room.id }, { text: "yes" }, { replyTo: first.seq }).sent;
+    await waitFor("bob's reply at alice", () =>
+      got.some((m) => m.message_id === reply.message_id) ? true : undefined,
+    );
+    assert.equal(got.find((m) => m.message_id === reply.message_id)?.reply_to, first.seq);
+    const stored = (await alice.history(room.id)).messages;
+    assert.deepEqual(
+      stored.map((m) => m.reply_to),
+      [undefined, first.seq],
+    );
+    const wrong = b.send({ room_id: room.id }, { text: "?" }, { replyTo: reply.seq + 1 });
+    await assert.rejects(
+      wrong.sent,
+      (e: ClientError) => e.code === "REPLY_TO_NOT_FOUND" && !e.retriable,
+    );
+  });
+
   it("opens one socket however often connect() is called, and resolves at once when open", async () => {
     // a proxy of its own: the earlier tests' clients may still reconnect through the shared one
     const own = await TcpProxy.start(cluster.urls[0] as string);

@@ -16,6 +16,7 @@ import {
   type ServerMatchedFrame,
   type ServerMatchTicketFrame,
   type ServerMessageFrame,
+  type ServerNotificationsFrame,
   type ServerPresenceFrame,
   type ServerSeenFrame,
   type ServerTypingFrame,
@@ -61,6 +62,8 @@ export interface ChatEvents {
   user_left: ServerUserLeftFrame;
   /** once per ticket */
   matched: ServerMatchedFrame;
+  /** the unread notification count changed while connected (marked read elsewhere, or new) */
+  notifications: ServerNotificationsFrame;
   /** an error frame no request of this client waits for */
   error: ServerErrorFrame;
 }
@@ -204,12 +207,17 @@ export class ChatClient {
   /**
    * Sends a message and resolves once it is durable (its ack, or its replay after a
    * reconnect). Retried on timeouts, retriable errors and reconnects with the same
-   * client_msg_id, so it is stored once; pass `clientMsgId` to retry a send that failed.
+   * client_msg_id, so it is stored once; pass `clientMsgId` to retry a send that failed, and
+   * `replyTo` (the seq of an earlier message of the room) to answer that message.
    */
   send(
     to: { room_id: string } | { to_user_id: string },
     content: ClientMessageFrame["content"],
-    o: { clientMsgId?: string; msgType?: ClientMessageFrame["msg_type"] } = {},
+    o: {
+      clientMsgId?: string;
+      msgType?: ClientMessageFrame["msg_type"];
+      replyTo?: number;
+    } = {},
   ): { clientMsgId: string; sent: Promise<Sent> } {
     const clientMsgId = o.clientMsgId ?? crypto.randomUUID();
     const existing = this.#outbox.get(clientMsgId);
@@ -227,6 +235,7 @@ export class ChatClient {
         client_msg_id: clientMsgId,
         msg_type: o.msgType ?? "text",
         content,
+        ...(o.replyTo === undefined ? {} : { reply_to: o.replyTo }),
       };
       const entry: OutboxEntry = {
         frame,

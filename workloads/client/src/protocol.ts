@@ -27,7 +27,7 @@ export type ClientLeaveFrame = {
   readonly room_id: string;
 };
 
-/** Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them. */
+/** Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them. With reply_to, it answers an earlier message of the room. */
 export type ClientMessageFrame = {
   readonly type: "message";
   /** client request id, echoed */
@@ -47,6 +47,8 @@ export type ClientMessageFrame = {
     readonly size?: number;
     readonly mime?: string;
   };
+  /** a reply: the seq of an earlier message of the same room, 1 to the room's last seq (else REPLY_TO_NOT_FOUND) */
+  readonly reply_to?: number;
 };
 
 /** Typing indicator; ephemeral, never stored. */
@@ -177,6 +179,8 @@ export type ServerMessageFrame = {
     readonly mime?: string;
   };
   readonly created_at: string;
+  /** present on a reply: the seq of the earlier message of the room it answers */
+  readonly reply_to?: number;
 };
 
 /** A user joined the room. */
@@ -234,7 +238,7 @@ export type ServerErrorFrame = {
   /** client request id, echoed */
   readonly id?: string;
   /** a stable error code (see the error code table) */
-  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "NOTIFICATION_NOT_FOUND" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_CODE_INVALID" | "UPLOADS_DISABLED" | "UPLOAD_TOO_LARGE" | "UPLOAD_TYPE_NOT_ALLOWED" | "OBJECT_NOT_IN_ROOM" | "OBJECT_NOT_FOUND" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
+  readonly code: "BAD_REQUEST" | "INVALID_FRAME" | "FRAME_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_REUSED" | "SESSION_REVOKED" | "FORBIDDEN" | "NOT_A_MEMBER" | "NOT_FOUND" | "ROOM_NOT_FOUND" | "USER_NOT_FOUND" | "USERNAME_TAKEN" | "ALREADY_MEMBER" | "IDEMPOTENCY_KEY_REUSED" | "REPLY_TO_NOT_FOUND" | "NOTIFICATION_NOT_FOUND" | "MATCH_TICKET_NOT_FOUND" | "MATCH_ALREADY_MATCHED" | "SSO_NOT_CONFIGURED" | "SSO_FAILED" | "SSO_IDENTITY_LINKED" | "SSO_CODE_INVALID" | "UPLOADS_DISABLED" | "UPLOAD_TOO_LARGE" | "UPLOAD_TYPE_NOT_ALLOWED" | "OBJECT_NOT_IN_ROOM" | "OBJECT_NOT_FOUND" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
   /** for people; may change between versions */
   readonly message: string;
   /** with RATE_LIMITED: wait this long, then retry */
@@ -281,6 +285,13 @@ export type ServerMatchedFrame = {
   };
 };
 
+/** Your unread notification count changed while this socket was open: notifications were marked read on another device or tab (or this one), or one was recorded for you (you counted as offline a moment before this socket opened). Sent to every socket of yours; a count that was already sent may come again. */
+export type ServerNotificationsFrame = {
+  readonly type: "notifications";
+  /** the user's unread notifications now, at most 999 (as welcome counts them) */
+  readonly unread: number;
+};
+
 /** A frame the gateway sends. */
 export type ServerFrame =
   | ServerWelcomeFrame
@@ -294,7 +305,8 @@ export type ServerFrame =
   | ServerErrorFrame
   | ServerPongFrame
   | ServerMatchTicketFrame
-  | ServerMatchedFrame;
+  | ServerMatchedFrame
+  | ServerNotificationsFrame;
 
 /** Every error code, and whether a retry of the same request may succeed. */
 export const ErrorCodes = {
@@ -314,11 +326,13 @@ export const ErrorCodes = {
   USERNAME_TAKEN: { retriable: false },
   ALREADY_MEMBER: { retriable: false },
   IDEMPOTENCY_KEY_REUSED: { retriable: false },
+  REPLY_TO_NOT_FOUND: { retriable: false },
   NOTIFICATION_NOT_FOUND: { retriable: false },
   MATCH_TICKET_NOT_FOUND: { retriable: false },
   MATCH_ALREADY_MATCHED: { retriable: false },
   SSO_NOT_CONFIGURED: { retriable: false },
   SSO_FAILED: { retriable: false },
+  SSO_IDENTITY_LINKED: { retriable: false },
   SSO_CODE_INVALID: { retriable: false },
   UPLOADS_DISABLED: { retriable: false },
   UPLOAD_TOO_LARGE: { retriable: false },

@@ -53,11 +53,14 @@ export interface HistoryPage {
   readonly next_before?: number;
   readonly next_after?: number;
 }
-/** What you missed while offline (one per message): a direct message or a mention of you. */
+/**
+ * What you missed while offline (one per message): a direct message, a mention of you, or a reply
+ * to one of your messages (a reply that also mentions you is a reply).
+ */
 export interface Notification {
   /** the message's id */
   readonly id: string;
-  readonly kind: "direct" | "mention";
+  readonly kind: "direct" | "mention" | "reply";
   readonly room_id: string;
   readonly sender_id: string;
   readonly excerpt: string;
@@ -304,8 +307,27 @@ export class Session {
   logout(): Promise<void> {
     return this.api.logout(this.#state.tokens.access_token, this.#state.tokens.refresh_token);
   }
+  /**
+   * Logs out where the gateway has single sign-on: ends the session as logout() does, and
+   * answers `end_session_url` when the session came from a sign-on in this browser (send the
+   * page there to end the provider's session too). Needs the gateway's cookie: call it from the
+   * page's own origin.
+   */
+  signOnLogout() {
+    return this.call<{ end_session_url?: string }>("POST", "/v1/auth/oidc/logout", {
+      refresh_token: this.#state.tokens.refresh_token,
+    });
+  }
   me() {
     return this.call<User>("GET", "/v1/me");
+  }
+  /**
+   * Starts linking the gateway's single sign-on provider to this user (in a browser): send the
+   * page to `authorization_url`; it comes back with `#sso_linked=<provider>` or `#sso_error=...`.
+   * Needs the cookie the answer sets, so call it from the page's own origin.
+   */
+  signOnLink() {
+    return this.call<{ authorization_url: string }>("POST", "/v1/auth/oidc/link");
   }
   rooms() {
     return this.call<{ rooms: RoomSummary[] }>("GET", "/v1/rooms");

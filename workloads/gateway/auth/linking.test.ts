@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryStore } from "../../shared/backends/store.memory.ts";
 import type { User } from "../../shared/domain.ts";
+import type { ChatError } from "../../shared/errors.ts";
 import { newId } from "../../shared/ids.ts";
-import { signInAs, usernameBase } from "./linking.ts";
+import { linkToUser, signInAs, usernameBase } from "./linking.ts";
 import type { ProviderIdentity } from "./sign-on.ts";
 
 const ISSUER = "https://idp.example.test/realms/a";
@@ -36,6 +37,7 @@ describe("which user a provider's account signs in as", () => {
     assert.equal(user.displayName, "Ada Lovelace");
     assert.equal(user.passwordHash, "");
     assert.equal(user.email, "ada@example.test");
+    assert.equal(user.emailVerified, true, "the provider vouched for it");
     assert.deepEqual(await store.getUser(user.id), user);
   });
 
@@ -48,14 +50,29 @@ describe("which user a provider's account signs in as", () => {
     assert.equal(again.user.id, first.user.id);
   });
 
-  it("a verified email links to the one password account that has it", async () => {
+  it("a verified email never links to a password account (its email is unverified): a new account, and the caller is told", async () => {
     const store = new MemoryStore();
-    const account = passwordUser("ada-pw", "ada@example.test");
-    await store.createUser(account);
-    const { user, kind } = await signInAs(store, who());
-    assert.equal(kind, "linked-by-email");
-    assert.equal(user.id, account.id);
-    assert.equal(user.passwordHash, account.passwordHash, "the password keeps working");
+    // whoever registered first with ada's address: we never checked it is theirs
+    const squatter = passwordUser("ada-pw", "ada@example.test");
+    await store.createUser(squatter);
+    const signedIn = await signInAs(store, who());
+    assert.equal(signedIn.kind, "created");
+    assert.notEqual(signedIn.user.id, squatter.id);
+    assert.equal(signedIn.unverifiedAccount, true);
+    assert.equal(signedIn.user.emailVerified, true);
+    // and a second provider with the same verified email finds the verified account, not the other
+    const other = await signInAs(store, who({ issuer: "https://idp-b.example.test" }));
+    assert.equal(other.kind, "linked-by-email");
+    assert.equal(other.user.id, signedIn.user.id);
+    assert.equal(other.unverifiedAccount, undefined);
+  });
+
+  it("a verified email links to the one account a sign-on made with it", async () => {
+    const store = new MemoryStore();
+    const first = await signInAs(store, who());
+    const second = await signInAs(store, who({ issuer: "https://idp-b.example.test" }));
+    assert.equal(second.kind, "linked-by-email");
+    assert.equal(second.user.id, first.user.id);
   });
 
   it("an unverified email links to nothing, and is not kept on the new account", async () => {
@@ -69,11 +86,36 @@ describe("which user a provider's account signs in as", () => {
     assert.equal(user.email, undefined);
   });
 
-  it("an email two accounts share links to neither", async () => {
+  it("an email two verified accounts share links to neither", async () => {
     const store = new MemoryStore();
-    await store.createUser(passwordUser("one", "ada@example.test"));
-    await store.createUser(passwordUser("two", "ada@example.test"));
-    assert.equal((await signInAs(store, who())).kind, "created");
+    for (const name of ["one", "two"]) {
+      await store.createUser({ ...passwordUser(name, "ada@example.test"), emailVerified: true });
+    }
+    const signedIn = await signInAs(store, who());
+    assert.equal(signedIn.kind, "created");
+    assert.equal(signedIn.unverifiedAccount, undefined);
+  });
+
+  it("a signed-in user links a provider's account to theirs; one held by another user is refused", async () => {
+    const store = new MemoryStore();
+    const account = passwordUser("ada-pw", "ada@example.test");
+    await store.createUser(account);
+    const id = who();
+    await linkToUser(store, id, account);
+    await linkToUser(store, id, account); // again: nothing changes
+    const { user, kind } = await signInAs(store, id);
+    assert.equal(kind, "returning");
+    assert.equal(user.id, account.id);
+    assert.equal(user.passwordHash, account.passwordHash, "the password keeps working");
+
+    const someoneElse = passwordUser("eve", "eve@example.test");
+    await store.createUser(someoneElse);
+    await assert.rejects(
+      linkToUser(store, id, someoneElse),
+      (e: ChatError) =>
+        e.code === "SSO_IDENTITY_LINKED" && /another Switchboard account/.test(e.message),
+    );
+    assert.equal((await store.getIdentity(id.issuer, id.subject))?.userId, account.id);
   });
 
   it("the same subject at another issuer is another account", async () => {

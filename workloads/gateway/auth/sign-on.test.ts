@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { EnvReader } from "#contract/env";
 import { ChatError } from "../../shared/errors.ts";
 import { readSignOn } from "../config.ts";
-import { FLOW_TTL_SECONDS, FlowSealer } from "./sign-on.ts";
+import { FLOW_TTL_SECONDS, FlowSealer, ProviderSessionSealer } from "./sign-on.ts";
 
 const secret = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
 const flow = { state: "st", nonce: "nn", verifier: "cv".repeat(30) };
@@ -18,6 +18,13 @@ describe("the sealed flow cookie", () => {
     assert.doesNotMatch(sealed, /cvcv|nn|st"/, "the verifier is not readable in the cookie");
   });
 
+  it("carries a link request (the user and session that asked) when there is one", async () => {
+    const linking = { ...flow, link: { userId: "u-1", sessionId: "s-1" } };
+    const sealed = await new FlowSealer(secret).seal(linking);
+    assert.deepEqual(await new FlowSealer(secret).open(sealed), linking);
+    assert.doesNotMatch(sealed, /u-1/);
+  });
+
   it("refuses a missing cookie, another cluster's, a tampered one and an expired one", async () => {
     const sealed = await new FlowSealer(secret).seal(flow);
     await assert.rejects(new FlowSealer(secret).open(undefined), refusal(/missing/));
@@ -27,6 +34,29 @@ describe("the sealed flow cookie", () => {
     await assert.rejects(new FlowSealer(secret).open(tampered), refusal(/not one this cluster/));
     const later = new FlowSealer(secret, () => Date.now() + (FLOW_TTL_SECONDS + 5) * 1000);
     await assert.rejects(later.open(sealed), refusal(/longer than 600 s/));
+  });
+});
+
+describe("the sealed provider-session cookie", () => {
+  const held = { idToken: "eyJ.header.payload", sessionId: "family-1" };
+
+  it("opens to the ID token and session it sealed, which it does not show", async () => {
+    const sealed = await new ProviderSessionSealer(secret).seal(held, 3600);
+    assert.deepEqual(await new ProviderSessionSealer(secret).open(sealed), held);
+    assert.doesNotMatch(sealed, /family-1|payload/);
+  });
+
+  it("gives nothing for no cookie, another cluster's, a flow cookie, and an expired one", async () => {
+    const sealed = await new ProviderSessionSealer(secret).seal(held, 60);
+    const mine = new ProviderSessionSealer(secret);
+    assert.equal(await mine.open(undefined), undefined);
+    const other = new ProviderSessionSealer(
+      new TextEncoder().encode("another secret of 32 chars!!!!!"),
+    );
+    assert.equal(await other.open(sealed), undefined);
+    assert.equal(await mine.open(await new FlowSealer(secret).seal(flow)), undefined);
+    const later = new ProviderSessionSealer(secret, () => Date.now() + 61_000);
+    assert.equal(await later.open(sealed), undefined);
   });
 });
 
@@ -55,6 +85,24 @@ describe("reading the OIDC_* settings", () => {
     assert.equal(settings?.clientSecret, undefined);
     assert.equal(settings?.scopes, "openid email profile");
     assert.equal(settings?.providerName, "SSO");
+    assert.equal(settings?.providerLogout, true, "signing out ends the provider's session too");
+    assert.equal(settings?.postLogoutRedirectUrl.href, "https://chat.example.test/");
+  });
+
+  it("provider logout can be turned off, and sent back elsewhere", () => {
+    const { settings, done } = read({
+      ...full,
+      OIDC_PROVIDER_LOGOUT: "false",
+      OIDC_POST_LOGOUT_REDIRECT_URL: "https://chat.example.test/signed-out",
+    });
+    done();
+    assert.equal(settings?.providerLogout, false);
+    assert.equal(settings?.postLogoutRedirectUrl.href, "https://chat.example.test/signed-out");
+    assert.throws(read({ ...full, OIDC_PROVIDER_LOGOUT: "yes" }).done, /OIDC_PROVIDER_LOGOUT/);
+    assert.throws(
+      read({ ...full, OIDC_POST_LOGOUT_REDIRECT_URL: "/signed-out" }).done,
+      /OIDC_POST_LOGOUT_REDIRECT_URL must be an http\(s\) URL/,
+    );
   });
 
   it("a part of them, a bad URL or scopes without openid: refused, naming what is wrong", () => {

@@ -13,6 +13,10 @@
 // - The provider is discovered on first use, not at start-up (a gateway starts while the
 //   provider is away); a failed discovery is tried again by the next request. Every request to
 //   the provider has a timeout.
+// - Signing out of a session a sign-on started can end the provider's session too (RP-initiated
+//   logout): the sign-on's ID token, the hint the provider's end_session_endpoint wants, is kept
+//   only in the browser, sealed in an HttpOnly cookie bound to that session
+//   (ProviderSessionSealer), never in a gateway and never readable by scripts.
 import { createHash } from "node:crypto";
 import { EncryptJWT, errors as joseErrors, jwtDecrypt } from "jose";
 import * as oidc from "openid-client";
@@ -28,10 +32,16 @@ export interface SignOnSettings {
   readonly scopes: string;
   /** shown on the web client's button */
   readonly providerName: string;
+  /** signing out of a sign-on's session also ends the provider's (RP-initiated logout) */
+  readonly providerLogout: boolean;
+  /** where the provider sends the browser after its logout: the web client, by default */
+  readonly postLogoutRedirectUrl: URL;
 }
 
 /** The cookie that carries a flow from start to callback. */
 export const FLOW_COOKIE = "sb_oidc_flow";
+/** The cookie that keeps a sign-on's ID token for the provider's logout, bound to its session. */
+export const PROVIDER_SESSION_COOKIE = "sb_oidc_session";
 /** How long a person may take at the provider's login page. */
 export const FLOW_TTL_SECONDS = 600;
 /** Every request to the provider (discovery, token, keys). */
@@ -42,6 +52,14 @@ export interface Flow {
   readonly state: string;
   readonly nonce: string;
   readonly verifier: string;
+  /** a flow started from inside a session, to link the provider's account to its user */
+  readonly link?: LinkRequest;
+}
+
+/** Who asked to link a provider's account to theirs: the user and the session they asked from. */
+export interface LinkRequest {
+  readonly userId: string;
+  readonly sessionId: string;
 }
 
 /** Who the provider says signed in, from its verified ID token. */
@@ -70,7 +88,8 @@ export class FlowSealer {
 
   async seal(flow: Flow): Promise<string> {
     const now = Math.floor(this.#now() / 1000);
-    return new EncryptJWT({ st: flow.state, nn: flow.nonce, cv: flow.verifier })
+    const link = flow.link === undefined ? {} : { lu: flow.link.userId, ls: flow.link.sessionId };
+    return new EncryptJWT({ st: flow.state, nn: flow.nonce, cv: flow.verifier, ...link })
       .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
       .setIssuedAt(now)
       .setExpirationTime(now + FLOW_TTL_SECONDS)
@@ -90,7 +109,12 @@ export class FlowSealer {
       if (typeof p.st !== "string" || typeof p.nn !== "string" || typeof p.cv !== "string") {
         throw fail("the sign-on cookie is malformed: start again");
       }
-      return { state: p.st, nonce: p.nn, verifier: p.cv };
+      const flow = { state: p.st, nonce: p.nn, verifier: p.cv };
+      if (p.lu === undefined && p.ls === undefined) return flow;
+      if (typeof p.lu !== "string" || typeof p.ls !== "string") {
+        throw fail("the sign-on cookie is malformed: start again");
+      }
+      return { ...flow, link: { userId: p.lu, sessionId: p.ls } };
     } catch (err) {
       if (err instanceof ChatError) throw err;
       if (err instanceof joseErrors.JWTExpired) {
@@ -101,14 +125,64 @@ export class FlowSealer {
   }
 }
 
+/** What the provider-session cookie holds: the sign-on's ID token and the session it started. */
+export interface ProviderSession {
+  readonly idToken: string;
+  readonly sessionId: string;
+}
+
+/**
+ * Seals and opens provider-session cookies: JWE (dir, A256GCM) under a key of their own derived
+ * from the JWT secret. Opening anything else (or an expired one) gives undefined: there is then
+ * no provider session to end, which never stops our own logout.
+ */
+export class ProviderSessionSealer {
+  readonly #key: Uint8Array;
+  readonly #now: () => number;
+
+  constructor(jwtSecret: Uint8Array, now: () => number = Date.now) {
+    this.#key = createHash("sha256")
+      .update("switchboard oidc session\0")
+      .update(jwtSecret)
+      .digest();
+    this.#now = now;
+  }
+
+  async seal(session: ProviderSession, ttlSeconds: number): Promise<string> {
+    const now = Math.floor(this.#now() / 1000);
+    return new EncryptJWT({ it: session.idToken, sid: session.sessionId })
+      .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlSeconds)
+      .encrypt(this.#key);
+  }
+
+  async open(sealed: string | undefined): Promise<ProviderSession | undefined> {
+    if (sealed === undefined || sealed === "") return undefined;
+    try {
+      const { payload: p } = await jwtDecrypt(sealed, this.#key, {
+        currentDate: new Date(this.#now()),
+      });
+      return typeof p.it === "string" && typeof p.sid === "string"
+        ? { idToken: p.it, sessionId: p.sid }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 export class SignOn {
   readonly settings: SignOnSettings;
   readonly #sealer: FlowSealer;
+  /** the provider-session cookie's sealer */
+  readonly sessions: ProviderSessionSealer;
   #config: Promise<oidc.Configuration> | undefined;
 
-  constructor(settings: SignOnSettings, sealer: FlowSealer) {
+  constructor(settings: SignOnSettings, sealer: FlowSealer, sessions: ProviderSessionSealer) {
     this.settings = settings;
     this.#sealer = sealer;
+    this.sessions = sessions;
   }
 
   /** The provider's metadata and keys, discovered once; a failure is tried again next time. */
@@ -142,13 +216,17 @@ export class SignOn {
     }
   }
 
-  /** The provider's authorization URL for a new flow, and the sealed flow for the cookie. */
-  async start(): Promise<{ url: URL; sealed: string }> {
+  /**
+   * The provider's authorization URL for a new flow, and the sealed flow for the cookie; with
+   * `link`, a flow that links the provider's account to that signed-in user.
+   */
+  async start(link?: LinkRequest): Promise<{ url: URL; sealed: string }> {
     const config = await this.configuration();
     const flow: Flow = {
       state: oidc.randomState(),
       nonce: oidc.randomNonce(),
       verifier: oidc.randomPKCECodeVerifier(),
+      ...(link === undefined ? {} : { link }),
     };
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.settings.redirectUrl.href,
@@ -164,14 +242,18 @@ export class SignOn {
 
   /**
    * Checks the provider's answer (`query`: the callback's query string) against the sealed flow,
-   * redeems the code and verifies the ID token: who signed in.
+   * redeems the code and verifies the ID token: who signed in, and the flow's link request.
    */
-  async finish(query: string, sealed: string | undefined): Promise<ProviderIdentity> {
+  async finish(
+    query: string,
+    sealed: string | undefined,
+  ): Promise<{ who: ProviderIdentity; link: LinkRequest | undefined; idToken: string }> {
     const flow = await this.#sealer.open(sealed);
     const config = await this.configuration();
     const current = new URL(this.settings.redirectUrl);
     current.search = query;
     let claims: oidc.IDToken | undefined;
+    let idToken: string | undefined;
     try {
       const tokens = await oidc.authorizationCodeGrant(config, current, {
         expectedState: flow.state,
@@ -180,12 +262,13 @@ export class SignOn {
         idTokenExpected: true,
       });
       claims = tokens.claims();
+      idToken = tokens.id_token;
     } catch (err) {
       throw fail(`the provider's answer was refused: ${describe(err)}`);
     }
-    if (claims === undefined) throw fail("the provider sent no ID token");
+    if (claims === undefined || idToken === undefined) throw fail("the provider sent no ID token");
     const email = typeof claims.email === "string" ? claims.email.toLowerCase() : undefined;
-    return {
+    const who: ProviderIdentity = {
       issuer: claims.iss,
       subject: claims.sub,
       email,
@@ -194,6 +277,22 @@ export class SignOn {
       preferredUsername: stringClaim(claims.preferred_username),
       name: stringClaim(claims.name),
     };
+    return { who, link: flow.link, idToken };
+  }
+
+  /**
+   * Where to send the browser to end the provider's session of the sign-on whose ID token this
+   * is (RP-initiated logout): the provider's end_session_endpoint with the token as hint and
+   * the post-logout redirect. Undefined when provider logout is off or the provider has none.
+   */
+  async endSessionUrl(idToken: string): Promise<URL | undefined> {
+    if (!this.settings.providerLogout) return undefined;
+    const config = await this.configuration();
+    if (config.serverMetadata().end_session_endpoint === undefined) return undefined;
+    return oidc.buildEndSessionUrl(config, {
+      id_token_hint: idToken,
+      post_logout_redirect_uri: this.settings.postLogoutRedirectUrl.href,
+    });
   }
 }
 

@@ -86,15 +86,21 @@ export class Tokens {
    * browser back to, and the web client trades it for tokens (redeemHandoff), so tokens never
    * appear in a URL. Kept as a refresh-token row, for its single use across gateways.
    */
-  async handoff(userId: string): Promise<string> {
+  async handoff(userId: string): Promise<{ code: string; sessionId: string }> {
     const code = randomBytes(32).toString("base64url");
+    const sessionId = randomUUID();
     await this.#store.saveRefreshToken({
       id: HANDOFF_PREFIX + code,
       userId,
-      family: randomUUID(),
+      family: sessionId,
       expiresAt: new Date(this.#now() + HANDOFF_TTL_MS),
     });
-    return code;
+    return { code, sessionId };
+  }
+
+  /** How long a session lasts at most: its refresh tokens' lifetime. */
+  get sessionTtlSeconds(): number {
+    return this.#cfg.refreshTtlSeconds;
   }
 
   /**

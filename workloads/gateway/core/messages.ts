@@ -8,7 +8,7 @@ import { context } from "@opentelemetry/api";
 import { inSpan, SpanKind, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
 import type { MessageContent, MsgType, StoredMessage } from "../../shared/domain.ts";
 import { ChatError, UNAVAILABLE_RETRY_AFTER_MS } from "../../shared/errors.ts";
-import { type BusEvent, encode } from "../../shared/events.ts";
+import { type BusEvent, encode, isReplyTo } from "../../shared/events.ts";
 import { messageId } from "../../shared/ids.ts";
 import type { GatewayContext } from "./context.ts";
 import { type LiveSeqs, lacksLive } from "./live-seqs.ts";
@@ -20,6 +20,8 @@ export interface SendRequest {
   readonly clientMsgId: string;
   readonly msgType: MsgType;
   readonly content: MessageContent;
+  /** a reply: the seq of an earlier message of the room */
+  readonly replyTo?: number;
 }
 
 /** Which content fields each message type needs. */
@@ -90,8 +92,32 @@ export class Messages {
     if (req.msgType === "system") {
       throw new ChatError("FORBIDDEN", "system messages are sent by the server only");
     }
+    await this.#checkReply(req);
     const checked = await this.#withObject(req);
     return { produced: this.#produce(checked) };
+  }
+
+  /**
+   * A reply answers a message the room has: seq 1 to the room's last seq. Read before the
+   * produce, so the reply always comes after the message it answers.
+   */
+  async #checkReply(req: SendRequest): Promise<void> {
+    const to = req.replyTo;
+    if (to === undefined) return;
+    if (!isReplyTo(to)) {
+      throw new ChatError("REPLY_TO_NOT_FOUND", `reply_to must be a positive integer, got ${to}`);
+    }
+    const stored = (await this.#ctx.store.roomStates([req.roomId])).get(req.roomId)?.lastSeq ?? 0;
+    // a message delivered here may not be stored yet (docs/decisions/0024)
+    const last = Math.max(stored, this.#live.highest(req.roomId) ?? 0);
+    if (to > last) {
+      throw new ChatError(
+        "REPLY_TO_NOT_FOUND",
+        last === 0
+          ? `reply_to ${to}: the room has no message yet`
+          : `reply_to ${to}: the room's messages are 1 to ${last}`,
+      );
+    }
   }
 
   /** An image or file message that names an uploaded object, checked against the store. */
@@ -115,6 +141,7 @@ export class Messages {
     const id = messageId(req);
     const stored = await this.#ctx.store.getMessageById(id);
     if (stored !== undefined) return { message: sameMessage(stored, req), created: false };
+    await this.#checkReply(req);
     await this.#produce(req);
     const deadline = Date.now() + Math.min(SERVER_POST_WAIT_MS, this.#ctx.limits.ackTimeoutMs);
     for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
@@ -141,6 +168,7 @@ export class Messages {
       msgType: req.msgType,
       content: req.content,
       sentAt: new Date().toISOString(),
+      ...(req.replyTo === undefined ? {} : { replyTo: req.replyTo }),
     };
     await inSpan(
       SpanNames.send,
@@ -209,7 +237,11 @@ export class Messages {
 
 /** The stored message, if it is the one the request asks for (its key is not reused). */
 function sameMessage(stored: StoredMessage, req: SendRequest): StoredMessage {
-  if (stored.msgType !== req.msgType || !isDeepStrictEqual(stored.content, req.content)) {
+  if (
+    stored.msgType !== req.msgType ||
+    stored.replyTo !== req.replyTo ||
+    !isDeepStrictEqual(stored.content, req.content)
+  ) {
     throw new ChatError(
       "IDEMPOTENCY_KEY_REUSED",
       `idempotency_key ${JSON.stringify(req.clientMsgId)} was used for another message in this room`,

@@ -9,6 +9,7 @@ import {
   type NotificationPosition,
 } from "../../shared/backends/notifications.ts";
 import { ChatError } from "../../shared/errors.ts";
+import { announceUnreadChanged } from "../../shared/unread.ts";
 import type { GatewayContext } from "./context.ts";
 import type { Rooms } from "./rooms.ts";
 
@@ -70,6 +71,7 @@ export class Notifications {
     if (n === undefined) {
       throw new ChatError("NOTIFICATION_NOT_FOUND", "you have no notification of this message");
     }
+    await this.#announce(userId);
     return n;
   }
 
@@ -77,6 +79,17 @@ export class Notifications {
   async markAllRead(userId: string, upTo: string | undefined, now = new Date()): Promise<void> {
     const p = upTo === undefined ? { at: now, messageId: LAST_ID } : position(upTo);
     await this.#ctx.notifications.markReadUpTo(userId, p);
+    await this.#announce(userId);
+  }
+
+  /** Tells the user's open sockets (here and elsewhere) that their unread count changed. */
+  async #announce(userId: string): Promise<void> {
+    try {
+      await announceUnreadChanged(this.#ctx, [userId]);
+    } catch (err) {
+      // the sockets read it again at their next welcome; the request itself succeeded
+      this.#ctx.log.warn({ err }, "cannot tell the user's sockets their unread count changed");
+    }
   }
 
   /** Mutes a room of the user's: its messages give them no notifications. */

@@ -1,7 +1,7 @@
 // REST request and response schemas (TypeBox → JSON Schema): fastify validates requests with
 // them and the OpenAPI document at /openapi.json is generated from them.
 import { type Static, Type } from "@sinclair/typebox";
-import { Content, SERVER_SENDER_PATTERN, SenderId } from "../../shared/protocol/frames.ts";
+import { Content, ReplyTo, SERVER_SENDER_PATTERN, SenderId } from "../../shared/protocol/frames.ts";
 import { HANDOFF_CODE_PATTERN } from "../auth/tokens.ts";
 
 export const Uuid = Type.String({ format: "uuid" });
@@ -29,7 +29,7 @@ export const RegisterBody = Type.Object(
         format: "email",
         maxLength: 254,
         description:
-          "kept lower-cased; a single sign-on whose provider vouches for the same email links to this account (docs/decisions/0023)",
+          "kept lower-cased, and not verified: single sign-on never links to this account by it; to sign in to it with a provider, link the provider from inside its session (POST /v1/auth/oidc/link; docs/decisions/0023)",
       }),
     ),
   },
@@ -82,6 +82,28 @@ export const SignOnInfoBody = Type.Object(
     ),
   },
   { $id: "SignOnInfo" },
+);
+export const SignOnLinkBody = Type.Object(
+  {
+    authorization_url: Type.String({
+      format: "uri",
+      description:
+        "send the browser here (the provider's login page); it comes back to the web client with `#sso_linked=<provider name>` or `#sso_error=...`",
+    }),
+  },
+  { $id: "SignOnLink" },
+);
+export const SignOnLogoutBody = Type.Object(
+  {
+    end_session_url: Type.Optional(
+      Type.String({
+        format: "uri",
+        description:
+          "present when the session came from a single sign-on in this browser and provider logout is on: send the browser here to end the provider's session too; it comes back to the post-logout redirect (the web client)",
+      }),
+    ),
+  },
+  { $id: "SignOnLogout" },
 );
 export const SignOnExchangeBody = Type.Object(
   {
@@ -161,6 +183,11 @@ export const MessageBody = Type.Object(
     msg_type: Type.String(),
     content: Type.Record(Type.String(), Type.Unknown()),
     created_at: Type.String({ format: "date-time" }),
+    reply_to: Type.Optional(
+      Type.Integer({
+        description: "present on a reply: the seq of the earlier message of the room it answers",
+      }),
+    ),
   },
   { $id: "Message" },
 );
@@ -247,8 +274,9 @@ const Cursor = Type.String({
 export const NotificationBody = Type.Object(
   {
     id: { ...Uuid, description: "the message's id: one notification per user and message" },
-    kind: Type.Union([Type.Literal("direct"), Type.Literal("mention")], {
-      description: "direct: a message in a direct room; mention: your @username in another room",
+    kind: Type.Union([Type.Literal("direct"), Type.Literal("mention"), Type.Literal("reply")], {
+      description:
+        "direct: a message in a direct room; mention: your @username in another room; reply: an answer to one of your messages in another room (a reply that also mentions you is a reply)",
     }),
     room_id: Uuid,
     sender_id: Type.String(),
@@ -308,6 +336,7 @@ export const ServerPostBody = Type.Object(
     }),
     msg_type: Type.Optional(MsgType),
     content: Content,
+    reply_to: Type.Optional(ReplyTo),
   },
   { additionalProperties: false },
 );

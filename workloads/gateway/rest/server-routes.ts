@@ -93,6 +93,7 @@ export function serverRoutes(
             ...SERVER_AUTH_ERRORS,
             "ROOM_NOT_FOUND",
             "IDEMPOTENCY_KEY_REUSED",
+            "REPLY_TO_NOT_FOUND",
             "OBJECT_NOT_IN_ROOM",
             "OBJECT_NOT_FOUND",
             "UPLOAD_TOO_LARGE",
@@ -115,6 +116,7 @@ export function serverRoutes(
         clientMsgId: b.idempotency_key,
         msgType: b.msg_type ?? "text",
         content: b.content,
+        ...(b.reply_to === undefined ? {} : { replyTo: b.reply_to }),
       });
       return reply.status(created ? 201 : 200).send(messageJson(message));
     },

@@ -96,6 +96,7 @@ export async function onMessage(
       clientMsgId: f.client_msg_id,
       msgType: f.msg_type,
       content: f.content,
+      ...(f.reply_to === undefined ? {} : { replyTo: f.reply_to }),
     });
     // the socket's next frame is handled while this one is produced: pipelined, in order
     return { inFlight: produced.then(() => undefined, failed) };

@@ -20,6 +20,23 @@ import { RoomCursor } from "./cursor.ts";
 import { Registration } from "./registration.ts";
 
 const CATCH_UP_PAGE = 100;
+/** How long reading a user's unread count may take before their sockets go without it. */
+const UNREAD_READ_TIMEOUT_MS = 2_000;
+
+/** `p`, or a rejection once `ms` passed. */
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
   type: "message",
@@ -31,6 +48,7 @@ export const toMessageFrame = (m: DeliveredMessage): ServerFrame => ({
   msg_type: m.msgType,
   content: m.content,
   created_at: m.createdAt,
+  ...(m.replyTo === undefined ? {} : { reply_to: m.replyTo }),
 });
 
 /** One message request waiting for its ack: every request gets one, duplicates included. */
@@ -50,6 +68,8 @@ export class Hub {
   /** set while the gateway drains: its sockets move to other gateways, nobody left */
   #draining = false;
   readonly #byUser = new Map<string, Set<Connection>>();
+  /** users whose unread count is being read: true when another change came meanwhile */
+  readonly #unreadReads = new Map<string, boolean>();
   readonly #byRoom = new Map<string, Set<Connection>>();
   /** by message id: the requests (of any of the sender's sockets) waiting for its ack */
   readonly #pendingAcks = new Map<string, PendingAck[]>();
@@ -375,6 +395,39 @@ export class Hub {
       case "disconnect":
         this.#sessions.disconnectedElsewhere(d.userId, d.reason);
         return;
+      case "unread":
+        void this.#sendUnread(d.userId);
+        return;
+    }
+  }
+
+  /**
+   * Reads the user's unread count and sends it to their sockets here. Changes that arrive
+   * while a read is on its way are covered by one more read after it, so the last frame sent
+   * always follows the last change heard of.
+   */
+  async #sendUnread(userId: string): Promise<void> {
+    if (!this.#byUser.has(userId)) return;
+    if (this.#unreadReads.has(userId)) {
+      this.#unreadReads.set(userId, true);
+      return;
+    }
+    this.#unreadReads.set(userId, false);
+    try {
+      for (let again = true; again; ) {
+        const unread = await withTimeout(
+          this.#ctx.notifications.unreadCount(userId),
+          UNREAD_READ_TIMEOUT_MS,
+        );
+        again = this.#unreadReads.get(userId) === true;
+        this.#unreadReads.set(userId, false);
+        const frame = JSON.stringify({ type: "notifications", unread } satisfies ServerFrame);
+        for (const conn of this.#byUser.get(userId) ?? []) conn.sendRaw(frame);
+      }
+    } catch (err) {
+      this.#ctx.log.warn({ err, userId }, "cannot count unread notifications to send them");
+    } finally {
+      this.#unreadReads.delete(userId);
     }
   }
 

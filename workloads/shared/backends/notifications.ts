@@ -1,11 +1,11 @@
-// Notifications: what a member missed while offline (a direct message, a mention), recorded by
-// the notifier (workloads/notifier) and read by the gateway's REST routes; and the rooms each user
-// muted, which produce none. Cassandra in production (notifications.cassandra.ts), memory for the
+// Notifications: what a member missed while offline (a direct message, a mention, a reply to one
+// of their messages), recorded by the notifier (workloads/notifier) and read by the gateway's REST
+// routes; and the rooms each user muted, which produce none. Cassandra in production (notifications.cassandra.ts), memory for the
 // embedded default and unit tests (notifications.memory.ts); both pass notifications.contract.ts.
 // Decision record: docs/decisions/0022-notifications.md.
 
-export type NotificationKind = "direct" | "mention";
-export const NOTIFICATION_KINDS: readonly NotificationKind[] = ["direct", "mention"];
+export type NotificationKind = "direct" | "mention" | "reply";
+export const NOTIFICATION_KINDS: readonly NotificationKind[] = ["direct", "mention", "reply"];
 
 /** One notification of one user; a user has at most one per message (its id is the message's). */
 export interface Notification {

@@ -69,10 +69,10 @@ export interface CassandraConnectOptions extends CassandraStoreOptions {
 type Row = types.Row;
 type Params = readonly unknown[];
 
-const USER_COLS = "username, display_name, password_hash, created_at, email";
+const USER_COLS = "username, display_name, password_hash, created_at, email, email_verified";
 const MESSAGE_COLS =
   "id, sender_id, client_msg_id, msg_type, content_text, content_url, content_name, " +
-  "content_size, content_mime, created_at";
+  "content_size, content_mime, created_at, reply_to";
 
 /** A connected client with the workloads' timeouts and reconnection policy. */
 export async function connectCassandraClient(
@@ -131,15 +131,16 @@ export class CassandraStore implements Store {
       user.passwordHash,
       user.createdAt,
       user.email ?? null,
+      user.emailVerified === true,
     ];
     // the row by id first: if the name turns out taken it is removed again, and if this process
     // dies before the name is claimed, nobody ever learns the fresh id
     await this.#write(
-      `INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${this.#ks}.users (id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       [user.id, ...values],
     );
     const claim = await this.#lwt(
-      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?) ` +
+      `INSERT INTO ${this.#ks}.users_by_name (user_id, ${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) ` +
         "IF NOT EXISTS",
       [user.id, ...values],
     );
@@ -502,8 +503,9 @@ export class CassandraStore implements Store {
       c.size ?? null,
       c.mime ?? null,
       m.createdAt,
+      m.replyTo ?? null,
     ];
-    const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
+    const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
     return {
       room: {
         query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
@@ -737,6 +739,8 @@ function userFromRow(id: string, row: Row): User {
     passwordHash: text(row, "password_hash"),
     createdAt: date(row, "created_at"),
     ...(email === undefined ? {} : { email }),
+    // null on every row written before 0005: unverified, the safe reading
+    ...(email !== undefined && row.get("email_verified") === true ? { emailVerified: true } : {}),
   };
 }
 
@@ -769,6 +773,7 @@ function messageFromRow(roomId: string, row: Row): StoredMessage {
   const name = optText(row, "content_name");
   const size = optNum(row, "content_size");
   const mime = optText(row, "content_mime");
+  const replyTo = optNum(row, "reply_to");
   const content: MessageContent = {
     ...(textValue === undefined ? {} : { text: textValue }),
     ...(key === undefined ? {} : { key }),
@@ -786,5 +791,6 @@ function messageFromRow(roomId: string, row: Row): StoredMessage {
     msgType: text(row, "msg_type") as MsgType,
     content,
     createdAt: date(row, "created_at"),
+    ...(replyTo === undefined ? {} : { replyTo }),
   };
 }

@@ -136,15 +136,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.equal(await store().getUserByName(`nobody_${id()}`), undefined);
       });
 
-      it("users with an email are listed by it, oldest first; an email may be on several", async () => {
+      it("users with an email are listed by it, oldest first, with whether it is verified; an email may be on several", async () => {
         const email = `ada-${id()}@example.test`;
         const first = { ...newUser(), email, createdAt: at(-1000) };
-        const second = { ...newUser(), email, passwordHash: "" };
+        const second: User = { ...newUser(), email, passwordHash: "", emailVerified: true };
         const without = newUser();
         for (const u of [first, second, without]) assert.equal(await store().createUser(u), true);
         assert.deepEqual(await store().usersByEmail(email), [first, second]);
         assert.deepEqual(await store().getUser(first.id), first);
         assert.deepEqual(await store().getUserByName(second.username), second);
+        assert.equal((await store().getUser(second.id))?.emailVerified, true);
+        assert.equal("emailVerified" in ((await store().getUser(first.id)) ?? {}), false);
         assert.deepEqual(await store().usersByEmail(`nobody-${id()}@example.test`), []);
       });
 
@@ -385,6 +387,24 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
           [text.content, file.content, upload.content],
         );
         assert.equal(await store().getMessageById(id()), undefined);
+      });
+
+      it("a reply keeps the seq it answers, by id, by seq, in history and in one write of many", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        const first = newMessage(room.id, 1);
+        const reply: StoredMessage = { ...newMessage(room.id, 2), replyTo: 1 };
+        const batch = [newMessage(room.id, 3), { ...newMessage(room.id, 4), replyTo: 2 }];
+        await store().persistMessage(first);
+        await store().persistMessage(reply);
+        await store().persistMessages(batch);
+        assert.deepEqual(await store().getMessageById(reply.id), reply);
+        assert.deepEqual(await store().messageAt(room.id, 2), reply);
+        assert.deepEqual(
+          (await store().history(room.id, { limit: 10 })).map((m) => m.replyTo),
+          [undefined, 1, undefined, 2],
+        );
+        assert.equal("replyTo" in ((await store().messageAt(room.id, 1)) ?? {}), false);
       });
 
       it("one sender's client_msg_id reused in two rooms makes two messages, one per room", async () => {

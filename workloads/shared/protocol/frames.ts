@@ -30,6 +30,12 @@ const Seq = Type.Integer({
   maximum: Number.MAX_SAFE_INTEGER,
   description: "per-room sequence number: 1, 2, 3, ... without gaps",
 });
+const replyTo = (description: string) =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
+/** what a sender gives to answer an earlier message */
+export const ReplyTo = replyTo(
+  "a reply: the seq of an earlier message of the same room, 1 to the room's last seq (else REPLY_TO_NOT_FOUND)",
+);
 const ClientMsgId = Type.String({
   minLength: 1,
   maxLength: 64,
@@ -106,8 +112,9 @@ export const MessageFrame = frame(
     client_msg_id: ClientMsgId,
     msg_type: MsgType,
     content: Content,
+    reply_to: Type.Optional(ReplyTo),
   },
-  "Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them.",
+  "Send a message to a room (room_id) or directly to a user (to_user_id); exactly one of them. With reply_to, it answers an earlier message of the room.",
 );
 export const TypingFrame = frame(
   "typing",
@@ -203,6 +210,9 @@ const MessageBody = {
   msg_type: MsgType,
   content: Content,
   created_at: Type.String({ format: "date-time" }),
+  reply_to: Type.Optional(
+    replyTo("present on a reply: the seq of the earlier message of the room it answers"),
+  ),
 };
 
 export const WelcomeFrame = frame(
@@ -334,6 +344,18 @@ export const MatchedFrame = frame(
   "You were matched: sent to every socket of the user. Delivery is at most once per socket (a gateway restart can lose it) and may repeat after a matcher crash: de-duplicate by ticket_id, and on reconnect read the ticket (GET /v1/match/{ticket_id}) or the rooms in welcome. The match ends for both when either leaves the room: each then receives user_left for both members.",
 );
 
+export const NotificationsFrame = frame(
+  "notifications",
+  {
+    unread: Type.Integer({
+      minimum: 0,
+      maximum: 999,
+      description: "the user's unread notifications now, at most 999 (as welcome counts them)",
+    }),
+  },
+  "Your unread notification count changed while this socket was open: notifications were marked read on another device or tab (or this one), or one was recorded for you (you counted as offline a moment before this socket opened). Sent to every socket of yours; a count that was already sent may come again.",
+);
+
 export const ServerFrameSchemas = [
   WelcomeFrame,
   AckFrame,
@@ -347,6 +369,7 @@ export const ServerFrameSchemas = [
   PongFrame,
   MatchTicketFrame,
   MatchedFrame,
+  NotificationsFrame,
 ] as const;
 export type ServerFrame = Static<(typeof ServerFrameSchemas)[number]>;
 export type ServerMessage = Static<typeof ServerMessageFrame>;

@@ -44,6 +44,21 @@ export function App({ state }: { state: ChatState }) {
           </button>
         </p>
       )}
+      {state.notice === undefined && state.info !== undefined && (
+        <p class="notice info" role="status">
+          {state.info}
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              state.info = undefined;
+              state.changed();
+            }}
+          >
+            Dismiss
+          </button>
+        </p>
+      )}
       <nav class="rooms" aria-label="Rooms">
         <Stranger state={state} />
         <NewRoom state={state} />
@@ -52,6 +67,18 @@ export function App({ state }: { state: ChatState }) {
           Your user id (give it to people who want to add you):{" "}
           <code class="user-id">{state.me}</code>
         </p>
+        {state.signOnProvider !== undefined && (
+          <p class="hint">
+            <button
+              type="button"
+              class="link"
+              onClick={() => state.attempt("Linking", () => state.linkProvider())}
+            >
+              Link your {state.signOnProvider} account
+            </button>{" "}
+            to sign in to this account with it.
+          </p>
+        )}
       </nav>
       <main class="chat">
         {active === undefined ? (

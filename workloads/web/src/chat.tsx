@@ -1,11 +1,12 @@
 // One room: its history (older pages load when scrolled to the top), my sends with their
 // delivery state, who is typing, seen receipts, the composer, and uploads (the attach button,
 // a file dropped on the room, an image pasted into the composer) shown with their progress,
-// images as previews and other files as links.
+// images as previews and other files as links; and replies: Reply on a bubble makes the next
+// message answer it, and a reply shows a quote of the message it answers above its own text.
 import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { MuteToggle } from "./notifications.tsx";
-import type { Attachment, ChatState, Line, RoomView } from "./state.ts";
+import type { Attachment, ChatState, Line, Quote, RoomView } from "./state.ts";
 
 const TYPING_REPEAT_MS = 3_000;
 
@@ -16,6 +17,7 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
   /** while an older page loads: the height and first message before it */
   const anchor = useRef<{ height: number; first: string | undefined } | undefined>(undefined);
   const typingSent = useRef(0);
+  const composer = useRef<HTMLTextAreaElement>(null);
   const id = room.room.id;
 
   // first render with messages: scroll to the first unseen one, else to the end; later, stay at
@@ -89,8 +91,15 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
     typingSent.current = 0;
     state.typing(id, "stop");
   };
+  const replyTo = (seq: number | undefined) => {
+    state.replyTo(id, seq);
+    composer.current?.focus();
+  };
   const onKey = (e: KeyboardEvent) => {
-    if (e.key === "Enter" && !e.shiftKey) {
+    if (e.key === "Escape" && room.replyingTo !== undefined) {
+      e.preventDefault();
+      replyTo(undefined);
+    } else if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
       (e.currentTarget as HTMLTextAreaElement).form?.requestSubmit();
     }
@@ -181,6 +190,7 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
                 room={room}
                 line={l}
                 receipt={l === lastMine && l.seq !== undefined && state.seenByOthers(room, l.seq)}
+                onReply={replyTo}
               />
             </Fragment>
           ))}
@@ -191,16 +201,35 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
           ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`
           : ""}
       </p>
+      {room.replyingTo !== undefined && (
+        <div class="replying" role="status">
+          <QuoteView
+            state={state}
+            quote={state.quote(id, room.replyingTo)}
+            label="Replying to"
+            onShow={() => show(list.current, room.replyingTo)}
+          />
+          <button
+            type="button"
+            class="link"
+            onClick={() => replyTo(undefined)}
+            aria-label="Cancel the reply"
+          >
+            ✕
+          </button>
+        </div>
+      )}
       <form class="composer" onSubmit={submit}>
         <label class="sr-only" for="composer-text">
           Message
         </label>
         <textarea
+          ref={composer}
           id="composer-text"
           name="text"
           rows={1}
           maxLength={4000}
-          placeholder="Write a message"
+          placeholder={room.replyingTo === undefined ? "Write a message" : "Write a reply"}
           onInput={onInput}
           onKeyDown={onKey}
           onBlur={() => state.typing(id, "stop")}
@@ -216,8 +245,15 @@ export function ChatView({ state, room }: { state: ChatState; room: RoomView }) 
   );
 }
 
-function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt: boolean }) {
+function MessageLine(p: {
+  state: ChatState;
+  room: RoomView;
+  line: Line;
+  receipt: boolean;
+  onReply: (seq: number) => void;
+}) {
   const { state, line } = p;
+  const seq = line.seq;
   if (line.system) {
     return (
       <li class="msg system" data-seq={line.seq}>
@@ -237,6 +273,14 @@ function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt:
       data-delivery={line.delivery}
     >
       {!mine && <span class="who">{state.name(line.senderId)}</span>}
+      {line.replyTo !== undefined && (
+        <QuoteView
+          state={state}
+          quote={state.quote(p.room.room.id, line.replyTo)}
+          label="In reply to"
+          onShow={(e) => show(e.currentTarget.closest(".messages"), line.replyTo)}
+        />
+      )}
       {line.attachment === undefined ? (
         <p class="text">{line.text}</p>
       ) : (
@@ -244,6 +288,16 @@ function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt:
       )}
       <span class="meta">
         <time dateTime={line.createdAt}>{time}</time>
+        {seq !== undefined && (
+          <button
+            type="button"
+            class="link reply"
+            onClick={() => p.onReply(seq)}
+            aria-label={`Reply to ${mine ? "your message" : state.name(line.senderId)}: ${excerpt(line)}`}
+          >
+            Reply
+          </button>
+        )}
         {mine && line.delivery === "sending" && <span class="state">Sending…</span>}
         {mine && line.delivery === "sent" && !p.receipt && <span class="state">Sent</span>}
         {mine && p.receipt && <span class="state seen">Seen</span>}
@@ -261,6 +315,48 @@ function MessageLine(p: { state: ChatState; room: RoomView; line: Line; receipt:
     </li>
   );
 }
+
+/**
+ * The message a reply answers: its author and the start of its text, a button that scrolls to
+ * it when it is loaded.
+ */
+function QuoteView(p: {
+  state: ChatState;
+  quote: Quote;
+  label: string;
+  onShow: (e: MouseEvent & { currentTarget: HTMLElement }) => void;
+}) {
+  const q = p.quote;
+  return (
+    <button type="button" class="quote" onClick={p.onShow}>
+      <span class="sr-only">{p.label} </span>
+      {q.state === "found" ? (
+        <>
+          <span class="quote-who">{p.state.name(q.line.senderId)}</span>
+          <span class="quote-text">{excerpt(q.line)}</span>
+        </>
+      ) : (
+        <span class="quote-text">{q.state === "loading" ? "…" : "a message no longer here"}</span>
+      )}
+    </button>
+  );
+}
+
+/** Scrolls the room's list to its message at seq, if it is loaded, and flashes it. */
+function show(list: Element | null, seq: number | undefined): void {
+  const el = list?.querySelector(`.msg[data-seq="${seq}"]`);
+  if (el === null || el === undefined) return;
+  el.scrollIntoView({ block: "center", behavior: "smooth" });
+  el.classList.add("flash");
+  setTimeout(() => el.classList.remove("flash"), 1_200);
+}
+
+const QUOTE_CHARS = 90;
+const excerpt = (l: Line): string => {
+  const text = l.attachment === undefined ? l.text : l.attachment.name;
+  const chars = [...text.replace(/\s+/g, " ").trim()];
+  return chars.length <= QUOTE_CHARS ? chars.join("") : `${chars.slice(0, QUOTE_CHARS).join("")}…`;
+};
 
 /** An image as a preview, and a link to the object (its download URL); progress while uploading. */
 function AttachmentView(p: { state: ChatState; roomId: string; a: Attachment }) {

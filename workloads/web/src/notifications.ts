@@ -14,6 +14,8 @@ export class NotificationsModel {
   muted = new Set<string>();
   readonly #session: Session;
   readonly #changed: () => void;
+  /** notifications frames heard: a count pushed during a request is newer than its answer */
+  #pushes = 0;
 
   constructor(session: Session, changed: () => void) {
     this.#session = session;
@@ -25,6 +27,18 @@ export class NotificationsModel {
     if (unread === undefined) return;
     this.unread = unread;
     this.#changed();
+  }
+
+  /**
+   * The count a notifications frame brings: it changed while connected (marked read on another
+   * device or here, or new). The open panel's list is read again, so it shows what it says.
+   */
+  pushed(unread: number): void {
+    this.#pushes++;
+    const changed = unread !== this.unread;
+    this.unread = unread;
+    this.#changed();
+    if (changed && this.open && !this.loading) void this.reload().catch(() => {});
   }
 
   async loadMutes(): Promise<void> {
@@ -54,9 +68,11 @@ export class NotificationsModel {
   async markRead(id: string): Promise<void> {
     const n = this.items.find((i) => i.id === id);
     if (n === undefined || n.read) return;
+    const pushes = this.#pushes;
     await this.#session.markNotificationRead(id);
     this.items = this.items.map((i) => (i.id === id ? { ...i, read: true } : i));
-    this.unread = Math.max(0, this.unread - 1);
+    // the gateway pushes the new count too: if it came first, it already counts this one
+    if (this.#pushes === pushes) this.unread = Math.max(0, this.unread - 1);
     this.#changed();
   }
 

@@ -1,7 +1,14 @@
 // The notifications bell (with the unread count) in the header, the panel it opens (what you
-// missed while offline: direct messages and mentions, newest first), and a room's mute toggle.
+// missed while offline: direct messages, mentions and replies to mine, newest first), and a
+// room's mute toggle.
 import type { NotificationsModel } from "./notifications.ts";
 import type { ChatState } from "./state.ts";
+
+const KIND_LABELS = {
+  direct: "Message from",
+  mention: "Mention by",
+  reply: "Reply by",
+} as const;
 
 const shown = (n: number) => (n > 998 ? "999+" : String(n));
 
@@ -61,8 +68,8 @@ export function NotificationPanel({ state }: { state: ChatState }) {
               onClick={() => open(state, model, n.id, n.room_id)}
             >
               <span class="what">
-                {n.kind === "direct" ? "Message from" : "Mention by"} {state.name(n.sender_id)}
-                {n.kind === "mention" && ` in ${roomTitle(state, n.room_id)}`}
+                {KIND_LABELS[n.kind]} {state.name(n.sender_id)}
+                {n.kind !== "direct" && ` in ${roomTitle(state, n.room_id)}`}
               </span>
               <span class="excerpt">{n.excerpt}</span>
               <time dateTime={n.created_at}>{new Date(n.created_at).toLocaleString()}</time>

@@ -45,7 +45,14 @@ export interface Line {
   /** a notice the server posted (msg_type system), not a person's message */
   readonly system: boolean;
   readonly attachment?: Attachment;
+  /** a reply: the seq of the room's message it answers */
+  readonly replyTo?: number;
 }
+/** What a reply shows of the message it answers. */
+export type Quote =
+  | { readonly state: "loading" }
+  | { readonly state: "missing" }
+  | { readonly state: "found"; readonly line: Line };
 export interface RoomView {
   room: Room;
   lastSeq: number;
@@ -66,6 +73,10 @@ export interface RoomView {
   seenBy: Map<string, number>;
   /** the unread position when the room was opened: the chat scrolls there */
   firstUnseen: number | undefined;
+  /** the seq of the message the composer answers (Reply on a bubble); undefined: none */
+  replyingTo: number | undefined;
+  /** messages replies answer that are not among the loaded lines, read by seq */
+  quotes: Map<number, Quote>;
 }
 export type Matching =
   | { readonly state: "idle" }
@@ -97,6 +108,7 @@ const lineOf = (m: Message | ServerMessageFrame): Line => {
     clientMsgId: m.client_msg_id,
     delivery: "sent",
     system: m.msg_type === "system",
+    ...(m.reply_to !== undefined && { replyTo: m.reply_to }),
     ...(uploaded && {
       attachment: {
         kind: m.msg_type as "image" | "file",
@@ -156,6 +168,8 @@ export class ChatState {
   matching: Matching = { state: "idle" };
   /** the last action that failed, shown until dismissed */
   notice: string | undefined;
+  /** news that is no failure (a provider linked; why a sign-on made a new account) */
+  info: string | undefined;
   /** single sign-on's provider, when the gateway has one: the sign-in view offers its button */
   signOnProvider: string | undefined;
   /** why the last single sign-on was refused, for the sign-in view */
@@ -202,6 +216,14 @@ export class ChatState {
     const fragment = new URLSearchParams(location.hash.slice(1));
     const code = fragment.get("sso_code");
     const refused = fragment.get("sso_error");
+    const linked = fragment.get("sso_linked");
+    // said once signed in: why a sign-on made a new account, or that a link went through
+    const told =
+      fragment.get("sso_notice") ??
+      (linked === null
+        ? undefined
+        : `Your ${linked} account is linked: you can sign in with ${linked} from now on.`);
+    if (linked !== null) history.replaceState(null, "", location.pathname);
     if (code !== null || refused !== null) {
       // the code is good once: off the address before anything else (history, reloads)
       history.replaceState(null, "", location.pathname);
@@ -214,7 +236,11 @@ export class ChatState {
             });
       if (auth !== undefined) {
         sessionStorage.removeItem(CURSORS_KEY);
+        this.info = told;
         await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
+        // signing out then ends the provider's session too
+        await this.#loadSignOn();
+        this.changed();
         return;
       }
       if (refused !== null) this.signOnError = fragment.get("sso_message") ?? refused;
@@ -225,8 +251,15 @@ export class ChatState {
       this.changed();
       return;
     }
+    // back from linking the provider (or its refusal) in a session this tab holds
+    if (this.signOnError !== undefined) {
+      this.notice = `Linking failed: ${this.signOnError}`;
+      this.signOnError = undefined;
+    } else this.info = told;
     const state = JSON.parse(saved) as SessionState;
     await this.#start(new Session(this.api, state, (s) => this.#saveSession(s)));
+    await this.#loadSignOn();
+    this.changed();
   }
 
   async signIn(mode: "login" | "register", username: string, password: string): Promise<void> {
@@ -249,14 +282,42 @@ export class ChatState {
     location.assign(this.api.signOnStartUrl());
   }
 
+  /**
+   * Links the provider's account to the signed-in user: to the provider's login page, from
+   * where the gateway sends the browser back here (`#sso_linked=...` or `#sso_error=...`).
+   */
+  async linkProvider(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return;
+    const { authorization_url } = await session.signOnLink();
+    location.assign(authorization_url);
+  }
+
+  /**
+   * Ends the session; where the gateway has single sign-on and the session came from it, the
+   * provider's session too (the browser goes to the provider's logout and comes back here).
+   */
   async signOut(): Promise<void> {
+    // once: closing the client reports "closed", which asks for a sign-out again
+    if (this.#signingOut) return;
+    this.#signingOut = true;
     const session = this.session;
     this.client?.close();
     sessionStorage.clear();
-    await session?.logout().catch(() => {});
+    const ended =
+      session === undefined || this.signOnProvider === undefined
+        ? undefined
+        : await session.signOnLogout().catch(() => undefined);
+    if (ended === undefined) await session?.logout().catch(() => {});
+    if (ended?.end_session_url !== undefined) {
+      location.assign(ended.end_session_url);
+      return;
+    }
     location.hash = "";
     location.reload();
   }
+
+  #signingOut = false;
 
   #saveSession(s: SessionState): void {
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
@@ -278,6 +339,7 @@ export class ChatState {
     const notifications = new NotificationsModel(session, () => this.changed());
     this.notifications = notifications;
     client.on("welcome", (w) => notifications.welcomed(w.unread_notifications));
+    client.on("notifications", (n) => notifications.pushed(n.unread));
     client.on("state", (s) => {
       this.connection = s;
       // revoked (4005) or no token to be had: sign in again
@@ -387,6 +449,8 @@ export class ChatState {
         typing: new Map(),
         seenBy: new Map(),
         firstUnseen: undefined,
+        replyingTo: undefined,
+        quotes: new Map(),
       });
     }
     this.changed();
@@ -497,10 +561,17 @@ export class ChatState {
 
   // ---- actions ----
 
-  send(roomId: string, text: string, clientMsgId?: string): void {
+  /**
+   * Sends a text, as a reply to the message the composer answers (if any: then the composer
+   * answers none again); a retry passes the failed line's client_msg_id and reply.
+   */
+  send(roomId: string, text: string, again?: { clientMsgId: string; replyTo?: number }): void {
     const me = this.me;
-    if (me === undefined) return;
-    const id = clientMsgId ?? crypto.randomUUID();
+    const r = this.rooms.get(roomId);
+    if (me === undefined || r === undefined) return;
+    const id = again?.clientMsgId ?? crypto.randomUUID();
+    const replyTo = again === undefined ? r.replyingTo : again.replyTo;
+    if (again === undefined) r.replyingTo = undefined;
     this.#deliver(roomId, { text }, "text", {
       key: `pending:${id}`,
       seq: undefined,
@@ -510,14 +581,59 @@ export class ChatState {
       clientMsgId: id,
       delivery: "sending",
       system: false,
+      ...(replyTo !== undefined && { replyTo }),
     });
+  }
+
+  /** The composer answers the room's message at seq (undefined: a plain message again). */
+  replyTo(roomId: string, seq: number | undefined): void {
+    const r = this.rooms.get(roomId);
+    if (r === undefined) return;
+    r.replyingTo = seq;
+    this.changed();
+  }
+
+  /**
+   * The room's message at seq, for a reply's quote: from the loaded lines, else read once from
+   * history (loading until it comes; missing if the room has none there).
+   */
+  quote(roomId: string, seq: number): Quote {
+    const r = this.rooms.get(roomId);
+    if (r === undefined) return { state: "missing" };
+    const line = r.lines.find((l) => l.seq === seq);
+    if (line !== undefined) return { state: "found", line };
+    const known = r.quotes.get(seq);
+    if (known !== undefined) return known;
+    r.quotes.set(seq, { state: "loading" });
+    const session = this.session;
+    if (session === undefined) return { state: "loading" };
+    session.history(roomId, { after: seq - 1, limit: 1 }).then(
+      (page) => {
+        const m = page.messages[0];
+        r.quotes.set(
+          seq,
+          m !== undefined && m.seq === seq
+            ? { state: "found", line: lineOf(m) }
+            : { state: "missing" },
+        );
+        this.changed();
+      },
+      () => {
+        r.quotes.delete(seq); // asked again on the next render
+      },
+    );
+    return { state: "loading" };
   }
 
   /** Sends a failed message again: a text, or an upload that reached the store. */
   retry(roomId: string, line: Line): void {
     const a = line.attachment;
-    if (a === undefined) this.send(roomId, line.text, line.clientMsgId);
-    else if (a.key !== undefined) {
+    if (a === undefined) {
+      this.send(roomId, line.text, {
+        clientMsgId: line.clientMsgId,
+        ...(line.replyTo !== undefined && { replyTo: line.replyTo }),
+      });
+    } else if (a.key !== undefined) {
       this.#deliver(roomId, { key: a.key, name: a.name }, a.kind, {
         ...line,
         delivery: "sending",
@@ -613,7 +729,11 @@ export class ChatState {
     const r = this.rooms.get(roomId);
     if (client === undefined || r === undefined) return;
     const id = pending.clientMsgId;
-    const { sent } = client.send({ room_id: roomId }, content, { clientMsgId: id, msgType });
+    const { sent } = client.send({ room_id: roomId }, content, {
+      clientMsgId: id,
+      msgType,
+      ...(pending.replyTo !== undefined && { replyTo: pending.replyTo }),
+    });
     r.lines = [...r.lines.filter((l) => l.clientMsgId !== id), pending];
     this.changed();
     sent.then(
