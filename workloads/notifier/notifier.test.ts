@@ -14,7 +14,7 @@ import { MemoryStore } from "../shared/backends/store.memory.ts";
 import type { RoomKind } from "../shared/domain.ts";
 import { type BusEvent, encode } from "../shared/events.ts";
 import { createMetrics } from "../shared/telemetry/metrics.ts";
-import { MAX_MENTIONS, mentionedNames, Notifier } from "./notifier.ts";
+import { MAX_MENTIONS, mentionedNames, Notifier, type NotifierOptions } from "./notifier.ts";
 
 type MessageEvent = Extract<BusEvent, { kind: "message" }>;
 
@@ -26,6 +26,8 @@ const batch = (...events: BusEvent[]) => ({
 
 async function setup(
   registry: Pick<Registry, "onlineUsers" | "gatewaysForUser"> = new MemoryRegistry(),
+  /** what the notifier reads the store through (default: the store itself) */
+  through: (store: MemoryStore) => NotifierOptions["store"] = (store) => store,
 ) {
   const store = new MemoryStore();
   const notifications = new MemoryNotificationStore();
@@ -33,7 +35,7 @@ async function setup(
   const delivery = new MemoryDelivery();
   const notifier = new Notifier({
     bus: new MemoryBus(),
-    store,
+    store: through(store),
     registry,
     delivery,
     notifications,
@@ -41,6 +43,7 @@ async function setup(
     groupId: "g",
     log: createLogger("notifier-test", "silent"),
     metrics,
+    storeLagMs: 50,
   });
   const users = new Map<string, string>();
   for (const name of ["ann", "ben", "cat"]) {
@@ -173,6 +176,34 @@ describe("Notifier", () => {
     await t.notifier.handleBatch(batch(t.reply(left, 1, "ben left this room")));
     assert.equal(await t.notifications.unreadCount(t.user("ben")), 1);
     assert.equal(await t.notifications.unreadCount(t.user("cat")), 1);
+  });
+
+  it("a reply that arrives before the message it answers is stored still notifies its author", async () => {
+    // the forwarder acks a message just before its write (decision 0024): the first read of
+    // the answered message misses it, as when the reply came at once
+    let misses = 1;
+    const lagging = (store: MemoryStore): NotifierOptions["store"] =>
+      new Proxy(store, {
+        get: (target, name: keyof MemoryStore) => {
+          if (name === "messageAt") {
+            return async (roomId: string, seq: number) =>
+              misses-- > 0 ? undefined : target.messageAt(roomId, seq);
+          }
+          const member = target[name];
+          return typeof member === "function" ? member.bind(target) : member;
+        },
+      });
+    const t = await setup(new MemoryRegistry(), lagging);
+    const group = await t.room("group", ["ann", "ben"]);
+    await t.stored(group, 1, "ben");
+    const answer = t.reply(group, 1, "right away");
+    await t.notifier.handleBatch(batch(answer));
+    const ben = await t.notifications.list(t.user("ben"), { limit: 10 });
+    assert.deepEqual(
+      ben.items.map((n) => [n.messageId, n.kind]),
+      [[answer.id, "reply"]],
+    );
+    assert.ok(misses < 0, "the first read missed it");
   });
 
   it("in a direct room a reply is a direct notification", async () => {

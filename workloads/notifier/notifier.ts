@@ -57,6 +57,8 @@ export interface NotifierOptions {
   readonly metrics: Metrics;
   /** first and longest pause between tries of a store call that failed */
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /** longest a reply waits for the message it answers to be stored (default STORE_LAG_MS) */
+  readonly storeLagMs?: number;
 }
 
 type MessageEvent = Extract<BusEvent, { kind: "message" }>;
@@ -65,6 +67,11 @@ type MessageEvent = Extract<BusEvent, { kind: "message" }>;
 export const PRESENCE_TIMEOUT_MS = 1_000;
 /** Mentions looked up per message (the rest of the @names are ignored). */
 export const MAX_MENTIONS = 20;
+/**
+ * Longest a reply waits for the message it answers to be stored: the forwarder acks a message
+ * just before its write (docs/decisions/0024), so a reply sent at once may arrive here first.
+ */
+export const STORE_LAG_MS = 2_000;
 /** Messages of one batch worked on at once. */
 const PARALLEL = 32;
 /** Rooms whose kind is remembered (a room's kind never changes). */
@@ -258,7 +265,15 @@ export class Notifier {
     if (m.replyTo === undefined) return undefined;
     const seq = m.replyTo;
     const { store } = this.#o;
-    const target = await this.#retry("messages", () => store.messageAt(m.roomId, seq));
+    const read = () => this.#retry("messages", () => store.messageAt(m.roomId, seq));
+    let target = await read();
+    const lag = this.#o.storeLagMs ?? STORE_LAG_MS;
+    for (let pause = 5, waited = 0; target === undefined && waited < lag; pause *= 2) {
+      await this.#sleep(Math.min(pause, lag - waited));
+      waited += pause;
+      if (this.#stopping) return undefined;
+      target = await read();
+    }
     if (target === undefined || !USER_ID.test(target.senderId)) return undefined;
     const member = await this.#retry("members", () => store.getMember(m.roomId, target.senderId));
     return member === undefined ? undefined : target.senderId;
