@@ -122,6 +122,7 @@ const promqlWords = new Set([
   "count",
   "rate",
   "increase",
+  "deriv",
   "histogram_quantile",
   "vector",
   "absent",
@@ -282,7 +283,9 @@ describe("the switchboard-operator chart", () => {
       spec: { groups: { rules: { alert: string }[] }[] };
     };
     assert.deepEqual(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(), [
+      "SwitchboardChatClusterDegraded",
       "SwitchboardForwarderFallingBehind",
+      "SwitchboardForwarderLagGrowing",
       "SwitchboardMessagesNotStored",
       "SwitchboardNoReadyGateway",
       "SwitchboardNotifierFallingBehind",

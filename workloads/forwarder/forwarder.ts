@@ -182,6 +182,11 @@ export class Forwarder {
           ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
           onBatch: (batch) => this.handleBatch(batch),
           onAssignment: (partitions, kept) => this.assigned(partitions, kept),
+          onLag: (lag) => {
+            // only the partitions held now: one handed on stops being reported here
+            this.#o.metrics.consumerLag.reset();
+            for (const [p, n] of lag) this.#o.metrics.consumerLag.set({ partition: String(p) }, n);
+          },
         });
         return;
       } catch (err) {

@@ -39,6 +39,12 @@ export interface ReconcilerDeps {
   readonly now: () => Date;
   /** HeadBucket of spec.objectStore (default: on the real store, 5 s timeout) */
   readonly checkBucket?: BucketCheck;
+  /** the conditions a status write set, and the ChatCluster once finalized (its metrics go) */
+  readonly onConditions?: (
+    namespace: string,
+    name: string,
+    conditions: readonly { readonly type: string; readonly status: string }[] | undefined,
+  ) => void;
 }
 
 interface Credentials {
@@ -448,6 +454,7 @@ export class Reconciler {
     const before = findCondition(c.status.conditions, ConditionType.Ready)?.status;
     const after = findCondition(status.conditions, ConditionType.Ready)?.status;
     await this.#d.kube.applyStatus(c.namespace, c.name, status);
+    this.#d.onConditions?.(c.namespace, c.name, status.conditions ?? []);
     if (before !== "True" && after === "True") {
       await this.#d.events.normal(target, "Ready", "every component is ready");
     }
@@ -495,6 +502,7 @@ export class Reconciler {
       resourceVersion,
       c.finalizers.filter((f) => f !== FINALIZER),
     );
+    this.#d.onConditions?.(c.namespace, c.name, undefined);
     this.#d.log.info(
       { namespace: c.namespace, name: c.name, policy: c.spec.deletionPolicy },
       "finalized",

@@ -1,5 +1,6 @@
 // The operator's Prometheus metrics and span names, every name defined here once.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { ConditionType } from "../api/conditions.ts";
 
 export const SpanNames = { reconcile: "switchboard.operator.reconcile" } as const;
 
@@ -42,6 +43,13 @@ export function createOperatorMetrics() {
       help: "1 while this process holds the leader Lease",
       registers: r,
     }),
+    conditions: new Gauge({
+      name: "switchboard_operator_chatcluster_condition",
+      // chatcluster_namespace, not namespace: Prometheus gives the scraped Pod's namespace that name
+      help: "Each ChatCluster's status conditions as last written: 1 while True, 0 otherwise",
+      labelNames: ["chatcluster_namespace", "chatcluster", "type"] as const,
+      registers: r,
+    }),
     watchRestarts: new Counter({
       name: "switchboard_operator_watch_restarts_total",
       help: "Watches restarted after an error, by kind",
@@ -52,3 +60,25 @@ export function createOperatorMetrics() {
 }
 
 export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;
+
+/**
+ * Sets the condition gauge of a ChatCluster from the conditions its status write set, or
+ * (conditions undefined: it was finalized) removes every series of it.
+ */
+export function recordConditions(
+  metrics: Pick<OperatorMetrics, "conditions">,
+  namespace: string,
+  chatcluster: string,
+  conditions: readonly { readonly type: string; readonly status: string }[] | undefined,
+): void {
+  if (conditions === undefined) {
+    for (const type of Object.values(ConditionType)) {
+      metrics.conditions.remove({ chatcluster_namespace: namespace, chatcluster, type });
+    }
+    return;
+  }
+  for (const c of conditions) {
+    const labels = { chatcluster_namespace: namespace, chatcluster, type: c.type };
+    metrics.conditions.set(labels, c.status === "True" ? 1 : 0);
+  }
+}

@@ -15,7 +15,12 @@ import type { OperatorSettings } from "./config.ts";
 import { KubeEventRecorder } from "./events.ts";
 import { Kube } from "./kube.ts";
 import { kubeLeaseStore, LeaderElector } from "./leader.ts";
-import { createOperatorMetrics, type OperatorMetrics, SpanNames } from "./metrics.ts";
+import {
+  createOperatorMetrics,
+  type OperatorMetrics,
+  recordConditions,
+  SpanNames,
+} from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import { Watches } from "./watches.ts";
 
@@ -58,6 +63,8 @@ export class Operator {
       kafkaTimeouts: s.kafka,
       log: o.log,
       now: () => new Date(),
+      onConditions: (namespace, name, conditions) =>
+        recordConditions(this.metrics, namespace, name, conditions),
     });
     const tracer = trace.getTracer("switchboard-operator");
     this.#queue = new WorkQueue({

@@ -153,3 +153,39 @@ describe("KafkaBus consumer", () => {
     }
   });
 });
+
+describe("KafkaBus consumer lag", () => {
+  it("reports the records after the committed offset of each partition it holds", async () => {
+    const topic = uniqueName("bus_lag");
+    await createTopicIfMissing(config, topic, 1);
+    const bus = new KafkaBus(config, { consumer: { ...consumer, lagIntervalMs: 200 } });
+    try {
+      await bus.publish(
+        topic,
+        [1, 2, 3, 4, 5].map((n) => ({ key: "k", value: `m${n}`, headers: {} })),
+      );
+      const held = Promise.withResolvers<void>();
+      const reports: Map<number, number>[] = [];
+      await bus.consume({
+        groupId: uniqueName("g"),
+        topic,
+        onBatch: () => held.promise, // nothing is committed until released
+        onLag: (lag) => reports.push(new Map(lag)),
+      });
+      await waitFor("a lag of 5 on partition 0", () =>
+        reports.some((r) => r.get(0) === 5) ? true : undefined,
+      );
+      held.resolve();
+      await waitFor("no lag once the batch is committed", () =>
+        reports.at(-1)?.get(0) === 0 ? true : undefined,
+      );
+      assert.ok(
+        reports.every((r) => [...r.keys()].every((p) => p === 0)),
+        "only the partition it holds",
+      );
+    } finally {
+      await bus.close();
+      await admin.deleteTopics({ topics: [topic] });
+    }
+  });
+});

@@ -18,13 +18,14 @@ import {
   stringDeserializers,
   stringSerializers,
 } from "@platformatic/kafka";
-import type {
-  Bus,
-  BusConsumer,
-  BusMembership,
-  BusRecord,
-  ConsumedBatch,
-  ConsumerOptions,
+import {
+  type Bus,
+  type BusConsumer,
+  type BusMembership,
+  type BusRecord,
+  type ConsumedBatch,
+  type ConsumerOptions,
+  LAG_INTERVAL_MS,
 } from "./bus.ts";
 
 export interface KafkaBusConfig {
@@ -45,6 +46,8 @@ export interface KafkaBusOptions {
     readonly heartbeatInterval?: number;
     /** longest wait of a fetch for new records (default 500 ms) */
     readonly maxWaitTime?: number;
+    /** how often a consumer with onLag reports it (default LAG_INTERVAL_MS) */
+    readonly lagIntervalMs?: number;
     /**
      * first and longest pause before a failed batch or a lost connection is tried again
      * (default 100 ms doubling to 1 s: a longer pause is added to the wait after Kafka's return)
@@ -428,6 +431,17 @@ class GroupMember implements BusConsumer {
       this.#failure ??= err instanceof Error ? err : new Error(String(err));
       this.#wake?.();
     });
+    const onLag = this.#o.onLag;
+    if (onLag !== undefined) {
+      consumer.on("consumer:lag", (offsets: Map<string, bigint[]>) => {
+        const lag = new Map<number, number>();
+        for (const [p, l] of (offsets.get(this.#o.topic) ?? []).entries()) {
+          if (l >= 0n) lag.set(p, Number(l)); // -1: not this member's partition
+        }
+        onLag(lag);
+      });
+      consumer.on("consumer:lag:error", () => undefined); // the next interval tries again
+    }
     const latest = this.#o.start === "latest";
     const stream = await consumer.consume({
       topics: [this.#o.topic],
@@ -435,6 +449,12 @@ class GroupMember implements BusConsumer {
       fallbackMode: "earliest",
     });
     this.#stream = stream;
+    if (onLag !== undefined) {
+      consumer.startLagMonitoring(
+        { topics: [this.#o.topic] },
+        this.#options.consumer?.lagIntervalMs ?? LAG_INTERVAL_MS,
+      );
+    }
     const positioned = latest ? this.#positioned(stream) : undefined;
     stream.on("readable", () => this.#wake?.());
     stream.on("error", () => this.#wake?.());

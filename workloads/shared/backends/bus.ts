@@ -56,7 +56,16 @@ export interface ConsumerOptions {
    * after it resolves reaches the member.
    */
   readonly start?: "committed" | "latest";
+  /**
+   * Called about every LAG_INTERVAL_MS with this member's lag on each partition it holds: the
+   * records after the partition's committed offset. An observation for metrics only: an adapter
+   * may report nothing (the memory bus does not).
+   */
+  readonly onLag?: (lag: ReadonlyMap<number, number>) => void;
 }
+
+/** How often a consumer with onLag reports its lag. */
+export const LAG_INTERVAL_MS = 10_000;
 
 export interface BusMembership {
   /** in the group now: joined, and not rebalancing, crashed or stopped since */

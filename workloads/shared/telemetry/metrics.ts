@@ -129,6 +129,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["call"] as const,
       registers: r,
     }),
+    consumerLag: new Gauge({
+      name: "switchboard_forwarder_consumer_lag",
+      help: "Records of each partition this forwarder holds after its committed offset (Kafka's consumer lag), by partition",
+      labelNames: ["partition"] as const,
+      registers: r,
+    }),
     unstoredMessages: new Gauge({
       name: "switchboard_forwarder_unstored_messages",
       help: "Messages sequenced and routed (acknowledged) whose store write has not landed yet",
