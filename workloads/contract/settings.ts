@@ -129,6 +129,18 @@ const str = (name: string, readBy: readonly WorkloadCommand[], d?: string): Stri
   readBy,
   default: d,
 });
+/** "true" or "false" */
+const flag = (
+  name: string,
+  readBy: readonly WorkloadCommand[],
+  d: "true" | "false",
+): OneOfSetting<"true" | "false"> => ({
+  kind: "oneOf",
+  name,
+  readBy,
+  values: ["true", "false"],
+  default: d,
+});
 const opt = (name: string, readBy: readonly WorkloadCommand[]): OptionalSetting => ({
   kind: "optional",
   name,
@@ -228,13 +240,7 @@ export const SETTINGS = {
   /** the web client's button says "Sign in with <this>" */
   oidcProviderName: str("OIDC_PROVIDER_NAME", ["gateway"], "SSO"),
   /** true: signing out of a sign-on's session also ends the provider's (RP-initiated logout) */
-  oidcProviderLogout: {
-    kind: "oneOf",
-    name: "OIDC_PROVIDER_LOGOUT",
-    readBy: ["gateway"],
-    values: ["true", "false"],
-    default: "true",
-  } as OneOfSetting<"true" | "false">,
+  oidcProviderLogout: flag("OIDC_PROVIDER_LOGOUT", ["gateway"], "true"),
   /** where the provider sends the browser after its logout; none: the web client (/) at the
    * redirect URL's origin. Register it at the provider. */
   oidcPostLogoutRedirectUrl: opt("OIDC_POST_LOGOUT_REDIRECT_URL", ["gateway"]),
@@ -245,13 +251,7 @@ export const SETTINGS = {
   objectStoreEndpoint: opt("OBJECT_STORE_ENDPOINT", ["gateway"]),
   objectStoreBucket: str("OBJECT_STORE_BUCKET", ["gateway"], "switchboard"),
   objectStoreRegion: str("OBJECT_STORE_REGION", ["gateway"], "us-east-1"),
-  objectStoreForcePathStyle: {
-    kind: "oneOf",
-    name: "OBJECT_STORE_FORCE_PATH_STYLE",
-    readBy: ["gateway"],
-    values: ["true", "false"],
-    default: "true",
-  } as OneOfSetting<"true" | "false">,
+  objectStoreForcePathStyle: flag("OBJECT_STORE_FORCE_PATH_STYLE", ["gateway"], "true"),
   objectStoreAccessKeyId: opt("OBJECT_STORE_ACCESS_KEY_ID", ["gateway"]),
   objectStoreSecretAccessKey: opt("OBJECT_STORE_SECRET_ACCESS_KEY", ["gateway"]),
   uploadMaxBytes: int("UPLOAD_MAX_BYTES", ["gateway"], 10 * 1024 * 1024, 1, 5 * 1024 ** 3),
