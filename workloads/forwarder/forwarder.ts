@@ -28,7 +28,14 @@
 import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames, traceHeaders } from "#contract/telemetry/tracing";
-import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
+import {
+  type Bus,
+  type BusConsumer,
+  type ConsumedBatch,
+  type ConsumerOptions,
+  groupStatus,
+  joinGroup,
+} from "../shared/backends/bus.ts";
 import { type Delivery, EVERY_GATEWAY } from "../shared/backends/delivery.ts";
 import {
   REGISTRY_EPOCH_CHECK_MS,
@@ -153,53 +160,32 @@ export class Forwarder {
     });
   }
 
-  /**
-   * The consumer group check of /readyz: passes while this member is in its group. A member
-   * with no partitions (the group has more members than the topic has partitions) is a
-   * standby that takes over at the next rebalance: it counts as ready, and says so.
-   */
+  /** The consumer group check of /readyz (groupStatus). */
   async groupCheck(): Promise<string> {
-    const m = this.#consumer?.membership();
-    if (m === undefined) throw new Error("not consuming");
-    if (!m.joined) throw new Error(`not in group ${this.#o.groupId} (joining or rebalancing)`);
-    return m.partitions.length === 0
-      ? `standby in ${this.#o.groupId}: no partitions (more members than partitions)`
-      : `in ${this.#o.groupId} with partitions ${m.partitions.join(",")}`;
+    return groupStatus(this.#consumer, this.#o.groupId);
   }
 
-  /**
-   * Joins the group, trying again (with a capped pause, logged) until it joins or stop() is
-   * called: a topic not created yet or a Kafka not up yet keeps the member waiting, not exiting.
-   */
+  /** Joins the group, waiting (not exiting) until it can or stop() is called (joinGroup). */
   async start(): Promise<void> {
     this.#stopping = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        this.#consumer = await this.#o.bus.consume({
-          groupId: this.#o.groupId,
-          topic: this.#o.topic,
-          pipeline: PIPELINE,
-          ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
-          onBatch: (batch) => this.handleBatch(batch),
-          onAssignment: (partitions, kept) => this.assigned(partitions, kept),
-          onLag: (lag) => {
-            // only the partitions held now: one handed on stops being reported here
-            this.#o.metrics.consumerLag.reset();
-            for (const [p, n] of lag) this.#o.metrics.consumerLag.set({ partition: String(p) }, n);
-          },
-        });
-        return;
-      } catch (err) {
-        if (this.#stopping) return;
-        const pause = Math.min(1_000 * 2 ** (attempt - 1), 15_000);
-        this.#o.log.warn(
-          { err, attempt, pause },
-          "cannot join the consumer group yet; trying again",
-        );
-        await this.#pause(pause);
-        if (this.#stopping) return;
-      }
-    }
+    const options: ConsumerOptions = {
+      groupId: this.#o.groupId,
+      topic: this.#o.topic,
+      pipeline: PIPELINE,
+      ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
+      onBatch: (batch) => this.handleBatch(batch),
+      onAssignment: (partitions, kept) => this.assigned(partitions, kept),
+      onLag: (lag) => {
+        // only the partitions held now: one handed on stops being reported here
+        this.#o.metrics.consumerLag.reset();
+        for (const [p, n] of lag) this.#o.metrics.consumerLag.set({ partition: String(p) }, n);
+      },
+    };
+    this.#consumer = await joinGroup(this.#o.bus, options, {
+      log: this.#o.log,
+      stopping: () => this.#stopping,
+      pause: (ms) => this.#pause(ms),
+    });
   }
 
   /**

@@ -21,7 +21,14 @@
 import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "#contract/telemetry/log";
 import { contextFrom, inSpan, SpanNames } from "#contract/telemetry/tracing";
-import type { Bus, BusConsumer, ConsumedBatch } from "../shared/backends/bus.ts";
+import {
+  type Bus,
+  type BusConsumer,
+  type ConsumedBatch,
+  type ConsumerOptions,
+  groupStatus,
+  joinGroup,
+} from "../shared/backends/bus.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
 import {
   excerptOf,
@@ -108,29 +115,20 @@ export class Notifier {
     this.#o = options;
   }
 
-  /** Joins the group, trying again (with backoff) while the topic or Kafka is not there yet. */
+  /** Joins the group, waiting (not exiting) until it can or stop() is called (joinGroup). */
   async start(): Promise<void> {
     this.#stopping = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        this.#consumer = await this.#o.bus.consume({
-          groupId: this.#o.groupId,
-          topic: this.#o.topic,
-          ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
-          onBatch: (batch) => this.handleBatch(batch),
-        });
-        return;
-      } catch (err) {
-        if (this.#stopping) return;
-        const pause = Math.min(1_000 * 2 ** (attempt - 1), 15_000);
-        this.#o.log.warn(
-          { err, attempt, pause },
-          "cannot join the consumer group yet; trying again",
-        );
-        await this.#sleep(pause);
-        if (this.#stopping) return;
-      }
-    }
+    const options: ConsumerOptions = {
+      groupId: this.#o.groupId,
+      topic: this.#o.topic,
+      ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
+      onBatch: (batch) => this.handleBatch(batch),
+    };
+    this.#consumer = await joinGroup(this.#o.bus, options, {
+      log: this.#o.log,
+      stopping: () => this.#stopping,
+      pause: (ms) => this.#sleep(ms),
+    });
   }
 
   /** Lets the batch in progress finish (or give up, uncommitted), then leaves the group. */
@@ -142,14 +140,9 @@ export class Notifier {
     await consumer?.stop();
   }
 
-  /** The readiness check: in the group (with or without partitions). */
+  /** The consumer group check of /readyz (groupStatus). */
   async groupCheck(): Promise<string> {
-    const m = this.#consumer?.membership();
-    if (m === undefined) throw new Error("not consuming");
-    if (!m.joined) throw new Error(`not in group ${this.#o.groupId} (joining or rebalancing)`);
-    return m.partitions.length === 0
-      ? `standby in ${this.#o.groupId}: no partitions (more members than partitions)`
-      : `in ${this.#o.groupId} with partitions ${m.partitions.join(",")}`;
+    return groupStatus(this.#consumer, this.#o.groupId);
   }
 
   /** Records the notifications of a batch's messages; resolves once they are all stored. */

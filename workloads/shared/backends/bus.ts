@@ -80,6 +80,48 @@ export interface BusConsumer {
   stop(): Promise<void>;
 }
 
+/**
+ * The consumer group check of a member's /readyz: passes while it is in its group. A member with
+ * no partitions (the group has more members than the topic has partitions) is a standby that
+ * takes over at the next rebalance: it counts as ready, and says so.
+ */
+export function groupStatus(consumer: BusConsumer | undefined, groupId: string): string {
+  const m = consumer?.membership();
+  if (m === undefined) throw new Error("not consuming");
+  if (!m.joined) throw new Error(`not in group ${groupId} (joining or rebalancing)`);
+  return m.partitions.length === 0
+    ? `standby in ${groupId}: no partitions (more members than partitions)`
+    : `in ${groupId} with partitions ${m.partitions.join(",")}`;
+}
+
+/**
+ * Joins the group, trying again (1 s doubling to 15 s, each failure logged) until it joins or
+ * `stopping()`: a topic not created yet or a Kafka not up yet keeps the member waiting, not
+ * exiting. Resolves undefined when it stopped first. `pause` is the member's own, so that its
+ * stop() can cut a pause short.
+ */
+export async function joinGroup(
+  bus: Bus,
+  options: ConsumerOptions,
+  member: {
+    readonly log: { warn(fields: object, msg: string): void };
+    readonly stopping: () => boolean;
+    readonly pause: (ms: number) => Promise<void>;
+  },
+): Promise<BusConsumer | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await bus.consume(options);
+    } catch (err) {
+      if (member.stopping()) return undefined;
+      const pause = Math.min(1_000 * 2 ** (attempt - 1), 15_000);
+      member.log.warn({ err, attempt, pause }, "cannot join the consumer group yet; trying again");
+      await member.pause(pause);
+      if (member.stopping()) return undefined;
+    }
+  }
+}
+
 export interface Bus {
   publish(topic: string, records: readonly BusRecord[]): Promise<void>;
   consume(options: ConsumerOptions): Promise<BusConsumer>;
