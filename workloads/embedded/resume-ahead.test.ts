@@ -1,6 +1,7 @@
 // A message is acked and delivered just before the forwarder stores it (docs/decisions/0024), so
 // a client can resume from a seq the store's room state does not count yet: the gateway takes
-// the resume seq as given and shows nothing twice.
+// the resume seq as given and shows nothing twice; and a socket that subscribes after its
+// gateway delivered a message the store does not hold yet still gets it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ChatSocket, Rest, type Session } from "../../e2e/testkit/index.ts";
@@ -16,6 +17,8 @@ describe("resuming ahead of the store's room state", () => {
   let roomId: string;
   /** seqs the room states lag the messages by, as while the last writes are in flight */
   let lag = 0;
+  /** history holds no message above this seq, as while its write is in flight */
+  let storedUpTo = Number.POSITIVE_INFINITY;
 
   before(async () => {
     const base = memoryBackends();
@@ -31,6 +34,10 @@ describe("resuming ahead of the store's room state", () => {
               ]),
             );
           };
+        }
+        if (name === "history") {
+          return async (...args: Parameters<Store["history"]>) =>
+            (await target.history(...args)).filter((m) => m.seq <= storedUpTo);
         }
         const member = target[name];
         return typeof member === "function" ? member.bind(target) : member;
@@ -79,6 +86,31 @@ describe("resuming ahead of the store's room state", () => {
     } finally {
       lag = 0;
       await Promise.all([sa.close(), sb.close()]);
+    }
+  });
+
+  it("a socket that subscribes after its gateway delivered a message not yet stored gets it once stored", async () => {
+    const url = cluster.urls[0] as string;
+    const sa = await ChatSocket.open(url, alice.accessToken);
+    let sb: ChatSocket | undefined;
+    try {
+      const welcome = await sa.waitFor((f) => f.type === "welcome", "welcome");
+      const rooms = welcome.rooms as { room_id: string; last_seq: number }[];
+      const start = rooms.find((r) => r.room_id === roomId)?.last_seq ?? 0;
+      storedUpTo = start + 2; // the last three writes are in flight
+      await sa.sendMessages(roomId, 5, { prefix: "c" });
+      await sa.waitForCount((f) => f.type === "ack", 5, "acks");
+      sb = await ChatSocket.open(url, bob.accessToken, { [roomId]: start });
+      await sb.waitForCount((f) => f.type === "message", 2, "the stored two");
+      storedUpTo = Number.POSITIVE_INFINITY; // the writes land; no message follows
+      await sb.waitForCount((f) => f.type === "message", 5, "all five");
+      assert.deepEqual(
+        sb.messages(roomId).map((f) => f.seq),
+        [1, 2, 3, 4, 5].map((i) => start + i),
+      );
+    } finally {
+      storedUpTo = Number.POSITIVE_INFINITY;
+      await Promise.all([sa.close(), sb?.close()]);
     }
   });
 });

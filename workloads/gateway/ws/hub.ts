@@ -299,8 +299,10 @@ export class Hub {
         }
         const { send, gap } = cursor.drain();
         for (const m of send) this.#sendMessage(conn, m);
-        if (!gap) return;
-        // a live message arrived ahead of the store's view: read again
+        // read again while a live message is ahead of the store's view: one queued for this
+        // socket, or one this gateway delivered before the socket subscribed (acked before
+        // its write, docs/decisions/0024), which no live frame will bring to it
+        if (!gap && cursor.last >= (this.#live.highest(roomId) ?? 0)) return;
         cursor.catchingUp = true;
       }
     } catch (err) {
