@@ -1,11 +1,14 @@
 // A message is acked and delivered just before the forwarder stores it (docs/decisions/0024), so
 // a client can resume from a seq the store's room state does not count yet: the gateway takes
 // the resume seq as given and shows nothing twice; and a socket that subscribes after its
-// gateway delivered a message the store does not hold yet still gets it.
+// gateway delivered a message the store does not hold yet, or on a gateway the message was
+// routed past, still gets it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ChatSocket, Rest, type Session } from "../../e2e/testkit/index.ts";
 import { memoryBackends } from "../shared/backends/connect.ts";
+import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
+import { REGISTRY_SETTLE_MS } from "../shared/backends/registry.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { RoomState } from "../shared/domain.ts";
 import { type InProcessCluster, startCluster } from "./cluster.ts";
@@ -43,7 +46,11 @@ describe("resuming ahead of the store's room state", () => {
         return typeof member === "function" ? member.bind(target) : member;
       },
     });
-    cluster = await startCluster({ backends: { ...base, store } });
+    // the registry's epoch began REGISTRY_SETTLE_MS ago and more: forwarders route by it alone,
+    // not to every gateway as while it settles
+    const registry = new MemoryRegistry({ now: () => Date.now() - 2 * REGISTRY_SETTLE_MS });
+    await base.registry.close();
+    cluster = await startCluster({ backends: { ...base, store, registry }, gateways: 2 });
     const rest = new Rest(cluster.urls[0] as string);
     alice = await rest.register("alice");
     bob = await rest.register("bob");
@@ -103,6 +110,31 @@ describe("resuming ahead of the store's room state", () => {
       sb = await ChatSocket.open(url, bob.accessToken, { [roomId]: start });
       await sb.waitForCount((f) => f.type === "message", 2, "the stored two");
       storedUpTo = Number.POSITIVE_INFINITY; // the writes land; no message follows
+      await sb.waitForCount((f) => f.type === "message", 5, "all five");
+      assert.deepEqual(
+        sb.messages(roomId).map((f) => f.seq),
+        [1, 2, 3, 4, 5].map((i) => start + i),
+      );
+    } finally {
+      storedUpTo = Number.POSITIVE_INFINITY;
+      await Promise.all([sa.close(), sb?.close()]);
+    }
+  });
+
+  it("a socket on a gateway that held no socket of the room gets what was routed past it once stored", async () => {
+    const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);
+    let sb: ChatSocket | undefined;
+    try {
+      const welcome = await sa.waitFor((f) => f.type === "welcome", "welcome");
+      const rooms = welcome.rooms as { room_id: string; last_seq: number }[];
+      const start = rooms.find((r) => r.room_id === roomId)?.last_seq ?? 0;
+      storedUpTo = start + 2;
+      await sa.sendMessages(roomId, 5, { prefix: "d" });
+      await sa.waitForCount((f) => f.type === "ack", 5, "acks");
+      // gateway 1 held no socket of the room: the messages were routed to gateway 0 only
+      sb = await ChatSocket.open(cluster.urls[1] as string, bob.accessToken, { [roomId]: start });
+      await sb.waitForCount((f) => f.type === "message", 2, "the stored two");
+      storedUpTo = Number.POSITIVE_INFINITY;
       await sb.waitForCount((f) => f.type === "message", 5, "all five");
       assert.deepEqual(
         sb.messages(roomId).map((f) => f.seq),

@@ -72,7 +72,12 @@ export interface ForwarderOptions {
 }
 
 /** Where a payload goes: the gateways of a room, of users, or both. */
-type Target = { readonly roomId?: string; readonly userIds?: readonly string[] };
+/** `seq`: a message's, recorded in the registry as the room's routed seq when it is looked up */
+type Target = {
+  readonly roomId?: string;
+  readonly seq?: number;
+  readonly userIds?: readonly string[];
+};
 type Outgoing = { gatewayId: string; payload: string };
 /** what an event wrote: settles once stored */
 type Written = { readonly written: Promise<void> };
@@ -369,7 +374,7 @@ export class Forwarder {
         { roomId: room.id, seq: known.seq, id: event.id, partition: room.partition, offset },
         "duplicate",
       );
-      this.#route({ roomId: room.id }, messagePayload(known));
+      this.#route({ roomId: room.id, seq: known.seq }, messagePayload(known));
       // durable once the original is: it is in this room's write queue, or stored already
       const original = room.unstored.get(event.id);
       return original === undefined ? NOTHING_WRITTEN : { written: original.stored.promise };
@@ -408,7 +413,7 @@ export class Forwarder {
       return { written: pending.stored.promise };
     }
     this.#o.metrics.busConsumed.inc({ kind: "message", outcome: "routed" });
-    this.#route({ roomId: room.id }, messagePayload(message));
+    this.#route({ roomId: room.id, seq: message.seq }, messagePayload(message));
     return { written: pending.stored.promise };
   }
 
@@ -649,15 +654,24 @@ export class Forwarder {
   }
 
   async #send(chunk: readonly { target: Target; payload: string }[]): Promise<void> {
-    const rooms = new Set<string>();
+    /** room → the highest seq of its messages in the chunk (0: none) */
+    const rooms = new Map<string, number>();
     const users = new Set<string>();
     for (const { target } of chunk) {
-      if (target.roomId !== undefined) rooms.add(target.roomId);
+      if (target.roomId !== undefined) {
+        rooms.set(target.roomId, Math.max(rooms.get(target.roomId) ?? 0, target.seq ?? 0));
+      }
       for (const u of target.userIds ?? []) users.add(u);
     }
     const end = this.#o.metrics.registrySeconds.startTimer({ op: "gateways_for_room" });
     const [roomGateways, userGateways, every] = await Promise.all([
-      lookUp([...rooms], (r) => this.#registry.gateways(() => this.#o.registry.gatewaysForRoom(r))),
+      // a gateway that subscribes to the room after this lookup learns the seq, and reads the
+      // messages this route passes it by from the store (decision 0024)
+      lookUp([...rooms.keys()], (r) =>
+        this.#registry.gateways(() =>
+          this.#o.registry.gatewaysForRoom(r, rooms.get(r) || undefined),
+        ),
+      ),
       lookUp([...users], (u) => this.#registry.gateways(() => this.#o.registry.gatewaysForUser(u))),
       this.#everyGatewayWhileSettling(),
     ]).finally(end);

@@ -86,6 +86,7 @@ export class Hub {
       rooms: () => [...this.#byRoom.keys()],
       users: () => [...this.#byUser.keys()],
       onRegistryLost: () => this.#catchUpEverything(),
+      routed: (seqs) => this.#routedPast(seqs),
     });
     this.#sessions = sessions;
   }
@@ -229,6 +230,7 @@ export class Hub {
     }
     await this.#ctx.registry
       .subscribeRooms(this.#ctx.gatewayId, [roomId], this.#ctx.limits.registryTtlMs)
+      .then((seqs) => this.#routedPast(seqs))
       .catch((err: unknown) => this.#registration.markStale(err));
     for (const c of conns) {
       this.#addToRoom(c, roomId);
@@ -254,9 +256,19 @@ export class Hub {
     if (fresh.length > 0) {
       await this.#ctx.registry
         .subscribeRooms(this.#ctx.gatewayId, fresh, this.#ctx.limits.registryTtlMs)
+        .then((seqs) => this.#routedPast(seqs))
         .catch((err: unknown) => this.#registration.markStale(err));
     }
     for (const roomId of roomIds) this.#addToRoom(conn, roomId);
+  }
+
+  /**
+   * Messages up to these seqs may have been routed before this gateway was in the registry,
+   * and may not be stored yet (decision 0024): catch-ups and history here wait for them as for
+   * those delivered live.
+   */
+  #routedPast(seqs: ReadonlyMap<string, number>): void {
+    for (const [roomId, seq] of seqs) if (seq > 0) this.#live.saw(roomId, seq);
   }
 
   #addToRoom(conn: Connection, roomId: string): void {

@@ -36,14 +36,18 @@ describe("gateway registration", () => {
       metrics: createMetrics({ defaultMetrics: false }),
     } as unknown as GatewayContext;
     let caughtUp = 0;
+    const routed: Map<string, number>[] = [];
     const registration = new Registration(ctx, {
       rooms: () => ["room-1"],
       users: () => ["user-1"],
       onRegistryLost: () => {
         caughtUp++;
       },
+      routed: (seqs) => routed.push(new Map(seqs)),
     });
+    await inner.gatewaysForRoom("room-1", 12); // routed before this gateway recorded the room
     await registration.start();
+    assert.deepEqual(routed, [new Map([["room-1", 12]])], "the seq routed past it is passed on");
     try {
       down = true;
       await inner.unsubscribeRooms("gw-1", ["room-1"]); // what the failed write would have made

@@ -15,6 +15,8 @@ export interface Registered {
   users(): string[];
   /** the registry lost its data and has everything again: fill what may have been missed */
   onRegistryLost(): void;
+  /** per room, the highest seq routed before this gateway's record (Registry.subscribeRooms) */
+  routed(seqs: ReadonlyMap<string, number>): void;
 }
 
 export class Registration {
@@ -59,7 +61,9 @@ export class Registration {
     const users = this.#held.users();
     await Promise.all([
       registry.markGatewayAlive(gatewayId, ttl),
-      rooms.length > 0 ? registry.subscribeRooms(gatewayId, rooms, ttl) : undefined,
+      rooms.length > 0
+        ? registry.subscribeRooms(gatewayId, rooms, ttl).then((seqs) => this.#held.routed(seqs))
+        : undefined,
       users.length > 0 ? registry.markOnline(gatewayId, users, ttl) : undefined,
     ]);
   }

@@ -25,6 +25,8 @@ export interface RedisKeys {
   readonly all: string;
   /** sorted set: gateway id → expiry (ms) of its subscription to the room */
   roomGateways(roomId: string): string;
+  /** sorted set of one member: the highest seq of the room a routing lookup named */
+  roomRouted(roomId: string): string;
   /** sorted set: gateway id → expiry (ms) of the user's presence on it */
   userGateways(userId: string): string;
   /** string "<id>:<since ms>": the registry's epoch, absent once its data was lost */
@@ -43,6 +45,7 @@ export function redisKeys(namespace: string): RedisKeys {
     namespace: ns,
     all: `${ns}*`,
     roomGateways: (roomId) => `${ns}room:${roomId}:gw`,
+    roomRouted: (roomId) => `${ns}room:${roomId}:routed`,
     userGateways: (userId) => `${ns}user:${userId}:gw`,
     registryEpoch: `${ns}registry:epoch`,
     liveGateways: `${ns}gateways`,

@@ -74,6 +74,36 @@ export function registryContract(name: string, factory: RegistryFactory): void {
       assert.deepEqual(await subject.gatewaysForRoom("room-c"), []);
     });
 
+    test("a subscription learns the highest seq a routing lookup of the room named before it", async ({
+      subject,
+    }) => {
+      assert.deepEqual(
+        await subject.subscribeRooms("gw-1", ["room-a"], 10_000),
+        new Map([["room-a", 0]]),
+        "nothing routed yet",
+      );
+      assert.deepEqual(await subject.gatewaysForRoom("room-a", 7), ["gw-1"]);
+      assert.deepEqual(await subject.gatewaysForRoom("room-b", 3), []);
+      assert.deepEqual(await subject.gatewaysForRoom("room-a", 5), ["gw-1"], "an older lookup");
+      assert.deepEqual(await subject.gatewaysForRoom("room-a"), ["gw-1"], "a lookup not routing");
+      assert.deepEqual(
+        await subject.subscribeRooms("gw-2", ["room-a", "room-b", "room-c"], 10_000),
+        new Map([
+          ["room-a", 7],
+          ["room-b", 3],
+          ["room-c", 0],
+        ]),
+      );
+      assert.deepEqual(sorted(await subject.gatewaysForRoom("room-b", 4)), ["gw-2"]);
+      assert.deepEqual(
+        await subject.subscribeRooms("gw-1", ["room-b"], 10_000),
+        new Map([["room-b", 4]]),
+      );
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        await assert.rejects(subject.gatewaysForRoom("room-a", bad), RangeError);
+      }
+    });
+
     test("unsubscribeRooms removes only that gateway from only those rooms", async ({
       subject,
     }) => {

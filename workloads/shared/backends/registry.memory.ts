@@ -1,7 +1,7 @@
 // Registry in memory, for the embedded default: one process is the whole cluster. Same
 // semantics as the Redis adapter: an entry lives while its expiry is after `now()`.
 import { randomUUID } from "node:crypto";
-import type { Registry, RegistryEpoch } from "./registry.ts";
+import { type Registry, type RegistryEpoch, ROUTED_SEQ_TTL_MS } from "./registry.ts";
 
 /** the one key of the live-gateways entries */
 const ALL = "all";
@@ -22,6 +22,8 @@ export class MemoryRegistry implements Registry {
   readonly #rooms: Entries = new Map();
   readonly #users: Entries = new Map();
   readonly #gateways: Entries = new Map();
+  /** room id → the highest seq a routing lookup named, and when that record expires */
+  readonly #routed = new Map<string, { seq: number; expiry: number }>();
   #epoch: RegistryEpoch | undefined;
   #writes = 0;
 
@@ -47,19 +49,38 @@ export class MemoryRegistry implements Registry {
     this.#rooms.clear();
     this.#users.clear();
     this.#gateways.clear();
+    this.#routed.clear();
     this.#epoch = undefined;
   }
 
   async subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number) {
     this.#record(this.#rooms, gatewayId, roomIds, ttlMs);
+    const now = this.#now();
+    return new Map(roomIds.map((id): [string, number] => [id, this.#routedSeq(id, now)]));
   }
 
   async unsubscribeRooms(gatewayId: string, roomIds: readonly string[]) {
     for (const roomId of roomIds) remove(this.#rooms, roomId, gatewayId);
   }
 
-  async gatewaysForRoom(roomId: string): Promise<string[]> {
-    return live(this.#rooms, roomId, this.#now());
+  async gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
+    const now = this.#now();
+    if (routing !== undefined) {
+      if (!Number.isSafeInteger(routing) || routing < 1) {
+        throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${routing}`);
+      }
+      const seq = Math.max(routing, this.#routedSeq(roomId, now));
+      this.#routed.set(roomId, { seq, expiry: now + ROUTED_SEQ_TTL_MS });
+    }
+    return live(this.#rooms, roomId, now);
+  }
+
+  #routedSeq(roomId: string, now: number): number {
+    const routed = this.#routed.get(roomId);
+    if (routed === undefined) return 0;
+    if (routed.expiry > now) return routed.seq;
+    this.#routed.delete(roomId);
+    return 0;
   }
 
   async markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number) {
@@ -83,6 +104,7 @@ export class MemoryRegistry implements Registry {
   async ping(): Promise<void> {}
 
   async close() {
+    this.#routed.clear();
     this.#rooms.clear();
     this.#users.clear();
     this.#gateways.clear();
@@ -104,6 +126,7 @@ export class MemoryRegistry implements Registry {
     if (this.#writes % sweepEvery === 0) {
       for (const id of this.#rooms.keys()) live(this.#rooms, id, now);
       for (const id of this.#users.keys()) live(this.#users, id, now);
+      for (const id of this.#routed.keys()) this.#routedSeq(id, now);
     }
   }
 }

@@ -13,6 +13,7 @@ import {
 } from "./redis-keys.ts";
 import { registryContract } from "./registry.contract.ts";
 import { RedisRegistry } from "./registry.redis.ts";
+import { ROUTED_SEQ_TTL_MS } from "./registry.ts";
 
 const freshKeys = (): RedisKeys => redisKeys(`sb:${uniqueName("registry")}:`);
 
@@ -75,10 +76,17 @@ describe("RedisRegistry on Redis", () => {
       await subject.subscribeRooms("gw-long", ["room-1"], 60_000);
       await subject.subscribeRooms("gw-short", ["room-1"], 1_000);
       await subject.markOnline("gw-short", ["user-1"], 1_000);
+      await subject.gatewaysForRoom("room-1", 9);
 
       const found = await admin.keys(keys.all);
-      assert.deepEqual(found.sort(), [keys.roomGateways("room-1"), keys.userGateways("user-1")]);
+      assert.deepEqual(found.sort(), [
+        keys.roomGateways("room-1"),
+        keys.roomRouted("room-1"),
+        keys.userGateways("user-1"),
+      ]);
       assert.equal(keys.roomGateways("room-1"), `${keys.namespace}room:room-1:gw`);
+      const routedTtl = await admin.pttl(keys.roomRouted("room-1"));
+      assert.ok(routedTtl > 0 && routedTtl <= ROUTED_SEQ_TTL_MS, `routed key PTTL ${routedTtl}`);
       // the shorter heartbeat of gw-short did not cut the key's life below gw-long's entry
       assert.ok((await admin.pttl(keys.roomGateways("room-1"))) > 60_000);
       const userTtl = await admin.pttl(keys.userGateways("user-1"));

@@ -3,7 +3,7 @@
 // scores after `now` and purge the rest. Each key also carries a PEXPIRE past its latest entry,
 // so a key that nobody reads any more disappears by itself. docs/decisions/0005.
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import { type ChainableCommander, Redis } from "ioredis";
 import {
   assertBounded,
   assertConnected,
@@ -15,7 +15,7 @@ import {
   type RedisKeys,
   redisKeys,
 } from "./redis-keys.ts";
-import type { Registry, RegistryEpoch } from "./registry.ts";
+import { type Registry, type RegistryEpoch, ROUTED_SEQ_TTL_MS } from "./registry.ts";
 
 export interface RedisRegistryOptions {
   /** key prefix of the ChatCluster, e.g. `sb:<cluster>:` */
@@ -23,6 +23,9 @@ export interface RedisRegistryOptions {
   /** the clock, in ms, that expiry times are written and read with; tests inject one */
   readonly now?: () => number;
 }
+
+/** the one member of a room's routed-seq key */
+const ROUTED = "seq";
 
 /** how long a key outlives its latest entry: covers clock skew between pods */
 const keyGraceMs = 30_000;
@@ -64,28 +67,48 @@ export class RedisRegistry implements Registry {
     return { id: held.slice(0, at), since };
   }
 
-  markGatewayAlive(gatewayId: string, ttlMs: number): Promise<void> {
-    return this.#record(() => this.#keys.liveGateways, gatewayId, ["all"], ttlMs);
+  async markGatewayAlive(gatewayId: string, ttlMs: number): Promise<void> {
+    await this.#record(() => this.#keys.liveGateways, gatewayId, ["all"], ttlMs);
   }
 
   liveGateways(): Promise<string[]> {
     return this.#live(this.#keys.liveGateways);
   }
 
-  subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number): Promise<void> {
-    return this.#record(this.#keys.roomGateways, gatewayId, roomIds, ttlMs);
+  /** One round trip: the entries (as #record), then each room's routed seq. */
+  async subscribeRooms(
+    gatewayId: string,
+    roomIds: readonly string[],
+    ttlMs: number,
+  ): Promise<Map<string, number>> {
+    const replies = await this.#record(
+      this.#keys.roomGateways,
+      gatewayId,
+      roomIds,
+      ttlMs,
+      (p, id) => p.zscore(this.#keys.roomRouted(id), ROUTED),
+    );
+    return new Map(roomIds.map((id, i): [string, number] => [id, Number(replies[i] ?? 0)]));
   }
 
   unsubscribeRooms(gatewayId: string, roomIds: readonly string[]): Promise<void> {
     return this.#remove(this.#keys.roomGateways, gatewayId, roomIds);
   }
 
-  gatewaysForRoom(roomId: string): Promise<string[]> {
-    return this.#live(this.#keys.roomGateways(roomId));
+  gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
+    if (routing === undefined) return this.#live(this.#keys.roomGateways(roomId));
+    if (!Number.isSafeInteger(routing) || routing < 1) {
+      throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${routing}`);
+    }
+    const key = this.#keys.roomRouted(roomId);
+    return this.#live(this.#keys.roomGateways(roomId), (p) => {
+      p.zadd(key, "GT", routing, ROUTED);
+      p.pexpire(key, ROUTED_SEQ_TTL_MS);
+    });
   }
 
-  markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void> {
-    return this.#record(this.#keys.userGateways, gatewayId, userIds, ttlMs);
+  async markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void> {
+    await this.#record(this.#keys.userGateways, gatewayId, userIds, ttlMs);
   }
 
   markOffline(gatewayId: string, userId: string): Promise<void> {
@@ -115,15 +138,19 @@ export class RedisRegistry implements Registry {
     return closeClient(this.#client);
   }
 
-  /** One round trip: per id, the entry, then a key expiry that only ever grows (NX, then GT). */
+  /**
+   * One round trip: per id, the entry, then a key expiry that only ever grows (NX, then GT),
+   * then `read`, one command per id, whose replies are returned.
+   */
   async #record(
     keyOf: (id: string) => string,
     gatewayId: string,
     ids: readonly string[],
     ttlMs: number,
-  ): Promise<void> {
+    read?: (pipeline: ChainableCommander, id: string) => void,
+  ): Promise<unknown[]> {
     checkTtl(ttlMs);
-    if (ids.length === 0) return;
+    if (ids.length === 0) return [];
     assertConnected(this.#client);
     const expiry = this.#now() + ttlMs;
     const keyTtl = Math.ceil(ttlMs) + keyGraceMs;
@@ -133,8 +160,10 @@ export class RedisRegistry implements Registry {
       pipeline.zadd(key, expiry, gatewayId);
       pipeline.pexpire(key, keyTtl, "NX");
       pipeline.pexpire(key, keyTtl, "GT");
+      read?.(pipeline, id);
     }
-    await execPipeline(pipeline);
+    const replies = await execPipeline(pipeline);
+    return read === undefined ? [] : replies.filter((_, i) => i % 4 === 3);
   }
 
   async #remove(
@@ -149,15 +178,19 @@ export class RedisRegistry implements Registry {
     await execPipeline(pipeline);
   }
 
-  /** One round trip: purge entries expired at `now`, then read those expiring after it. */
-  async #live(key: string): Promise<string[]> {
+  /**
+   * One round trip: `first` (written before the read), then purge entries expired at `now`,
+   * then read those expiring after it.
+   */
+  async #live(key: string, first?: (pipeline: ChainableCommander) => void): Promise<string[]> {
     assertConnected(this.#client);
     const now = this.#now();
     const pipeline = this.#client.pipeline();
+    first?.(pipeline);
     pipeline.zremrangebyscore(key, "-inf", now);
     pipeline.zrange(key, `(${now}`, "+inf", "BYSCORE");
-    const [, members] = await execPipeline(pipeline);
-    return members as string[];
+    const replies = await execPipeline(pipeline);
+    return replies.at(-1) as string[];
   }
 }
 

@@ -10,6 +10,11 @@ export const REGISTRY_EPOCH_CHECK_MS = 1_000;
  * well: long enough for each gateway to notice (one check) and register again.
  */
 export const REGISTRY_SETTLE_MS = 5_000;
+/**
+ * How long a room's routed seq is kept after its last routing lookup: longer than a message
+ * waits for its write while the store answers (docs/decisions/0024).
+ */
+export const ROUTED_SEQ_TTL_MS = 600_000;
 
 /** One life of the registry's data: a new epoch begins whenever that data was lost. */
 export interface RegistryEpoch {
@@ -33,12 +38,23 @@ export interface Registry {
 
   /**
    * Records that `gatewayId` holds sockets subscribed to these rooms, until `ttlMs` from now
-   * (refreshing the expiry of rooms already recorded).
+   * (refreshing the expiry of rooms already recorded). Answers, per room, the highest seq a
+   * lookup named before this write (0 if none in the last ROUTED_SEQ_TTL_MS): a message up to
+   * it may have been routed past this gateway, and may not be stored yet (decision 0024).
    */
-  subscribeRooms(gatewayId: string, roomIds: readonly string[], ttlMs: number): Promise<void>;
+  subscribeRooms(
+    gatewayId: string,
+    roomIds: readonly string[],
+    ttlMs: number,
+  ): Promise<Map<string, number>>;
   unsubscribeRooms(gatewayId: string, roomIds: readonly string[]): Promise<void>;
-  /** Gateways whose subscription to the room has not expired. */
-  gatewaysForRoom(roomId: string): Promise<string[]>;
+  /**
+   * Gateways whose subscription to the room has not expired. `routing`, the highest seq about
+   * to be routed to them, is recorded first: a gateway that subscribes after this read learns
+   * it from subscribeRooms. Each command is atomic and one client's run in order, so either the
+   * lookup sees the gateway or the gateway sees the seq.
+   */
+  gatewaysForRoom(roomId: string, routing?: number): Promise<string[]>;
 
   /** Records the user as online on the gateway until `ttlMs` from now. */
   markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void>;
