@@ -95,7 +95,7 @@ export class RedisRegistry implements Registry {
     return this.#remove(this.#keys.roomGateways, gatewayId, roomIds);
   }
 
-  gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
+  async gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
     if (routing === undefined) return this.#live(this.#keys.roomGateways(roomId));
     if (!Number.isSafeInteger(routing) || routing < 1) {
       throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${routing}`);
