@@ -667,10 +667,8 @@ export class Forwarder {
     const [roomGateways, userGateways, every] = await Promise.all([
       // a gateway that subscribes to the room after this lookup learns the seq, and reads the
       // messages this route passes it by from the store (decision 0024)
-      lookUp([...rooms.keys()], (r) =>
-        this.#registry.gateways(() =>
-          this.#o.registry.gatewaysForRoom(r, rooms.get(r) || undefined),
-        ),
+      this.#registry.gatewaysOfEach([...rooms.keys()], () =>
+        this.#o.registry.gatewaysForRooms(rooms),
       ),
       lookUp([...users], (u) => this.#registry.gateways(() => this.#o.registry.gatewaysForUser(u))),
       this.#everyGatewayWhileSettling(),

@@ -58,6 +58,17 @@ export class RegistryFallback {
     return (await this.#breaker.call(lookup)) ?? this.#broadcast();
   }
 
+  /** gateways() of many keys in one lookup: each key's, or [EVERY_GATEWAY] for every key. */
+  async gatewaysOfEach(
+    keys: readonly string[],
+    lookup: () => Promise<Map<string, string[]>>,
+  ): Promise<Map<string, string[]>> {
+    const everywhere = () => new Map(keys.map((k) => [k, this.#broadcast()]));
+    if (keys.length === 0) return new Map();
+    if (!this.#breaker.down && this.#breaker.settling) return everywhere();
+    return (await this.#breaker.call(lookup)) ?? everywhere();
+  }
+
   #broadcast(): string[] {
     this.#o.onBroadcast?.();
     return [EVERY_GATEWAY];

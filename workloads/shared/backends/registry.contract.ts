@@ -104,6 +104,40 @@ export function registryContract(name: string, factory: RegistryFactory): void {
       }
     });
 
+    test("gatewaysForRooms answers every room at once and records the routing seqs above 0", async ({
+      subject,
+    }) => {
+      await subject.subscribeRooms("gw-1", ["room-a", "room-b"], 10_000);
+      await subject.subscribeRooms("gw-2", ["room-b"], 10_000);
+      const found = await subject.gatewaysForRooms(
+        new Map([
+          ["room-a", 4],
+          ["room-b", 0],
+          ["room-c", 2],
+        ]),
+      );
+      assert.deepEqual(
+        [...found].map(([room, gateways]) => [room, sorted(gateways)]),
+        [
+          ["room-a", ["gw-1"]],
+          ["room-b", ["gw-1", "gw-2"]],
+          ["room-c", []],
+        ],
+      );
+      assert.deepEqual(
+        await subject.subscribeRooms("gw-3", ["room-a", "room-b", "room-c"], 10_000),
+        new Map([
+          ["room-a", 4],
+          ["room-b", 0],
+          ["room-c", 2],
+        ]),
+      );
+      assert.deepEqual(await subject.gatewaysForRooms(new Map()), new Map());
+      for (const bad of [-1, 1.5]) {
+        await assert.rejects(subject.gatewaysForRooms(new Map([["room-a", bad]])), RangeError);
+      }
+    });
+
     test("unsubscribeRooms removes only that gateway from only those rooms", async ({
       subject,
     }) => {

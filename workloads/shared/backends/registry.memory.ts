@@ -64,15 +64,22 @@ export class MemoryRegistry implements Registry {
   }
 
   async gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
+    if (routing !== undefined) checkRouting(routing);
+    return (await this.gatewaysForRooms(new Map([[roomId, routing ?? 0]]))).get(roomId) ?? [];
+  }
+
+  async gatewaysForRooms(routing: ReadonlyMap<string, number>): Promise<Map<string, string[]>> {
+    for (const seq of routing.values()) if (seq !== 0) checkRouting(seq);
     const now = this.#now();
-    if (routing !== undefined) {
-      if (!Number.isSafeInteger(routing) || routing < 1) {
-        throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${routing}`);
+    const found = new Map<string, string[]>();
+    for (const [roomId, routed] of routing) {
+      if (routed > 0) {
+        const seq = Math.max(routed, this.#routedSeq(roomId, now));
+        this.#routed.set(roomId, { seq, expiry: now + ROUTED_SEQ_TTL_MS });
       }
-      const seq = Math.max(routing, this.#routedSeq(roomId, now));
-      this.#routed.set(roomId, { seq, expiry: now + ROUTED_SEQ_TTL_MS });
+      found.set(roomId, live(this.#rooms, roomId, now));
     }
-    return live(this.#rooms, roomId, now);
+    return found;
   }
 
   #routedSeq(roomId: string, now: number): number {
@@ -128,6 +135,13 @@ export class MemoryRegistry implements Registry {
       for (const id of this.#users.keys()) live(this.#users, id, now);
       for (const id of this.#routed.keys()) this.#routedSeq(id, now);
     }
+  }
+}
+
+/** A routing seq is a message's seq. */
+function checkRouting(seq: number): void {
+  if (!Number.isSafeInteger(seq) || seq < 1) {
+    throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${seq}`);
   }
 }
 

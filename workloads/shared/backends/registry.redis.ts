@@ -97,14 +97,38 @@ export class RedisRegistry implements Registry {
 
   async gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
     if (routing === undefined) return this.#live(this.#keys.roomGateways(roomId));
-    if (!Number.isSafeInteger(routing) || routing < 1) {
-      throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${routing}`);
+    checkRouting(routing);
+    return (await this.gatewaysForRooms(new Map([[roomId, routing]]))).get(roomId) ?? [];
+  }
+
+  /** One round trip: per room, its routing seq (ZADD GT, PEXPIRE) first, then as #live. */
+  async gatewaysForRooms(routing: ReadonlyMap<string, number>): Promise<Map<string, string[]>> {
+    for (const seq of routing.values()) if (seq !== 0) checkRouting(seq);
+    if (routing.size === 0) return new Map();
+    assertConnected(this.#client);
+    const now = this.#now();
+    const pipeline = this.#client.pipeline();
+    const reads: number[] = [];
+    let at = 0;
+    for (const [roomId, seq] of routing) {
+      if (seq > 0) {
+        const key = this.#keys.roomRouted(roomId);
+        pipeline.zadd(key, "GT", seq, ROUTED);
+        pipeline.pexpire(key, ROUTED_SEQ_TTL_MS);
+        at += 2;
+      }
+      const key = this.#keys.roomGateways(roomId);
+      pipeline.zremrangebyscore(key, "-inf", now);
+      pipeline.zrange(key, `(${now}`, "+inf", "BYSCORE");
+      at += 2;
+      reads.push(at - 1);
     }
-    const key = this.#keys.roomRouted(roomId);
-    return this.#live(this.#keys.roomGateways(roomId), (p) => {
-      p.zadd(key, "GT", routing, ROUTED);
-      p.pexpire(key, ROUTED_SEQ_TTL_MS);
-    });
+    const replies = await execPipeline(pipeline);
+    const found = new Map<string, string[]>();
+    let i = 0;
+    for (const roomId of routing.keys())
+      found.set(roomId, replies[reads[i++] as number] as string[]);
+    return found;
   }
 
   async markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void> {
@@ -178,19 +202,22 @@ export class RedisRegistry implements Registry {
     await execPipeline(pipeline);
   }
 
-  /**
-   * One round trip: `first` (written before the read), then purge entries expired at `now`,
-   * then read those expiring after it.
-   */
-  async #live(key: string, first?: (pipeline: ChainableCommander) => void): Promise<string[]> {
+  /** One round trip: purge entries expired at `now`, then read those expiring after it. */
+  async #live(key: string): Promise<string[]> {
     assertConnected(this.#client);
     const now = this.#now();
     const pipeline = this.#client.pipeline();
-    first?.(pipeline);
     pipeline.zremrangebyscore(key, "-inf", now);
     pipeline.zrange(key, `(${now}`, "+inf", "BYSCORE");
-    const replies = await execPipeline(pipeline);
-    return replies.at(-1) as string[];
+    const [, members] = await execPipeline(pipeline);
+    return members as string[];
+  }
+}
+
+/** A routing seq is a message's seq. */
+function checkRouting(seq: number): void {
+  if (!Number.isSafeInteger(seq) || seq < 1) {
+    throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${seq}`);
   }
 }
 

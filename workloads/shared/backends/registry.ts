@@ -55,6 +55,11 @@ export interface Registry {
    * lookup sees the gateway or the gateway sees the seq.
    */
   gatewaysForRoom(roomId: string, routing?: number): Promise<string[]>;
+  /**
+   * gatewaysForRoom of every room of `routing` at once (one round trip in Redis); a room's
+   * value, when above 0, is its routing seq.
+   */
+  gatewaysForRooms(routing: ReadonlyMap<string, number>): Promise<Map<string, string[]>>;
 
   /** Records the user as online on the gateway until `ttlMs` from now. */
   markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void>;
