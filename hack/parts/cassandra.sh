@@ -102,7 +102,8 @@ cmd_up() {
     render "$CASS_SRC/cassandra.yaml.template" "$conf/cassandra.yaml" \
       PORT="$SB_CASSANDRA_PORT" STORAGE_PORT="$SB_CASSANDRA_STORAGE_PORT" DATA_DIR="$STATE/data" \
       RPC_ADDRESS="$rpc" BROADCAST_RPC_ADDRESS="$broadcast" \
-      COMMITLOG_SYNC="$sync" COMMITLOG_SYNC_PERIOD="$period" COMMITLOG_SYNC_GROUP_WINDOW="$window"
+      COMMITLOG_SYNC="$sync" COMMITLOG_SYNC_PERIOD="$period" COMMITLOG_SYNC_GROUP_WINDOW="$window" \
+      CONCURRENT_WRITES="${SB_CASSANDRA_CONCURRENT_WRITES:-8}"
     cp "$CASS_SRC/logback.xml" "$conf/logback.xml"
     local opts jamm
     mapfile -t opts < <(jvm_options "$CASS_SRC/jvm17.options")

@@ -93,6 +93,12 @@ const KNOWN_ROOMS = 20_000;
 const MAX_PROBES = 1_000;
 /** Batches of a partition in flight at once (routed, their writes pending). */
 export const PIPELINE = 4_096;
+/**
+ * Offsets are committed together at most this often, not once per batch: at low rates a
+ * batch is one message, and its commit cost Kafka more CPU than its produce. A partition taken
+ * over replays at most this much more (stored already, so found and routed as duplicates).
+ */
+export const COMMIT_EVERY_MS = 100;
 /** Payloads sent to gateways in one call. */
 const ROUTE_CHUNK = 2_000;
 
@@ -177,6 +183,7 @@ export class Forwarder {
       groupId: this.#o.groupId,
       topic: this.#o.topic,
       pipeline: PIPELINE,
+      commitEveryMs: COMMIT_EVERY_MS,
       ...(this.#o.instanceId !== undefined && { instanceId: this.#o.instanceId }),
       onBatch: (batch) => this.handleBatch(batch),
       onAssignment: (partitions, kept) => this.assigned(partitions, kept),

@@ -189,3 +189,83 @@ describe("KafkaBus consumer lag", () => {
     }
   });
 });
+
+describe("KafkaBus pipelined commits (commitEveryMs)", () => {
+  const records = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      key: `k${i % 3}`,
+      value: `${prefix}${i}`,
+      headers: {},
+    }));
+
+  it("commits what resolved within the interval, without a batch after it", async () => {
+    const topic = uniqueName("bus_commit_every");
+    await createTopicIfMissing(config, topic, 1);
+    const bus = new KafkaBus(config, { consumer: { ...consumer, lagIntervalMs: 200 } });
+    try {
+      await bus.publish(topic, records("a", 10));
+      const reports: Map<number, number>[] = [];
+      let handled = 0;
+      await bus.consume({
+        groupId: uniqueName("g"),
+        topic,
+        pipeline: 8,
+        commitEveryMs: 300,
+        onBatch: async (batch) => {
+          handled += batch.records.length;
+        },
+        onLag: (lag) => reports.push(new Map(lag)),
+      });
+      await waitFor("every record handled", () => (handled === 10 ? true : undefined));
+      await waitFor("no lag: the interval's commit went out", () =>
+        reports.at(-1)?.get(0) === 0 ? true : undefined,
+      );
+    } finally {
+      await bus.close();
+      await admin.deleteTopics({ topics: [topic] });
+    }
+  });
+
+  it("stop() commits what resolved: the next member of the group gets none of it again", async () => {
+    const topic = uniqueName("bus_commit_stop");
+    await createTopicIfMissing(config, topic, 2);
+    const groupId = uniqueName("g");
+    const bus = new KafkaBus(config, { consumer });
+    try {
+      await bus.publish(topic, records("before", 12));
+      const first: string[] = [];
+      const member = await bus.consume({
+        groupId,
+        topic,
+        pipeline: 8,
+        commitEveryMs: 600_000, // never by the interval within this test
+        onBatch: async (batch) => {
+          first.push(...batch.records.map((r) => r.value));
+        },
+      });
+      await waitFor("every record handled", () => (first.length === 12 ? true : undefined));
+      await member.stop();
+
+      await bus.publish(topic, records("after", 4));
+      const second: string[] = [];
+      await bus.consume({
+        groupId,
+        topic,
+        onBatch: async (batch) => {
+          second.push(...batch.records.map((r) => r.value));
+        },
+      });
+      await waitFor("the records published after", () =>
+        second.filter((v) => v.startsWith("after")).length === 4 ? true : undefined,
+      );
+      assert.deepEqual(
+        second.filter((v) => v.startsWith("before")),
+        [],
+        "nothing the stopped member handled came again",
+      );
+    } finally {
+      await bus.close();
+      await admin.deleteTopics({ topics: [topic] });
+    }
+  });
+});

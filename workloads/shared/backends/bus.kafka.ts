@@ -68,7 +68,7 @@ export interface KafkaBusOptions {
 }
 
 export class BusError extends Error {
-  readonly code: "BUS_CLOSED" | "BUS_OVERLOADED" | "BUS_HANDLER_FAILED";
+  readonly code: "BUS_CLOSED" | "BUS_OVERLOADED" | "BUS_HANDLER_FAILED" | "BUS_COMMIT_FAILED";
 
   constructor(code: BusError["code"], message: string, options?: ErrorOptions) {
     super(message, options);
@@ -330,6 +330,14 @@ class GroupMember implements BusConsumer {
   /** counts joins: a pipelined batch handed out before the latest one is not committed */
   #generation = 0;
   /**
+   * Pipelined: per partition, the offset after the last batch that resolved with every earlier
+   * one, not committed yet (the `commitEveryMs` option); cleared on each join.
+   */
+  readonly #toCommit = new Map<number, { offset: bigint; leaderEpoch: number }>();
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** the commits sent so far, in order */
+  #commits: Promise<void> = Promise.resolve();
+  /**
    * The group generation (Kafka's generationId) and partitions of this member's latest join,
    * kept across restarts of its client: a static member that rejoins in the generation after
    * (or, without a rebalance, in the same one) held its partitions throughout.
@@ -372,6 +380,7 @@ class GroupMember implements BusConsumer {
     this.#stopped ??= (async () => {
       await this.#loop;
       await this.#drain(STOP_DRAIN_MS);
+      await this.#flushCommits();
       await this.#end();
       this.#onStopped();
     })();
@@ -403,6 +412,7 @@ class GroupMember implements BusConsumer {
     consumer.on("consumer:group:join", (p) => {
       this.#joined = true;
       this.#generation++;
+      this.#toCommit.clear(); // resolved in the generation before: a later batch's covers it
       const mine = (p.assignments ?? []).flatMap((a) =>
         a.topic === this.#o.topic ? a.partitions : [],
       );
@@ -492,6 +502,9 @@ class GroupMember implements BusConsumer {
     this.#partitions = [];
     this.#handledUpTo.clear();
     this.#lanes.clear();
+    this.#toCommit.clear();
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     this.#failure = undefined;
     await stream?.close().catch(() => undefined);
     await consumer?.close(true).catch(() => undefined);
@@ -563,9 +576,10 @@ class GroupMember implements BusConsumer {
 
   /**
    * Pipelined: hands the batch to onBatch now and commits it once it and every earlier batch of
-   * the partition resolved, waiting first while `pipeline` batches are in flight. A rejection
-   * ends the client (the next one starts from the committed offsets); a commit is skipped once
-   * the partition was reassigned since the batch was handed out (a later batch's covers it).
+   * the partition resolved (with the others resolved within `commitEveryMs`), waiting first
+   * while `pipeline` batches are in flight. A rejection ends the client (the next one starts
+   * from the committed offsets); a commit is skipped once the partition was reassigned since
+   * the batch was handed out (a later batch's covers it).
    */
   async #dispatch(partition: number, fetched: readonly StringMessage[]): Promise<void> {
     const from = this.#handledUpTo.get(partition) ?? -1n;
@@ -589,16 +603,10 @@ class GroupMember implements BusConsumer {
       .then(() => handled)
       .then(async () => {
         if (this.#consumer !== consumer || this.#generation !== generation) return;
-        await consumer.commit({
-          offsets: [
-            {
-              topic: this.#o.topic,
-              partition,
-              offset: last.offset + 1n,
-              leaderEpoch: last.leaderEpoch,
-            },
-          ],
-        });
+        this.#toCommit.set(partition, { offset: last.offset + 1n, leaderEpoch: last.leaderEpoch });
+        const every = this.#o.commitEveryMs ?? 0;
+        if (every <= 0) await this.#flushCommits();
+        else this.#commitTimer ??= setTimeout(() => void this.#flushCommits(), every);
       });
     lane.tail = done;
     const tracked: Promise<void> = done.then(
@@ -618,6 +626,37 @@ class GroupMember implements BusConsumer {
       },
     );
     lane.inFlight.add(tracked);
+  }
+
+  /**
+   * Commits every offset #toCommit holds, in one request, after the commits before it. A
+   * failed commit ends the client, as a failed batch does.
+   */
+  #flushCommits(): Promise<void> {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    const consumer = this.#consumer;
+    if (consumer === undefined || this.#toCommit.size === 0) return this.#commits;
+    const offsets = [...this.#toCommit].map(([partition, o]) => ({
+      topic: this.#o.topic,
+      partition,
+      offset: o.offset,
+      leaderEpoch: o.leaderEpoch,
+    }));
+    this.#toCommit.clear();
+    this.#commits = this.#commits
+      .then(() => consumer.commit({ offsets }))
+      .catch((err: unknown) => {
+        if (this.#consumer !== consumer) return;
+        const why = err instanceof Error ? err.message : String(err);
+        this.#failure ??= new BusError(
+          "BUS_COMMIT_FAILED",
+          `committing ${offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(", ")} failed: ${why}`,
+          { cause: err },
+        );
+        this.#wake?.();
+      });
+    return this.#commits;
   }
 
   /** Waits (at most `ms`) for the pipelined batches in flight to resolve and commit. */

@@ -36,6 +36,13 @@ export interface ConsumerOptions {
    */
   readonly pipeline?: number;
   /**
+   * With `pipeline` above 1: the offsets of resolved batches are committed together, at most
+   * once per this many ms (default 0: one commit per batch). A member that takes a partition
+   * over replays what was handled but not committed yet, so the handler must take a batch
+   * twice, as it must after any crash. stop() commits what is resolved before it leaves.
+   */
+  readonly commitEveryMs?: number;
+  /**
    * Called when the member's partitions change (after a rebalance), with the partitions it
    * held without a break since its previous assignment: no other member can have consumed
    * those in between (the two assignments are of the same or consecutive group generations).
