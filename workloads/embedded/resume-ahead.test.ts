@@ -96,45 +96,26 @@ describe("resuming ahead of the store's room state", () => {
     }
   });
 
-  it("a socket that subscribes after its gateway delivered a message not yet stored gets it once stored", async () => {
-    const url = cluster.urls[0] as string;
-    const sa = await ChatSocket.open(url, alice.accessToken);
-    let sb: ChatSocket | undefined;
-    try {
-      const welcome = await sa.waitFor((f) => f.type === "welcome", "welcome");
-      const rooms = welcome.rooms as { room_id: string; last_seq: number }[];
-      const start = rooms.find((r) => r.room_id === roomId)?.last_seq ?? 0;
-      storedUpTo = start + 2; // the last three writes are in flight
-      await sa.sendMessages(roomId, 5, { prefix: "c" });
-      await sa.waitForCount((f) => f.type === "ack", 5, "acks");
-      sb = await ChatSocket.open(url, bob.accessToken, { [roomId]: start });
-      await sb.waitForCount((f) => f.type === "message", 2, "the stored two");
-      storedUpTo = Number.POSITIVE_INFINITY; // the writes land; no message follows
-      await sb.waitForCount((f) => f.type === "message", 5, "all five");
-      assert.deepEqual(
-        sb.messages(roomId).map((f) => f.seq),
-        [1, 2, 3, 4, 5].map((i) => start + i),
-      );
-    } finally {
-      storedUpTo = Number.POSITIVE_INFINITY;
-      await Promise.all([sa.close(), sb?.close()]);
-    }
-  });
-
-  it("a socket on a gateway that held no socket of the room gets what was routed past it once stored", async () => {
+  /**
+   * Alice (gateway 0) sends five messages while the store holds only the first two of them;
+   * bob then resumes on gateway `bobs` from before them. He gets the two, and the other three
+   * once their writes land, though no message follows.
+   */
+  const resumeBeforeWrites = async (bobs: number, prefix: string) => {
     const sa = await ChatSocket.open(cluster.urls[0] as string, alice.accessToken);
     let sb: ChatSocket | undefined;
     try {
       const welcome = await sa.waitFor((f) => f.type === "welcome", "welcome");
       const rooms = welcome.rooms as { room_id: string; last_seq: number }[];
       const start = rooms.find((r) => r.room_id === roomId)?.last_seq ?? 0;
-      storedUpTo = start + 2;
-      await sa.sendMessages(roomId, 5, { prefix: "d" });
+      storedUpTo = start + 2; // the last three writes are in flight
+      await sa.sendMessages(roomId, 5, { prefix });
       await sa.waitForCount((f) => f.type === "ack", 5, "acks");
-      // gateway 1 held no socket of the room: the messages were routed to gateway 0 only
-      sb = await ChatSocket.open(cluster.urls[1] as string, bob.accessToken, { [roomId]: start });
+      sb = await ChatSocket.open(cluster.urls[bobs] as string, bob.accessToken, {
+        [roomId]: start,
+      });
       await sb.waitForCount((f) => f.type === "message", 2, "the stored two");
-      storedUpTo = Number.POSITIVE_INFINITY;
+      storedUpTo = Number.POSITIVE_INFINITY; // the writes land
       await sb.waitForCount((f) => f.type === "message", 5, "all five");
       assert.deepEqual(
         sb.messages(roomId).map((f) => f.seq),
@@ -144,5 +125,14 @@ describe("resuming ahead of the store's room state", () => {
       storedUpTo = Number.POSITIVE_INFINITY;
       await Promise.all([sa.close(), sb?.close()]);
     }
+  };
+
+  it("a socket that subscribes after its gateway delivered a message not yet stored gets it once stored", async () => {
+    await resumeBeforeWrites(0, "c");
+  });
+
+  it("a socket on a gateway that held no socket of the room gets what was routed past it once stored", async () => {
+    // gateway 1 held no socket of the room: the messages were routed to gateway 0 only
+    await resumeBeforeWrites(1, "d");
   });
 });
