@@ -144,6 +144,7 @@ describe("Switchboard on a real cluster", { timeout: 40 * MINUTES }, () => {
     await Promise.all(members.map((m) => m.close().catch(() => undefined)));
     cluster.closeForwards();
     await cluster.printPods("at the end");
+    if (namespace !== "") await cluster.printWarnings(namespace);
     if (t !== undefined) await teardown(cluster, t, namespace);
     else if (namespace !== "") await cluster.deleteNamespace(namespace);
     await cluster

@@ -61,6 +61,27 @@ export class SuiteCluster extends Cluster {
     process.stdout.write(`\n--- ${heading}: kubectl get pods -A -o wide\n${out}\n`);
   }
 
+  /**
+   * Prints each Pod's warnings and errors (JSON log lines of level 40 and up), at most `max`
+   * per Pod, the latest: what a failed run leaves to look at once the namespace is gone.
+   */
+  async printWarnings(namespace: string, max = 40): Promise<void> {
+    const pods = await this.core.listNamespacedPod({ namespace }).catch(() => ({ items: [] }));
+    for (const p of pods.items) {
+      const name = p.metadata?.name ?? "";
+      const log = await this.kubectl(["logs", "-n", namespace, name, "--all-containers"]).catch(
+        (e: Error) => `(kubectl logs failed: ${e.message})`,
+      );
+      const lines = log
+        .split("\n")
+        .filter((l) => /"level":(4|5|6)0\b/.test(l) || l.startsWith("("));
+      if (lines.length === 0) continue;
+      process.stdout.write(
+        `\n--- warnings and errors of ${name}\n${lines.slice(-max).join("\n")}\n`,
+      );
+    }
+  }
+
   async pods(namespace: string, selector: string): Promise<V1Pod[]> {
     return (await this.core.listNamespacedPod({ namespace, labelSelector: selector })).items;
   }
