@@ -128,6 +128,18 @@ export class Member {
     } else if (f.type === "error") {
       const code = String(f.code);
       this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+      // a send refused for now (RATE_LIMITED, UNAVAILABLE: nothing was carried out) is sent
+      // again after the time the gateway gave, with the same client_msg_id, as a client does
+      const id = typeof f.id === "string" ? f.id : undefined;
+      const after = typeof f.retry_after_ms === "number" ? f.retry_after_ms : undefined;
+      if (id !== undefined && after !== undefined && this.#pending.has(id)) {
+        setTimeout(() => {
+          const frame = this.#pending.get(id);
+          if (frame === undefined || !this.connected || this.#stopped) return;
+          this.#ws?.send(JSON.stringify(frame));
+          this.#sentAt.set(id, Date.now());
+        }, after).unref();
+      }
     } else if (f.type === "ack" && typeof f.client_msg_id === "string") {
       this.#pending.delete(f.client_msg_id);
       this.#sentAt.delete(f.client_msg_id);
@@ -150,6 +162,7 @@ export class Member {
     const client_msg_id = `${this.name}-${++this.#next}`;
     const frame = {
       type: "message",
+      id: client_msg_id, // an error frame names it: a refused send is sent again
       room_id: roomId,
       client_msg_id,
       msg_type: "text",
@@ -184,15 +197,20 @@ export class Member {
     return this.#pending.size;
   }
 
-  waitAllAcked(timeoutMs = 120_000): Promise<true> {
-    return waitFor(
-      `${this.name}'s messages all acknowledged`,
-      () => (this.#pending.size === 0 ? true : undefined),
-      {
-        timeoutMs,
-        intervalMs: 50,
-      },
-    );
+  async waitAllAcked(timeoutMs = 120_000): Promise<true> {
+    try {
+      return await waitFor(
+        `${this.name}'s messages all acknowledged`,
+        () => (this.#pending.size === 0 ? true : undefined),
+        { timeoutMs, intervalMs: 50 },
+      );
+    } catch (err) {
+      const errors = JSON.stringify(Object.fromEntries(this.errors));
+      throw new Error(
+        `${(err as Error).message}: ${this.#pending.size} not acknowledged; error frames ${errors}`,
+        { cause: err },
+      );
+    }
   }
 
   /** Waits until the member was shown every seq 1..last of the room. */
