@@ -309,6 +309,8 @@ export class ChatState {
         ? undefined
         : await session.signOnLogout().catch(() => undefined);
     if (ended === undefined) await session?.logout().catch(() => {});
+    // a token refresh that ended during the calls above must not leave the session behind
+    sessionStorage.clear();
     if (ended?.end_session_url !== undefined) {
       location.assign(ended.end_session_url);
       return;
@@ -320,6 +322,9 @@ export class ChatState {
   #signingOut = false;
 
   #saveSession(s: SessionState): void {
+    // signing out: a refresh that lands now (the sign-out calls refresh a token near its end)
+    // would bring the ended session back on the next page
+    if (this.#signingOut) return;
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
   }
 
