@@ -45,7 +45,7 @@ describe("gateway registration", () => {
       },
       routed: (seqs) => routed.push(new Map(seqs)),
     });
-    await inner.gatewaysForRoom("room-1", 12); // routed before this gateway recorded the room
+    await inner.gatewaysForRooms(new Map([["room-1", 12]])); // routed before this gateway recorded the room
     await registration.start();
     assert.deepEqual(routed, [new Map([["room-1", 12]])], "the seq routed past it is passed on");
     try {

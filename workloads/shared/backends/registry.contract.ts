@@ -77,15 +77,18 @@ export function registryContract(name: string, factory: RegistryFactory): void {
     test("a subscription learns the highest seq a routing lookup of the room named before it", async ({
       subject,
     }) => {
+      const route = async (roomId: string, seq: number) =>
+        (await subject.gatewaysForRooms(new Map([[roomId, seq]]))).get(roomId);
       assert.deepEqual(
         await subject.subscribeRooms("gw-1", ["room-a"], 10_000),
         new Map([["room-a", 0]]),
         "nothing routed yet",
       );
-      assert.deepEqual(await subject.gatewaysForRoom("room-a", 7), ["gw-1"]);
-      assert.deepEqual(await subject.gatewaysForRoom("room-b", 3), []);
-      assert.deepEqual(await subject.gatewaysForRoom("room-a", 5), ["gw-1"], "an older lookup");
-      assert.deepEqual(await subject.gatewaysForRoom("room-a"), ["gw-1"], "a lookup not routing");
+      assert.deepEqual(await route("room-a", 7), ["gw-1"]);
+      assert.deepEqual(await route("room-b", 3), []);
+      assert.deepEqual(await route("room-a", 5), ["gw-1"], "an older lookup");
+      assert.deepEqual(await route("room-a", 0), ["gw-1"], "a lookup not routing");
+      assert.deepEqual(await subject.gatewaysForRoom("room-a"), ["gw-1"], "a plain lookup");
       assert.deepEqual(
         await subject.subscribeRooms("gw-2", ["room-a", "room-b", "room-c"], 10_000),
         new Map([
@@ -94,14 +97,13 @@ export function registryContract(name: string, factory: RegistryFactory): void {
           ["room-c", 0],
         ]),
       );
-      assert.deepEqual(sorted(await subject.gatewaysForRoom("room-b", 4)), ["gw-2"]);
+      assert.deepEqual(sorted((await route("room-b", 4)) ?? []), ["gw-2"]);
       assert.deepEqual(
         await subject.subscribeRooms("gw-1", ["room-b"], 10_000),
         new Map([["room-b", 4]]),
       );
-      for (const bad of [0, -1, 1.5, Number.NaN]) {
-        await assert.rejects(subject.gatewaysForRoom("room-a", bad), RangeError);
-      }
+      for (const bad of [-1, 1.5, Number.NaN])
+        await assert.rejects(route("room-a", bad), RangeError);
     });
 
     test("gatewaysForRooms answers every room at once and records the routing seqs above 0", async ({
@@ -133,9 +135,6 @@ export function registryContract(name: string, factory: RegistryFactory): void {
         ]),
       );
       assert.deepEqual(await subject.gatewaysForRooms(new Map()), new Map());
-      for (const bad of [-1, 1.5]) {
-        await assert.rejects(subject.gatewaysForRooms(new Map([["room-a", bad]])), RangeError);
-      }
     });
 
     test("unsubscribeRooms removes only that gateway from only those rooms", async ({

@@ -22,9 +22,9 @@ registryContract("memory", async () => {
 it("a room's routed seq is forgotten ROUTED_SEQ_TTL_MS after its last routing lookup", async () => {
   let now = 0;
   const subject = new MemoryRegistry({ now: () => now });
-  await subject.gatewaysForRoom("room-a", 4);
+  await subject.gatewaysForRooms(new Map([["room-a", 4]]));
   now += ROUTED_SEQ_TTL_MS - 1;
-  await subject.gatewaysForRoom("room-a", 2); // an older seq renews the record, keeps the seq
+  await subject.gatewaysForRooms(new Map([["room-a", 2]])); // an older seq renews the record, keeps the seq
   now += ROUTED_SEQ_TTL_MS - 1;
   assert.deepEqual(await subject.subscribeRooms("gw", ["room-a"], 1_000), new Map([["room-a", 4]]));
   now += 1;

@@ -1,7 +1,13 @@
 // Registry in memory, for the embedded default: one process is the whole cluster. Same
 // semantics as the Redis adapter: an entry lives while its expiry is after `now()`.
 import { randomUUID } from "node:crypto";
-import { type Registry, type RegistryEpoch, ROUTED_SEQ_TTL_MS } from "./registry.ts";
+import {
+  checkRouting,
+  checkTtl,
+  type Registry,
+  type RegistryEpoch,
+  ROUTED_SEQ_TTL_MS,
+} from "./registry.ts";
 
 /** the one key of the live-gateways entries */
 const ALL = "all";
@@ -63,9 +69,8 @@ export class MemoryRegistry implements Registry {
     for (const roomId of roomIds) remove(this.#rooms, roomId, gatewayId);
   }
 
-  async gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
-    if (routing !== undefined) checkRouting(routing);
-    return (await this.gatewaysForRooms(new Map([[roomId, routing ?? 0]]))).get(roomId) ?? [];
+  async gatewaysForRoom(roomId: string): Promise<string[]> {
+    return live(this.#rooms, roomId, this.#now());
   }
 
   async gatewaysForRooms(routing: ReadonlyMap<string, number>): Promise<Map<string, string[]>> {
@@ -135,20 +140,6 @@ export class MemoryRegistry implements Registry {
       for (const id of this.#users.keys()) live(this.#users, id, now);
       for (const id of this.#routed.keys()) this.#routedSeq(id, now);
     }
-  }
-}
-
-/** A routing seq is a message's seq. */
-function checkRouting(seq: number): void {
-  if (!Number.isSafeInteger(seq) || seq < 1) {
-    throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${seq}`);
-  }
-}
-
-/** A TTL must be a positive number of milliseconds. */
-function checkTtl(ttlMs: number): void {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
   }
 }
 

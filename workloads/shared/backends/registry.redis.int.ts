@@ -76,7 +76,7 @@ describe("RedisRegistry on Redis", () => {
       await subject.subscribeRooms("gw-long", ["room-1"], 60_000);
       await subject.subscribeRooms("gw-short", ["room-1"], 1_000);
       await subject.markOnline("gw-short", ["user-1"], 1_000);
-      await subject.gatewaysForRoom("room-1", 9);
+      await subject.gatewaysForRooms(new Map([["room-1", 9]]));
 
       const found = await admin.keys(keys.all);
       assert.deepEqual(found.sort(), [

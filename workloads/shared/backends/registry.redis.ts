@@ -15,7 +15,13 @@ import {
   type RedisKeys,
   redisKeys,
 } from "./redis-keys.ts";
-import { type Registry, type RegistryEpoch, ROUTED_SEQ_TTL_MS } from "./registry.ts";
+import {
+  checkRouting,
+  checkTtl,
+  type Registry,
+  type RegistryEpoch,
+  ROUTED_SEQ_TTL_MS,
+} from "./registry.ts";
 
 export interface RedisRegistryOptions {
   /** key prefix of the ChatCluster, e.g. `sb:<cluster>:` */
@@ -95,10 +101,8 @@ export class RedisRegistry implements Registry {
     return this.#remove(this.#keys.roomGateways, gatewayId, roomIds);
   }
 
-  async gatewaysForRoom(roomId: string, routing?: number): Promise<string[]> {
-    if (routing === undefined) return this.#live(this.#keys.roomGateways(roomId));
-    checkRouting(routing);
-    return (await this.gatewaysForRooms(new Map([[roomId, routing]]))).get(roomId) ?? [];
+  gatewaysForRoom(roomId: string): Promise<string[]> {
+    return this.#live(this.#keys.roomGateways(roomId));
   }
 
   /** One round trip: per room, its routing seq (ZADD GT, PEXPIRE) first, then as #live. */
@@ -108,27 +112,21 @@ export class RedisRegistry implements Registry {
     assertConnected(this.#client);
     const now = this.#now();
     const pipeline = this.#client.pipeline();
-    const reads: number[] = [];
-    let at = 0;
+    /** room → where its ZRANGE's reply is */
+    const reads = new Map<string, number>();
     for (const [roomId, seq] of routing) {
       if (seq > 0) {
         const key = this.#keys.roomRouted(roomId);
         pipeline.zadd(key, "GT", seq, ROUTED);
         pipeline.pexpire(key, ROUTED_SEQ_TTL_MS);
-        at += 2;
       }
       const key = this.#keys.roomGateways(roomId);
       pipeline.zremrangebyscore(key, "-inf", now);
       pipeline.zrange(key, `(${now}`, "+inf", "BYSCORE");
-      at += 2;
-      reads.push(at - 1);
+      reads.set(roomId, pipeline.length - 1);
     }
     const replies = await execPipeline(pipeline);
-    const found = new Map<string, string[]>();
-    let i = 0;
-    for (const roomId of routing.keys())
-      found.set(roomId, replies[reads[i++] as number] as string[]);
-    return found;
+    return new Map([...reads].map(([roomId, at]) => [roomId, replies[at] as string[]]));
   }
 
   async markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void> {
@@ -164,7 +162,7 @@ export class RedisRegistry implements Registry {
 
   /**
    * One round trip: per id, the entry, then a key expiry that only ever grows (NX, then GT),
-   * then `read`, one command per id, whose replies are returned.
+   * then `read` of each id, whose (last) replies are returned in the order of `ids`.
    */
   async #record(
     keyOf: (id: string) => string,
@@ -179,15 +177,19 @@ export class RedisRegistry implements Registry {
     const expiry = this.#now() + ttlMs;
     const keyTtl = Math.ceil(ttlMs) + keyGraceMs;
     const pipeline = this.#client.pipeline();
+    const reads: number[] = [];
     for (const id of ids) {
       const key = keyOf(id);
       pipeline.zadd(key, expiry, gatewayId);
       pipeline.pexpire(key, keyTtl, "NX");
       pipeline.pexpire(key, keyTtl, "GT");
-      read?.(pipeline, id);
+      if (read !== undefined) {
+        read(pipeline, id);
+        reads.push(pipeline.length - 1);
+      }
     }
     const replies = await execPipeline(pipeline);
-    return read === undefined ? [] : replies.filter((_, i) => i % 4 === 3);
+    return reads.map((at) => replies[at]);
   }
 
   async #remove(
@@ -211,19 +213,5 @@ export class RedisRegistry implements Registry {
     pipeline.zrange(key, `(${now}`, "+inf", "BYSCORE");
     const [, members] = await execPipeline(pipeline);
     return members as string[];
-  }
-}
-
-/** A routing seq is a message's seq. */
-function checkRouting(seq: number): void {
-  if (!Number.isSafeInteger(seq) || seq < 1) {
-    throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${seq}`);
-  }
-}
-
-/** A TTL must be a positive number of milliseconds (the contract holds both adapters to it). */
-function checkTtl(ttlMs: number): void {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
   }
 }

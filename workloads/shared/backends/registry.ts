@@ -48,16 +48,14 @@ export interface Registry {
     ttlMs: number,
   ): Promise<Map<string, number>>;
   unsubscribeRooms(gatewayId: string, roomIds: readonly string[]): Promise<void>;
+  /** Gateways whose subscription to the room has not expired. */
+  gatewaysForRoom(roomId: string): Promise<string[]>;
   /**
-   * Gateways whose subscription to the room has not expired. `routing`, the highest seq about
-   * to be routed to them, is recorded first: a gateway that subscribes after this read learns
-   * it from subscribeRooms. Each command is atomic and one client's run in order, so either the
-   * lookup sees the gateway or the gateway sees the seq.
-   */
-  gatewaysForRoom(roomId: string, routing?: number): Promise<string[]>;
-  /**
-   * gatewaysForRoom of every room of `routing` at once (one round trip in Redis); a room's
-   * value, when above 0, is its routing seq.
+   * gatewaysForRoom of every room of `routing` at once (one round trip in Redis). A room's
+   * value, when above 0, is the highest seq about to be routed to it, recorded first: a gateway
+   * that subscribes after this read learns it from subscribeRooms. Each command is atomic and
+   * one client's run in order, so either the lookup sees the gateway or the gateway sees the
+   * seq.
    */
   gatewaysForRooms(routing: ReadonlyMap<string, number>): Promise<Map<string, string[]>>;
 
@@ -72,4 +70,18 @@ export interface Registry {
   /** Resolves while the backend can serve now; rejects saying why (bounded in time). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A TTL must be a positive number of milliseconds (the contract holds both adapters to it). */
+export function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
+  }
+}
+
+/** A routing seq is a message's seq. */
+export function checkRouting(seq: number): void {
+  if (!Number.isSafeInteger(seq) || seq < 1) {
+    throw new RangeError(`routing must be a seq (an integer ≥ 1), got ${seq}`);
+  }
 }
