@@ -228,10 +228,7 @@ export class Hub {
       cursor.catchingUp = true;
       c.rooms.set(roomId, cursor);
     }
-    await this.#ctx.registry
-      .subscribeRooms(this.#ctx.gatewayId, [roomId], this.#ctx.limits.registryTtlMs)
-      .then((seqs) => this.#routedPast(seqs))
-      .catch((err: unknown) => this.#registration.markStale(err));
+    await this.#recordRooms([roomId]);
     for (const c of conns) {
       this.#addToRoom(c, roomId);
       await this.#catchUp(c, roomId);
@@ -253,13 +250,19 @@ export class Hub {
 
   async #subscribeLocal(conn: Connection, roomIds: readonly string[]): Promise<void> {
     const fresh = roomIds.filter((r) => !this.#byRoom.has(r));
-    if (fresh.length > 0) {
-      await this.#ctx.registry
-        .subscribeRooms(this.#ctx.gatewayId, fresh, this.#ctx.limits.registryTtlMs)
-        .then((seqs) => this.#routedPast(seqs))
-        .catch((err: unknown) => this.#registration.markStale(err));
-    }
+    if (fresh.length > 0) await this.#recordRooms(fresh);
     for (const roomId of roomIds) this.#addToRoom(conn, roomId);
+  }
+
+  /**
+   * Records in the registry that this gateway holds these rooms (so the forwarders route here),
+   * learning what was routed past it before; a failure marks the registration stale.
+   */
+  async #recordRooms(roomIds: readonly string[]): Promise<void> {
+    await this.#ctx.registry
+      .subscribeRooms(this.#ctx.gatewayId, roomIds, this.#ctx.limits.registryTtlMs)
+      .then((seqs) => this.#routedPast(seqs))
+      .catch((err: unknown) => this.#registration.markStale(err));
   }
 
   /**
