@@ -457,7 +457,8 @@ export class CassandraStore implements Store {
   /**
    * No logged batch (its batch log costs Cassandra a write and a delete per call): the room's
    * rows first, one single-partition batch per bucket (atomic and isolated within its
-   * partition), then the by-id rows and the room's state side by side. So the room's rows are
+   * partition), then the by-id rows and the room's state side by side, in as few unlogged
+   * batches as Cassandra's thresholds allow (one for a lone message). So the room's rows are
    * never behind either: a reader that finds a message by id, or the state at a seq, finds the
    * room's rows too, and the room's rows stay a prefix of its sequence (the forwarder's replay
    * after a crash rests on that, docs/decisions/0020). A failure part way is repaired by
@@ -479,18 +480,34 @@ export class CassandraStore implements Store {
       }
     }
     const last = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
-    await Promise.all([
-      ...rows.map((r) => this.#write(r.byId.query, r.byId.params)),
-      // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
-      this.#write(
-        `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
+    const after = [
+      ...rows.map((r) => ({ ...r.byId, bytes: r.bytes })),
+      {
+        // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
+        query:
+          `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
           "VALUES (?, ?, ?) USING TIMESTAMP ?",
-        [last.roomId, last.seq, last.createdAt, last.seq],
+        params: [last.roomId, last.seq, last.createdAt, last.seq],
+        bytes: STATEMENT_BYTES,
+      },
+    ];
+    // Each request costs Cassandra more than the rows in it: the by-id rows and the state go
+    // together in unlogged batches, each within the node's default batch thresholds (more
+    // partitions or bytes and it logs a warning on every write, and past 50 KiB refuses it)
+    await Promise.all(
+      groupForBatches(after).map((group) =>
+        group.length === 1 && group[0] !== undefined
+          ? this.#write(group[0].query, group[0].params)
+          : this.#batch(group, false),
       ),
-    ]);
+    );
   }
 
-  #messageRows(m: StoredMessage): Record<"room" | "byId", { query: string; params: Params }> {
+  #messageRows(m: StoredMessage): {
+    room: { query: string; params: Params };
+    byId: { query: string; params: Params };
+    bytes: number;
+  } {
     const c = m.content;
     const values = [
       m.id,
@@ -515,6 +532,11 @@ export class CassandraStore implements Store {
         query: `INSERT INTO ${this.#ks}.messages_by_id (room_id, seq, ${MESSAGE_COLS}) VALUES (?, ?, ${marks})`,
         params: [m.roomId, m.seq, ...values],
       },
+      bytes:
+        STATEMENT_BYTES +
+        Buffer.byteLength(c.text ?? "") +
+        Buffer.byteLength(c.url ?? c.key ?? "") +
+        Buffer.byteLength(c.name ?? ""),
     };
   }
 
@@ -762,6 +784,36 @@ function positionFromRow(roomId: string, userId: string, row: Row): ReadPosition
  * an external url, never both), so uploads needed no schema migration (docs/decisions/0021).
  */
 const OBJECT_URL_SCHEME = "object:";
+
+/**
+ * Cassandra's defaults for a batch that spans partitions: a warning past 10 partitions
+ * (unlogged_batch_across_partitions_warn_threshold) or 5 KiB (batch_size_warn_threshold), a
+ * refusal past 50 KiB. A group stays within the warnings, counting each statement's row as
+ * its text's bytes plus STATEMENT_BYTES for the rest (ids, times, column overhead: well over).
+ */
+const BATCH_PARTITIONS = 10;
+const BATCH_BYTES = 4 * 1024;
+const STATEMENT_BYTES = 400;
+
+/** Statements in order, grouped greedily within BATCH_PARTITIONS and BATCH_BYTES each. */
+export function groupForBatches<T extends { readonly bytes: number }>(
+  statements: readonly T[],
+): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const s of statements) {
+    if (group.length > 0 && (group.length === BATCH_PARTITIONS || bytes + s.bytes > BATCH_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(s);
+    bytes += s.bytes;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
 
 function messageFromRow(roomId: string, row: Row): StoredMessage {
   const textValue = optText(row, "content_text");
