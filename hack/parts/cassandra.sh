@@ -15,6 +15,11 @@
 # batch (fsync per write burst) or periodic (acknowledges before the fsync, every 10 s: loses
 # acknowledged writes on a crash; for comparison only). See docs/decisions/0013.
 #
+# Timer slack: SB_CASSANDRA_TIMER_SLACK_US=1000 (default) lets the kernel stretch each short
+# sleep of Cassandra's threads by up to 1 ms; its idle request workers otherwise wake every
+# ~10-60 µs for 10 ms after each request, about a third of a core at any steady trickle of
+# requests. 0 leaves the kernel's 50 µs. See docs/decisions/0025.
+#
 # Java: $JAVA_HOME/bin/java when JAVA_HOME is set, else `java` from PATH. Cassandra 5.0 runs
 # on JDK 11 or 17 only (17 here). Files: hack/cassandra/{pom.xml,cassandra.yaml.template,
 # logback.xml,jvm17.options}.
@@ -111,7 +116,13 @@ cmd_up() {
     # Cassandra wants many files open; take the hard limit where the soft one is lower
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     stat -c %s "$(logfile cassandra)" >"$STATE/log-offset" 2>/dev/null || echo 0 >"$STATE/log-offset"
-    start_bg cassandra "$java" -Xms512m -Xmx1g -XX:ActiveProcessorCount=2 "${opts[@]}" \
+    local slack_us=${SB_CASSANDRA_TIMER_SLACK_US:-1000} slack=()
+    [[ $slack_us =~ ^[0-9]+$ ]] || die "SB_CASSANDRA_TIMER_SLACK_US must be a whole number of µs, not '$slack_us'"
+    if ((slack_us > 0)); then
+      # set in a shell that then becomes Cassandra: its threads inherit the value
+      slack=(bash -c 'echo "$1" >/proc/self/timerslack_ns && shift && exec "$@"' timer-slack "$((slack_us * 1000))")
+    fi
+    start_bg cassandra "${slack[@]}" "$java" -Xms512m -Xmx1g -XX:ActiveProcessorCount=2 "${opts[@]}" \
       "-javaagent:$jamm" \
       -Dcassandra.ring_delay_ms=1000 -Dcassandra.skip_wait_for_gossip_to_settle=0 \
       "-Dcassandra.config=file://$conf/cassandra.yaml" \
