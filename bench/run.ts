@@ -14,6 +14,7 @@ const suites: { name: string; args: string[] }[] = [
   { name: "deliver", args: ["deliver.ts"] },
   { name: "forward", args: ["forward.ts", "--real"] },
   { name: "commitlog", args: ["commitlog.ts"] },
+  { name: "cassandra-pace", args: ["cassandra-pace.ts", "--timer-slack-us", "1000"] },
   { name: "notifier", args: ["notifier.ts"] },
   { name: "e2e", args: ["e2e.ts", "--profile"] },
   { name: "peers", args: ["peers.ts"] },
