@@ -14,11 +14,11 @@ describe("groupForBatches", () => {
     );
   });
 
-  it("keeps every batch within 10 partitions, in order", () => {
+  it("keeps every batch within 2 partitions, in order", () => {
     const groups = groupForBatches(statements(...Array.from({ length: 17 }, () => 100)));
     assert.deepEqual(
       groups.map((g) => g.length),
-      [10, 7],
+      [2, 2, 2, 2, 2, 2, 2, 2, 1],
     );
     assert.deepEqual(
       groups.flat().map((s) => s.i),
@@ -27,10 +27,10 @@ describe("groupForBatches", () => {
   });
 
   it("keeps every batch within 4 KiB, and a row larger than that alone", () => {
-    const groups = groupForBatches(statements(400, 3_000, 900, 6_000, 400));
+    const groups = groupForBatches(statements(400, 3_000, 900, 3_500, 6_000, 400));
     assert.deepEqual(
       groups.map((g) => g.map((s) => s.i)),
-      [[0, 1], [2], [3], [4]],
+      [[0, 1], [2], [3], [4], [5]],
     );
     for (const g of groups) {
       if (g.length > 1) assert.ok(g.reduce((n, s) => n + s.bytes, 0) <= 4 * 1024);

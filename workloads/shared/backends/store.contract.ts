@@ -456,6 +456,26 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 1001);
       });
 
+      it("persistMessages of many rooms at once stores each room's write whole", async () => {
+        // as the forwarder's room writers do when a batch of the bus arrives: 25 rooms at
+        // once, one with texts long enough that its by-id rows go in requests of their own
+        const rooms = Array.from({ length: 25 }, () => newRoom("group"));
+        for (const room of rooms) await store().createRoom(room, []);
+        const writes = rooms.map((room, r) =>
+          [1, 2, 3].map((seq) => {
+            const m = newMessage(room.id, seq);
+            return r === 7 ? { ...m, content: { text: "é".repeat(3_000) } } : m;
+          }),
+        );
+        await Promise.all(writes.map((w) => store().persistMessages(w)));
+        for (const [r, room] of rooms.entries()) {
+          const w = writes[r] ?? [];
+          assert.deepEqual(await store().history(room.id, { limit: 10 }), w);
+          assert.deepEqual(await store().getMessageById(w[2]?.id as string), w[2]);
+          assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 3);
+        }
+      });
+
       it("messageAt finds a room's message by seq, and nothing where the seq is free", async () => {
         const room = newRoom("group");
         await store().createRoom(room, []);
