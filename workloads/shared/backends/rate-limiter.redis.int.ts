@@ -62,6 +62,26 @@ describe("RedisRateLimiter on Redis", () => {
     }
   });
 
+  it("takes asked together go in one pipeline, also when Redis has lost the script", async () => {
+    const keys = freshKeys();
+    const pod = RedisRateLimiter.connect(redisUrl(), { namespace: keys.namespace });
+    try {
+      const spec = { capacity: 5, refillPerSecond: 0.001 };
+      await pod.take("warm", spec); // the script is cached now
+      await admin.script("FLUSH"); // as after a Redis restart: every EVALSHA answers NOSCRIPT
+      const decisions = await Promise.all([
+        ...Array.from({ length: 8 }, () => pod.take("user-1", spec)),
+        ...Array.from({ length: 3 }, () => pod.take("user-2", spec)),
+      ]);
+      assert.equal(decisions.slice(0, 8).filter((d) => d.allowed).length, 5);
+      assert.ok(decisions.slice(8).every((d) => d.allowed));
+      assert.equal(pod.degraded, false, "decided in Redis, not locally");
+    } finally {
+      await dropNamespace(admin, keys);
+      await pod.close();
+    }
+  });
+
   it("keeps a bucket as a hash under the namespace that expires once full again", async () => {
     const keys = freshKeys();
     const subject = RedisRateLimiter.connect(redisUrl(), { namespace: keys.namespace });
