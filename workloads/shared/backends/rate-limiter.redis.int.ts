@@ -62,7 +62,7 @@ describe("RedisRateLimiter on Redis", () => {
     }
   });
 
-  it("takes asked together go in one pipeline, also when Redis has lost the script", async () => {
+  it("concurrent takes are each decided in Redis, also when Redis has lost the script", async () => {
     const keys = freshKeys();
     const pod = RedisRateLimiter.connect(redisUrl(), { namespace: keys.namespace });
     try {

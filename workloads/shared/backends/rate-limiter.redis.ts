@@ -82,15 +82,21 @@ export class RedisRateLimiter implements RateLimiter {
   #localUntil = 0;
   /** an ask whether Redis is back is under way */
   #probing = false;
-  /** takes asked this turn, sent together at its end */
-  #waiting: { key: string; args: number[]; asked: PromiseWithResolvers<unknown> }[] = [];
 
-  /** Connects a client of its own with bounded options; close() quits it. */
+  /**
+   * Connects a client of its own with bounded options; close() quits it. The client
+   * auto-pipelines: the takes asked within one turn of the event loop (a gateway's sends arrive
+   * from many sockets at once) go to Redis in one write, each script call still run whole and
+   * alone there, so every decision is the one it would be by itself.
+   */
   static connect(
     url: string,
     options: RedisRateLimiterOptions & RedisClientSettings,
   ): RedisRateLimiter {
-    return new RedisRateLimiter(new Redis(url, boundedRedisOptions(options)), options);
+    return new RedisRateLimiter(
+      new Redis(url, { ...boundedRedisOptions(options), enableAutoPipelining: true }),
+      options,
+    );
   }
 
   /** Takes ownership of `client` (close() quits it), which must have bounded options. */
@@ -158,7 +164,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   async #takeInRedis(key: string, spec: BucketSpec, cost: number): Promise<RateDecision> {
     assertConnected(this.#client);
-    const reply = await this.#queue(this.#keys.rateBucket(key), [
+    const reply = await this.#run(this.#keys.rateBucket(key), [
       spec.capacity,
       spec.refillPerSecond,
       cost,
@@ -170,56 +176,16 @@ export class RedisRateLimiter implements RateLimiter {
     return { allowed: allowed === 1, remaining, retryAfterMs };
   }
 
-  /**
-   * The takes asked within one turn of the event loop go to Redis as one pipeline (one write,
-   * not one per send: a gateway's sends arrive from many sockets at once). Each script call
-   * still runs whole and alone in Redis, so every decision is the one it would be by itself.
-   */
-  #queue(key: string, args: number[]): Promise<unknown> {
-    const asked = Promise.withResolvers<unknown>();
-    this.#waiting.push({ key, args, asked });
-    if (this.#waiting.length === 1) setImmediate(() => this.#flush());
-    return asked.promise;
-  }
-
-  #flush(): void {
-    const takes = this.#waiting;
-    this.#waiting = [];
-    const [only] = takes;
-    if (takes.length === 1 && only !== undefined) {
-      this.#run(only.key, only.args).then(only.asked.resolve, only.asked.reject);
-      return;
-    }
-    const pipeline = this.#client.pipeline();
-    for (const t of takes) pipeline.evalsha(takeSha, 1, t.key, ...t.args);
-    pipeline.exec().then(
-      (replies) => {
-        for (const [i, t] of takes.entries()) {
-          const [err, reply] = replies?.[i] ?? [new Error("no reply in the pipeline"), null];
-          if (err === null) t.asked.resolve(reply);
-          else if (isNoScript(err)) this.#run(t.key, t.args).then(t.asked.resolve, t.asked.reject);
-          else t.asked.reject(err);
-        }
-      },
-      (err: unknown) => {
-        for (const t of takes) t.asked.reject(err);
-      },
-    );
-  }
-
   /** EVALSHA, and once, when the server does not hold the script yet, EVAL (which caches it). */
   async #run(key: string, args: number[]): Promise<unknown> {
     try {
       return await this.#client.evalsha(takeSha, 1, key, ...args);
     } catch (err) {
-      if (!isNoScript(err)) throw err;
+      if (!(err instanceof Error && err.message.startsWith("NOSCRIPT"))) throw err;
       return await this.#client.eval(takeScript, 1, key, ...args);
     }
   }
 }
-
-const isNoScript = (err: unknown): boolean =>
-  err instanceof Error && err.message.startsWith("NOSCRIPT");
 
 /** Capacity and refill must be positive, and cost positive and at most the capacity. */
 function checkRequest(spec: BucketSpec, cost: number): void {
