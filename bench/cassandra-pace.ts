@@ -95,10 +95,10 @@ interface Row {
   kind: string;
   pace: string;
   slack: string;
-  requestsPerSec: number;
+  sendsPerSec: number;
   cpuCores: number;
   requestThreadsShare: number;
-  cpuMsPerRequest: number;
+  cpuMsPerSend: number;
   p50: number;
   p99: number;
   load1: number;
@@ -111,7 +111,6 @@ async function measure(
   kind: string,
   slack: string,
   pace: string,
-  requestsPer: number,
   body: () => Promise<number>,
   latency: ReturnType<typeof newHistogram>,
 ): Promise<Row> {
@@ -125,10 +124,10 @@ async function measure(
     kind,
     pace,
     slack,
-    requestsPerSec: Math.round((sent * requestsPer) / s),
+    sendsPerSec: Math.round(sent / s),
     cpuCores: round3(total / 1000 / s),
     requestThreadsShare: total === 0 ? 0 : Math.round((request / total) * 100),
-    cpuMsPerRequest: round3(total / (sent * requestsPer)),
+    cpuMsPerSend: round3(total / sent),
     p50: sum.p50,
     p99: sum.p99,
     load1: load()[0],
@@ -236,7 +235,7 @@ try {
         for (const pace of paces) {
           const label = pace === 0 ? "back to back" : `every ${pace} ms`;
           const h = newHistogram();
-          rows.push(await measure(pid, "1 INSERT", slack, label, 1, paced(one, pace, h), h));
+          rows.push(await measure(pid, "1 INSERT", slack, label, paced(one, pace, h), h));
         }
         for (const pace of [10, 0].filter((p) => paces.includes(p))) {
           const label = pace === 0 ? "back to back" : `every ${pace} ms`;
@@ -247,14 +246,13 @@ try {
               "1 message (persistMessage)",
               slack,
               label,
-              1,
               paced(message, pace, h),
               h,
             ),
           );
         }
         const h1 = newHistogram();
-        rows.push(await measure(pid, "1 INSERT", slack, "64 writers", 1, flooded(one, 64, h1), h1));
+        rows.push(await measure(pid, "1 INSERT", slack, "64 writers", flooded(one, 64, h1), h1));
         const h3 = newHistogram();
         rows.push(
           await measure(
@@ -262,7 +260,6 @@ try {
             "1 message (persistMessage)",
             slack,
             "64 writers",
-            1,
             flooded(message, 64, h3),
             h3,
           ),
@@ -274,7 +271,6 @@ try {
             "unlogged batch of 10 INSERTs (one partition)",
             slack,
             "64 writers",
-            1,
             flooded(batch10, 64, h2),
             h2,
           ),
@@ -308,10 +304,10 @@ const body = table(
     r.kind,
     r.pace,
     r.slack,
-    r.requestsPerSec,
+    r.sendsPerSec,
     r.cpuCores,
     `${r.requestThreadsShare} %`,
-    r.cpuMsPerRequest,
+    r.cpuMsPerSend,
     r.p50,
     r.p99,
     r.load1,

@@ -1,5 +1,5 @@
 // How CassandraStore.persistMessages groups the by-id rows and the room's state into batches:
-// within Cassandra's default warning thresholds for a batch that spans partitions, in order.
+// two partitions and 4 KiB at most each, in order.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { groupForBatches } from "./store.cassandra.ts";

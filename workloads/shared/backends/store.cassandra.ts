@@ -457,8 +457,8 @@ export class CassandraStore implements Store {
   /**
    * No logged batch (its batch log costs Cassandra a write and a delete per call): the room's
    * rows first, one single-partition batch per bucket (atomic and isolated within its
-   * partition), then the by-id rows and the room's state side by side, in as few unlogged
-   * batches as Cassandra's thresholds allow (one for a lone message). So the room's rows are
+   * partition), then the by-id rows and the room's state side by side, two partitions to an
+   * unlogged batch (one batch for a lone message; see BATCH_PARTITIONS). So the room's rows are
    * never behind either: a reader that finds a message by id, or the state at a seq, finds the
    * room's rows too, and the room's rows stay a prefix of its sequence (the forwarder's replay
    * after a crash rests on that, docs/decisions/0020). A failure part way is repaired by
@@ -492,8 +492,7 @@ export class CassandraStore implements Store {
       },
     ];
     // Each request costs Cassandra more than the rows in it: the by-id rows and the state go
-    // together in unlogged batches, each within the node's default batch thresholds (more
-    // partitions or bytes and it logs a warning on every write, and past 50 KiB refuses it)
+    // together in small unlogged batches (groupForBatches says how small, and why)
     await Promise.all(
       groupForBatches(after).map((group) =>
         group.length === 1 && group[0] !== undefined
