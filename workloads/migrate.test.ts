@@ -132,6 +132,7 @@ describe("migration files", () => {
       "room_state",
       "messages",
       "messages_by_id",
+      "message_ids",
       "read_positions",
       "refresh_tokens",
       "refresh_token_families",

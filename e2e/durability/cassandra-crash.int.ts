@@ -108,7 +108,7 @@ describe("Cassandra crash (own node)", () => {
     try {
       const lost: string[] = [];
       for (const m of acked) {
-        const found = await after.getMessageById(m.id);
+        const found = await after.messageById(m.roomId, m.id);
         if (found?.seq !== m.seq || found.roomId !== m.roomId) lost.push(`${m.roomId}#${m.seq}`);
       }
       assert.deepEqual(lost, [], `${lost.length} of ${acked.length} acknowledged writes lost`);

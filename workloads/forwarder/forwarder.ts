@@ -431,10 +431,9 @@ export class Forwarder {
     if (!room.ids.has(id) && !room.replaying) return undefined;
     const recent = room.recent.find((m) => m.id === id);
     if (recent !== undefined) return recent;
-    // In the window but no longer in memory: the stored record says what it was. Read where
-    // the window saw it, in the room's own rows: the by-id row is written in the same logged
-    // batch, but a batch spanning partitions is not isolated, and a reader can see one
-    // without the other (a missed lookup here gave a message a second seq).
+    // In the window but no longer in memory: the stored record says what it was, read where
+    // the window saw it, in the room's own rows (one read; and a lookup by id looks only in the
+    // room's newest buckets, decision 0026)
     const seq = room.ids.get(id);
     if (seq !== undefined) {
       const at = await this.#retry("read a retried message", () =>
@@ -443,9 +442,9 @@ export class Forwarder {
       if (at?.id === id) return at;
     }
     const stored = await this.#retry("read a retried message", () =>
-      this.#o.store.getMessageById(id),
+      this.#o.store.messageById(room.id, id),
     );
-    if (stored?.roomId === room.id) return stored;
+    if (stored !== undefined) return stored;
     room.replaying = false;
     return undefined;
   }

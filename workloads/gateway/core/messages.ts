@@ -139,13 +139,13 @@ export class Messages {
     checkContent(posted.msgType, posted.content);
     const req = await this.#withObject(posted);
     const id = messageId(req);
-    const stored = await this.#ctx.store.getMessageById(id);
+    const stored = await this.#ctx.store.messageById(req.roomId, id);
     if (stored !== undefined) return { message: sameMessage(stored, req), created: false };
     await this.#checkReply(req);
     await this.#produce(req);
     const deadline = Date.now() + Math.min(SERVER_POST_WAIT_MS, this.#ctx.limits.ackTimeoutMs);
     for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
-      const found = await this.#ctx.store.getMessageById(id);
+      const found = await this.#ctx.store.messageById(req.roomId, id);
       if (found !== undefined) return { message: sameMessage(found, req), created: true };
       if (Date.now() + pause > deadline) break;
       await delay(pause);

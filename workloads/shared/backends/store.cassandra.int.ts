@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { Client } from "cassandra-driver";
+import { Client, tracker } from "cassandra-driver";
 import { checksumOf, loadMigrations, migrate, type Replication } from "#contract/schema/migrate";
 import {
   cassandraContactPoints,
@@ -243,35 +243,87 @@ describe("migrate() on a real Cassandra", () => {
   });
 });
 
-describe("CassandraStore when a writer stopped between a room's rows and its state", () => {
-  it("history and messageAt see the rows the room state does not count yet", async () => {
-    const client = await connect();
-    const keyspace = uniqueName("lag");
+describe("CassandraStore's message writes (decision 0026)", () => {
+  const roomId = randomUUID();
+  const at = (seq: number) => new Date(1_700_000_000_000 + seq * 1000);
+  const message = (seq: number, room = roomId) => ({
+    roomId: room,
+    seq,
+    id: randomUUID(),
+    senderId: "sender",
+    clientMsgId: `c${seq}`,
+    msgType: "text" as const,
+    content: { text: `message ${seq}` },
+    createdAt: at(seq),
+  });
+  let requests = 0;
+  const counted = async (): Promise<Client> => {
+    const c = new Client({
+      contactPoints: cassandraContactPoints(),
+      localDataCenter: cassandraLocalDc(),
+      socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
+      // the driver checks instanceof its RequestTracker class, which its types call an
+      // interface: a RequestLogger (one) that counts instead of logging
+      requestTracker: new (class extends tracker.RequestLogger {
+        override onSuccess(): void {
+          requests++;
+        }
+        override onError(): void {
+          requests++;
+        }
+      })({}),
+    });
+    await c.connect();
+    return c;
+  };
+  const requestsOf = async (call: () => Promise<unknown>): Promise<number> => {
+    const before = requests;
+    await call();
+    return requests - before;
+  };
+
+  it("a message is one request, a write of a room's messages one per bucket, plus its state where a bucket opens", async () => {
+    const client = await counted();
+    const keyspace = uniqueName("writes");
     try {
       const migrated = await migrate(client, { keyspace, replication });
       assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
       const store = new CassandraStore(client, keyspace);
-      const roomId = randomUUID();
-      const at = (seq: number) => new Date(1_700_000_000_000 + seq * 1000);
-      const message = (seq: number) => ({
+      assert.equal(await requestsOf(() => store.persistMessage(message(1))), 1);
+      assert.equal(
+        await requestsOf(() => store.persistMessages([2, 3, 4].map((s) => message(s)))),
+        1,
+      );
+      // 998-999 in bucket 0, 1000-1001 in bucket 1, then the state naming seq 1000
+      assert.equal(
+        await requestsOf(() =>
+          store.persistMessages([998, 999, 1000, 1001].map((s) => message(s))),
+        ),
+        3,
+      );
+      assert.deepEqual((await store.roomStates([roomId])).get(roomId), {
         roomId,
-        seq,
-        id: randomUUID(),
-        senderId: "sender",
-        clientMsgId: `c${seq}`,
-        msgType: "text" as const,
-        content: { text: `message ${seq}` },
-        createdAt: at(seq),
+        lastSeq: 1001,
+        lastActivity: at(1001),
       });
-      const first = [985, 986].map(message);
-      const inFlight = Array.from({ length: 16 }, (_, i) => message(987 + i)); // two buckets
-      await store.persistMessages(first);
-      // the rows of the write in flight landed, its room state did not (the writer was killed)
-      for (const m of inFlight) {
-        await client.execute(
+    } finally {
+      await drop(client, keyspace);
+      await client.shutdown();
+    }
+  });
+
+  it("a room's last seq is its newest row's: when a writer stopped before the state, and in a state written before 0006", async () => {
+    const client = await connect();
+    const keyspace = uniqueName("state");
+    try {
+      const migrated = await migrate(client, { keyspace, replication });
+      assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
+      const store = new CassandraStore(client, keyspace);
+      const row = (m: ReturnType<typeof message>) =>
+        client.execute(
           `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [
-            roomId,
+            m.roomId,
             Math.floor(m.seq / 1000),
             m.seq,
             m.id,
@@ -283,20 +335,44 @@ describe("CassandraStore when a writer stopped between a room's rows and its sta
           ],
           { prepare: true },
         );
-      }
-      assert.equal((await store.roomStates([roomId])).get(roomId)?.lastSeq, 986);
-      const newest = await store.history(roomId, { limit: 100 });
+      // a writer killed after the rows that open bucket 1, before its state
+      const first = [985, 986].map((s) => message(s));
+      const inFlight = Array.from({ length: 16 }, (_, i) => message(987 + i)); // to 1002
+      await store.persistMessages(first);
+      for (const m of inFlight) await row(m);
+      assert.deepEqual((await store.roomStates([roomId])).get(roomId), {
+        roomId,
+        lastSeq: 1002,
+        lastActivity: at(1002),
+      });
       assert.deepEqual(
-        newest.map((m) => m.seq),
+        (await store.history(roomId, { limit: 100 })).map((m) => m.seq),
         [...first, ...inFlight].map((m) => m.seq),
-        "the newest page includes the rows past the room state",
       );
-      const after = await store.history(roomId, { after: 986, limit: 100 });
       assert.deepEqual(
-        after.map((m) => m.seq),
+        (await store.history(roomId, { after: 986, limit: 100 })).map((m) => m.seq),
         inFlight.map((m) => m.seq),
       );
-      assert.equal((await store.messageAt(roomId, 1002))?.id, inFlight.at(-1)?.id);
+      // the next write goes on from there, and sets the state the killed one did not
+      const next = message(1003);
+      await store.persistMessage(next);
+      assert.equal((await store.roomStates([roomId])).get(roomId)?.lastSeq, 1003);
+      assert.deepEqual(await store.messageById(roomId, next.id), next);
+
+      // before 0006 the state held the last seq itself (written with every message)
+      const old = randomUUID();
+      const oldRows = [2_498, 2_499, 2_500].map((s) => message(s, old));
+      for (const m of oldRows) await row(m);
+      await client.execute(
+        `INSERT INTO ${keyspace}.room_state (room_id, last_seq, last_activity) VALUES (?, ?, ?) USING TIMESTAMP ?`,
+        [old, 2_500, at(2_500), 2_500],
+        { prepare: true },
+      );
+      assert.equal((await store.roomStates([old])).get(old)?.lastSeq, 2_500);
+      assert.deepEqual(
+        (await store.history(old, { limit: 100 })).map((m) => m.seq),
+        [2_498, 2_499, 2_500],
+      );
       await store.close();
     } finally {
       await drop(client, keyspace);

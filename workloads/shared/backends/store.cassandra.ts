@@ -36,9 +36,9 @@ const PAGE_SIZE = 500;
 /** point reads issued at once by roomStates and readPositions */
 const PARALLEL_READS = 32;
 /**
- * Most seqs a room's rows can be ahead of its room_state: the rows of one write in flight per
- * writer (persistMessages writes the state after the rows), for the partition's owner and a
- * member that lost it and has not noticed yet.
+ * Seqs past a room's last seq that history's walk also looks at: the rows of one write in
+ * flight per writer, for the partition's owner and a member that lost it and has not noticed
+ * yet, which may land while the walk reads.
  */
 const MAX_STATE_LAG = 2 * MAX_MESSAGES_PER_WRITE;
 
@@ -434,12 +434,26 @@ export class CassandraStore implements Store {
 
   // ---- messages ----
 
-  async getMessageById(id: string): Promise<StoredMessage | undefined> {
-    const row = await this.#one(
-      `SELECT room_id, seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages_by_id WHERE id = ?`,
-      [id],
+  /**
+   * The id's seq from message_ids in the room's newest buckets (the one its state names, the one
+   * after and the one before: at least the room's latest BUCKET_SIZE messages), then its row.
+   */
+  async messageById(roomId: string, id: string): Promise<StoredMessage | undefined> {
+    const top = bucketOf((await this.#stateRow(roomId)).marked) + 1;
+    const found = await Promise.all(
+      [top, top - 1, top - 2]
+        .filter((b) => b >= 0)
+        .map((b) =>
+          this.#one(
+            `SELECT seq FROM ${this.#ks}.message_ids WHERE room_id = ? AND bucket = ? AND id = ?`,
+            [roomId, b, id],
+          ),
+        ),
     );
-    return row === undefined ? undefined : messageFromRow(text(row, "room_id"), row);
+    const row = found.find((r) => r !== undefined);
+    if (row === undefined) return undefined;
+    const message = await this.messageAt(roomId, num(row, "seq"));
+    return message?.id === id ? message : undefined;
   }
 
   async messageAt(roomId: string, seq: number): Promise<StoredMessage | undefined> {
@@ -455,88 +469,65 @@ export class CassandraStore implements Store {
   }
 
   /**
-   * No logged batch (its batch log costs Cassandra a write and a delete per call): the room's
-   * rows first, one single-partition batch per bucket (atomic and isolated within its
-   * partition), then the by-id rows and the room's state side by side, two partitions to an
-   * unlogged batch (one batch for a lone message; see BATCH_PARTITIONS). So the room's rows are
-   * never behind either: a reader that finds a message by id, or the state at a seq, finds the
-   * room's rows too, and the room's rows stay a prefix of its sequence (the forwarder's replay
-   * after a crash rests on that, docs/decisions/0020). A failure part way is repaired by
-   * writing them all again (every write is idempotent).
+   * One request per bucket the write spans (a lone message: one request): the messages' rows
+   * and their message_ids rows share the partition key (room_id, bucket), so Cassandra applies
+   * them as one mutation — one commit-log entry, atomic and isolated — where a second table
+   * keyed otherwise cost a second partition, a second mutation and a second request
+   * (docs/decisions/0026). Buckets are written in seq order. room_state is written once per
+   * bucket, after the rows of the bucket's first seq, so the room's rows never reach past the
+   * bucket after the one its state names; readers take the room's last seq from its newest
+   * rows (#roomState). A failure part way is repaired by writing them all again (every write is
+   * idempotent).
    */
   async persistMessages(messages: readonly StoredMessage[]): Promise<void> {
     checkWrite(messages);
-    const rows = messages.map((m) => ({ bucket: bucketOf(m.seq), ...this.#messageRows(m) }));
-    const buckets = [...Map.groupBy(rows, (r) => r.bucket)].sort(([a], [b]) => a - b);
-    for (const [, inBucket] of buckets) {
-      const [first, ...rest] = inBucket;
-      if (first !== undefined && rest.length === 0) {
-        await this.#write(first.room.query, first.room.params);
-      } else {
-        await this.#batch(
-          inBucket.map((r) => r.room),
-          false,
+    const buckets = [...Map.groupBy(messages, (m) => bucketOf(m.seq))].sort(([a], [b]) => a - b);
+    for (const [bucket, inBucket] of buckets) {
+      await this.#batch(
+        inBucket.flatMap((m) => this.#messageRows(m, bucket)),
+        false,
+      );
+      const first = inBucket.find((m) => m.seq === bucket * BUCKET_SIZE);
+      if (first !== undefined && bucket > 0) {
+        // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
+        await this.#write(
+          `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
+            "VALUES (?, ?, ?) USING TIMESTAMP ?",
+          [first.roomId, first.seq, first.createdAt, first.seq],
         );
       }
     }
-    const last = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
-    const after = [
-      ...rows.map((r) => ({ ...r.byId, bytes: r.bytes })),
-      {
-        // timestamp = seq: the highest seq wins whatever order writes land in (a replay too)
-        query:
-          `INSERT INTO ${this.#ks}.room_state (room_id, last_seq, last_activity) ` +
-          "VALUES (?, ?, ?) USING TIMESTAMP ?",
-        params: [last.roomId, last.seq, last.createdAt, last.seq],
-        bytes: STATEMENT_BYTES,
-      },
-    ];
-    // Each request costs Cassandra more than the rows in it: the by-id rows and the state go
-    // together in small unlogged batches (groupForBatches says how small, and why)
-    await Promise.all(
-      groupForBatches(after).map((group) =>
-        group.length === 1 && group[0] !== undefined
-          ? this.#write(group[0].query, group[0].params)
-          : this.#batch(group, false),
-      ),
-    );
   }
 
-  #messageRows(m: StoredMessage): {
-    room: { query: string; params: Params };
-    byId: { query: string; params: Params };
-    bytes: number;
-  } {
+  /** A message's row and its message_ids row: one partition key, so one mutation. */
+  #messageRows(m: StoredMessage, bucket: number): { query: string; params: Params }[] {
     const c = m.content;
-    const values = [
-      m.id,
-      m.senderId,
-      m.clientMsgId,
-      m.msgType,
-      c.text ?? null,
-      c.key === undefined ? (c.url ?? null) : `${OBJECT_URL_SCHEME}${c.key}`,
-      c.name ?? null,
-      c.size ?? null,
-      c.mime ?? null,
-      m.createdAt,
-      m.replyTo ?? null,
-    ];
     const marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
-    return {
-      room: {
+    return [
+      {
         query: `INSERT INTO ${this.#ks}.messages (room_id, bucket, seq, ${MESSAGE_COLS}) VALUES (?, ?, ?, ${marks})`,
-        params: [m.roomId, bucketOf(m.seq), m.seq, ...values],
+        params: [
+          m.roomId,
+          bucket,
+          m.seq,
+          m.id,
+          m.senderId,
+          m.clientMsgId,
+          m.msgType,
+          c.text ?? null,
+          c.key === undefined ? (c.url ?? null) : `${OBJECT_URL_SCHEME}${c.key}`,
+          c.name ?? null,
+          c.size ?? null,
+          c.mime ?? null,
+          m.createdAt,
+          m.replyTo ?? null,
+        ],
       },
-      byId: {
-        query: `INSERT INTO ${this.#ks}.messages_by_id (room_id, seq, ${MESSAGE_COLS}) VALUES (?, ?, ${marks})`,
-        params: [m.roomId, m.seq, ...values],
+      {
+        query: `INSERT INTO ${this.#ks}.message_ids (room_id, bucket, id, seq) VALUES (?, ?, ?, ?)`,
+        params: [m.roomId, bucket, m.id, m.seq],
       },
-      bytes:
-        STATEMENT_BYTES +
-        Buffer.byteLength(c.text ?? "") +
-        Buffer.byteLength(c.url ?? c.key ?? "") +
-        Buffer.byteLength(c.name ?? ""),
-    };
+    ];
   }
 
   async roomStates(roomIds: readonly string[]): Promise<Map<string, RoomState>> {
@@ -547,21 +538,46 @@ export class CassandraStore implements Store {
     return states;
   }
 
+  /**
+   * The room's last seq and activity, from its newest row: room_state names a seq (the first of
+   * a bucket, or, written before 0006, the last), and the room's rows reach at most into the
+   * next bucket (persistMessages), so the newest row is in one of those two. Without rows, the
+   * state's own values (a room with no message: 0 and its creation time).
+   */
   async #roomState(roomId: string): Promise<RoomState> {
+    const state = await this.#stateRow(roomId);
+    const b = bucketOf(state.marked);
+    const [here, next] = await Promise.all([
+      this.#newestRow(roomId, b),
+      this.#newestRow(roomId, b + 1),
+    ]);
+    const newest = next ?? here;
+    return newest === undefined || num(newest, "seq") < state.marked
+      ? { roomId, lastSeq: state.marked, lastActivity: state.lastActivity }
+      : { roomId, lastSeq: num(newest, "seq"), lastActivity: date(newest, "created_at") };
+  }
+
+  async #stateRow(roomId: string): Promise<{ marked: number; lastActivity: Date }> {
     const row = await this.#one(
       `SELECT last_seq, last_activity FROM ${this.#ks}.room_state WHERE room_id = ?`,
       [roomId],
     );
     return row === undefined
-      ? { roomId, lastSeq: 0, lastActivity: new Date(0) }
-      : { roomId, lastSeq: num(row, "last_seq"), lastActivity: date(row, "last_activity") };
+      ? { marked: 0, lastActivity: new Date(0) }
+      : { marked: num(row, "last_seq"), lastActivity: date(row, "last_activity") };
+  }
+
+  #newestRow(roomId: string, bucket: number): Promise<Row | undefined> {
+    return this.#one(
+      `SELECT seq, created_at FROM ${this.#ks}.messages WHERE room_id = ? AND bucket = ? LIMIT 1`,
+      [roomId, bucket],
+    );
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]> {
     checkLimit(query.limit);
-    // room_state bounds the bucket walk, so any before/after visits only buckets that exist. A
-    // room's rows are written before its state (persistMessages), so the state may lag them by
-    // the writes in flight when a writer stopped: the walk looks that far past it.
+    // the room's last seq bounds the bucket walk, so any before/after visits only buckets that
+    // exist; the walk looks past it by the writes that may be in flight
     const { lastSeq } = await this.#roomState(roomId);
     const hi = Math.min(lastSeq + MAX_STATE_LAG, (query.before ?? Number.POSITIVE_INFINITY) - 1);
     const page: StoredMessage[] = [];
@@ -783,40 +799,6 @@ function positionFromRow(roomId: string, userId: string, row: Row): ReadPosition
  * an external url, never both), so uploads needed no schema migration (docs/decisions/0021).
  */
 const OBJECT_URL_SCHEME = "object:";
-
-/**
- * Two partitions per batch: with a synced commit log the node applies a batch's partitions
- * one after another, each waiting for its sync (measured: 2 partitions cost what one write
- * does, 3 one window more, 10 about 4.5x ten writes side by side), so more would make the
- * write slower, not cheaper. Cassandra's own limits for a batch across partitions are farther
- * out: a warning past 10 partitions (unlogged_batch_across_partitions_warn_threshold) or
- * 5 KiB (batch_size_warn_threshold), a refusal past 50 KiB. A group stays within the byte
- * warning, counting each row as its text's bytes plus STATEMENT_BYTES for the rest (ids,
- * times, column overhead: well over).
- */
-const BATCH_PARTITIONS = 2;
-const BATCH_BYTES = 4 * 1024;
-const STATEMENT_BYTES = 400;
-
-/** Statements in order, grouped greedily within BATCH_PARTITIONS and BATCH_BYTES each. */
-export function groupForBatches<T extends { readonly bytes: number }>(
-  statements: readonly T[],
-): T[][] {
-  const groups: T[][] = [];
-  let group: T[] = [];
-  let bytes = 0;
-  for (const s of statements) {
-    if (group.length > 0 && (group.length === BATCH_PARTITIONS || bytes + s.bytes > BATCH_BYTES)) {
-      groups.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(s);
-    bytes += s.bytes;
-  }
-  if (group.length > 0) groups.push(group);
-  return groups;
-}
 
 function messageFromRow(roomId: string, row: Row): StoredMessage {
   const textValue = optText(row, "content_text");

@@ -379,14 +379,14 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await store().persistMessage(text);
         await store().persistMessage(file);
         await store().persistMessage(upload);
-        assert.deepEqual(await store().getMessageById(text.id), text);
-        assert.deepEqual(await store().getMessageById(file.id), file);
-        assert.deepEqual(await store().getMessageById(upload.id), upload);
+        assert.deepEqual(await store().messageById(room.id, text.id), text);
+        assert.deepEqual(await store().messageById(room.id, file.id), file);
+        assert.deepEqual(await store().messageById(room.id, upload.id), upload);
         assert.deepEqual(
           (await store().history(room.id, { limit: 10 })).map((m) => m.content),
           [text.content, file.content, upload.content],
         );
-        assert.equal(await store().getMessageById(id()), undefined);
+        assert.equal(await store().messageById(room.id, id()), undefined);
       });
 
       it("a reply keeps the seq it answers, by id, by seq, in history and in one write of many", async () => {
@@ -398,7 +398,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await store().persistMessage(first);
         await store().persistMessage(reply);
         await store().persistMessages(batch);
-        assert.deepEqual(await store().getMessageById(reply.id), reply);
+        assert.deepEqual(await store().messageById(room.id, reply.id), reply);
         assert.deepEqual(await store().messageAt(room.id, 2), reply);
         assert.deepEqual(
           (await store().history(room.id, { limit: 10 })).map((m) => m.replyTo),
@@ -422,8 +422,9 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         const b = inRoom(second);
         await store().persistMessage(a);
         await store().persistMessage(b);
-        assert.deepEqual(await store().getMessageById(a.id), a);
-        assert.deepEqual(await store().getMessageById(b.id), b);
+        assert.deepEqual(await store().messageById(first.id, a.id), a);
+        assert.deepEqual(await store().messageById(second.id, b.id), b);
+        assert.equal(await store().messageById(second.id, a.id), undefined);
         assert.deepEqual(await store().history(first.id, { limit: 10 }), [a]);
         assert.deepEqual(await store().history(second.id, { limit: 10 }), [b]);
       });
@@ -435,7 +436,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await store().persistMessages(messages);
         await store().persistMessages(messages.slice(1)); // a retry after a partial failure
         assert.deepEqual(await store().history(room.id, { limit: 10 }), messages);
-        assert.deepEqual(await store().getMessageById(messages[1]?.id as string), messages[1]);
+        assert.deepEqual(
+          await store().messageById(room.id, messages[1]?.id as string),
+          messages[1],
+        );
         assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 3);
         await assert.rejects(store().persistMessages([]), RangeError);
         const elsewhere = newMessage(id(), 4);
@@ -452,7 +456,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await store().persistMessages(messages);
         assert.deepEqual(await store().history(room.id, { after: 997, limit: 10 }), messages);
         assert.deepEqual(await store().messageAt(room.id, 1000), messages[2]);
-        assert.deepEqual(await store().getMessageById(messages[3]?.id as string), messages[3]);
+        assert.deepEqual(
+          await store().messageById(room.id, messages[3]?.id as string),
+          messages[3],
+        );
         assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 1001);
       });
 
@@ -471,7 +478,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         for (const [r, room] of rooms.entries()) {
           const w = writes[r] ?? [];
           assert.deepEqual(await store().history(room.id, { limit: 10 }), w);
-          assert.deepEqual(await store().getMessageById(w[2]?.id as string), w[2]);
+          assert.deepEqual(await store().messageById(room.id, w[2]?.id as string), w[2]);
           assert.equal((await store().roomStates([room.id])).get(room.id)?.lastSeq, 3);
         }
       });
@@ -584,6 +591,22 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         it("with both, the first `limit` after `after` that are before `before`", async () => {
           assert.deepEqual(await seqs({ after: 990, before: 1003, limit: 100 }), range(991, 1002));
           assert.deepEqual(await seqs({ after: 990, before: 1003, limit: 4 }), range(991, 994));
+        });
+
+        it("its last seq and activity are its newest message's", async () => {
+          assert.deepEqual((await store().roomStates([room.id])).get(room.id), {
+            roomId: room.id,
+            lastSeq: total,
+            lastActivity: messages[total - 1]?.createdAt,
+          });
+        });
+
+        it("finds its latest 1,000 messages by id, in this room only", async () => {
+          for (const seq of [total, 1_500, total - 999]) {
+            const m = messages[seq - 1] as StoredMessage;
+            assert.deepEqual(await store().messageById(room.id, m.id), m);
+            assert.equal(await store().messageById(id(), m.id), undefined);
+          }
         });
 
         it("paging backwards from the newest visits every seq once, with no gap", async () => {

@@ -53,7 +53,8 @@ export class MemoryStore implements Store {
   readonly #members = new Map<string, Map<string, Member>>();
   readonly #roomsByUser = new Map<string, Set<string>>();
   readonly #logs = new Map<string, RoomLog>();
-  readonly #messagesById = new Map<string, StoredMessage>();
+  /** by room, then id */
+  readonly #messagesById = new Map<string, Map<string, StoredMessage>>();
   /** room id → user id → position */
   readonly #positions = new Map<string, Map<string, ReadPosition>>();
 
@@ -212,8 +213,8 @@ export class MemoryStore implements Store {
     return [...(this.#roomsByUser.get(userId) ?? [])].sort(compare);
   }
 
-  async getMessageById(id: string): Promise<StoredMessage | undefined> {
-    const message = this.#messagesById.get(id);
+  async messageById(roomId: string, id: string): Promise<StoredMessage | undefined> {
+    const message = this.#messagesById.get(roomId)?.get(id);
     return message === undefined ? undefined : copy(message);
   }
 
@@ -231,7 +232,12 @@ export class MemoryStore implements Store {
     const log = this.#log(message.roomId);
     const stored = copy(message);
     log.messages.set(message.seq, stored);
-    this.#messagesById.set(message.id, stored);
+    let ids = this.#messagesById.get(message.roomId);
+    if (ids === undefined) {
+      ids = new Map();
+      this.#messagesById.set(message.roomId, ids);
+    }
+    ids.set(message.id, stored);
     // the highest seq wins, as Cassandra's room_state does with USING TIMESTAMP <seq>
     if (
       message.seq > log.lastSeq ||

@@ -85,13 +85,19 @@ export interface Store {
   /** Room ids the user is a member of. */
   roomsOfUser(userId: string): Promise<string[]>;
 
-  /** The stored message with this id, wherever it is. */
-  getMessageById(id: string): Promise<StoredMessage | undefined>;
+  /**
+   * The room's stored message with this id, while it is among the room's latest 1,000 messages
+   * at least (Cassandra looks in the room's newest buckets of history, decision 0026; the memory
+   * store finds any). An older one may be missed: callers treat that as never stored.
+   */
+  messageById(roomId: string, id: string): Promise<StoredMessage | undefined>;
   /** The room's message at this seq, if one is stored. */
   messageAt(roomId: string, seq: number): Promise<StoredMessage | undefined>;
   /**
    * Persists a message idempotently: writing the same message (same id and seq) again changes
-   * nothing. Also advances the room's state (last seq, last activity).
+   * nothing. Also advances the room's state (last seq, last activity). A room's messages are
+   * written in seq order (retries and replays may repeat older ones), as the forwarder does:
+   * Cassandra's reading of a room's last seq rests on it (decision 0026).
    */
   persistMessage(message: StoredMessage): Promise<void>;
   /**
