@@ -8,7 +8,7 @@ import { MemoryBus } from "../shared/backends/bus.memory.ts";
 import { MemoryDelivery } from "../shared/backends/delivery.memory.ts";
 import type { Delivery } from "../shared/backends/delivery.ts";
 import { MemoryRegistry } from "../shared/backends/registry.memory.ts";
-import { REGISTRY_SETTLE_MS, type Registry } from "../shared/backends/registry.ts";
+import { REGISTRY_SETTLE_MS, type Registry, type RoomRouter } from "../shared/backends/registry.ts";
 import { MemoryStore } from "../shared/backends/store.memory.ts";
 import type { Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
@@ -82,6 +82,7 @@ function forwarderOn(
   registry: Registry = new MemoryRegistry(),
   delivery: Delivery = new MemoryDelivery(),
   now: () => number = Date.now,
+  roomRouter?: RoomRouter,
 ) {
   const metrics = createMetrics({ defaultMetrics: false });
   const forwarder = new Forwarder({
@@ -89,6 +90,7 @@ function forwarderOn(
     store,
     registry,
     delivery,
+    ...(roomRouter === undefined ? {} : { roomRouter }),
     topic: "t",
     groupId: "g",
     log: createLogger("forwarder-test", "silent"),
@@ -659,5 +661,74 @@ describe("forwarder sequencing of many rooms", () => {
       [`c${n + 1}`, n + 1],
       ["c2", n + 2],
     ]);
+  });
+});
+
+describe("forwarder routing through a room router", () => {
+  /** a router of the memory registry and delivery, as RedisRegistry's script does in one step */
+  function router(registry: Registry, delivery: Delivery) {
+    const state = { usable: true, failing: false, calls: 0 };
+    const subject: RoomRouter = {
+      usable: () => state.usable,
+      routeRooms: async (routes) => {
+        state.calls++;
+        if (state.failing) throw new Error("Redis does not answer");
+        const rooms = new Map<string, number>();
+        for (const r of routes) rooms.set(r.roomId, Math.max(rooms.get(r.roomId) ?? 0, r.seq));
+        const gateways = await registry.gatewaysForRooms(rooms);
+        const out = routes.flatMap((r) =>
+          (gateways.get(r.roomId) ?? []).map((gatewayId) => ({ gatewayId, payload: r.payload })),
+        );
+        await delivery.sendMany(out);
+        return out.length;
+      },
+    };
+    return { subject, state };
+  }
+
+  it("routes room messages through it, and the general way while it fails or is not usable", async () => {
+    const store = new MemoryStore();
+    const registry = new MemoryRegistry();
+    const delivery = new MemoryDelivery();
+    const routed = await gatewayInRoom(registry, delivery);
+    const { subject, state } = router(registry, delivery);
+    const { forwarder, metrics } = forwarderOn(store, registry, delivery, Date.now, subject);
+    await forwarder.handleBatch(batch(message(1), message(2)));
+    await waitFor("1 and 2 routed", () => (routed.length === 2 ? true : undefined));
+    assert.equal(state.calls, 1, "one call for the chunk");
+    state.failing = true;
+    await forwarder.handleBatch(batch(message(3)));
+    await waitFor("3 routed the general way", () => (routed.length === 3 ? true : undefined));
+    assert.equal(state.calls, 2);
+    state.failing = false;
+    state.usable = false;
+    await forwarder.handleBatch(batch(message(4)));
+    await waitFor("4 routed the general way", () => (routed.length === 4 ? true : undefined));
+    assert.equal(state.calls, 2, "not asked while not usable");
+    assert.deepEqual(routed, [
+      ["c1", 1],
+      ["c2", 2],
+      ["c3", 3],
+      ["c4", 4],
+    ]);
+    assert.equal(
+      (await metrics.deliveriesRouted.get()).values[0]?.value,
+      4,
+      "each delivery counted once, whichever way",
+    );
+  });
+
+  it("sends a member event the general way (it goes to users' gateways too)", async () => {
+    const registry = new MemoryRegistry();
+    const delivery = new MemoryDelivery();
+    const { subject, state } = router(registry, delivery);
+    const got: string[] = [];
+    await registry.markOnline("gw-user", ["u1"], 60_000);
+    await delivery.listen("gw-user", (p) => got.push(p));
+    const { forwarder } = forwarderOn(new MemoryStore(), registry, delivery, Date.now, subject);
+    const joined: BusEvent = { kind: "member", roomId, userId: "u1", change: "joined" };
+    await forwarder.handleBatch(batch(joined));
+    await waitFor("the member event", () => (got.length === 1 ? true : undefined));
+    assert.equal(state.calls, 0);
   });
 });

@@ -41,6 +41,7 @@ import {
   REGISTRY_EPOCH_CHECK_MS,
   REGISTRY_SETTLE_MS,
   type Registry,
+  type RoomRouter,
 } from "../shared/backends/registry.ts";
 import { MAX_MESSAGES_PER_WRITE, type Store } from "../shared/backends/store.ts";
 import type { StoredMessage } from "../shared/domain.ts";
@@ -59,6 +60,8 @@ export interface ForwarderOptions {
   readonly store: Store;
   readonly registry: Registry;
   readonly delivery: Delivery;
+  /** the registry and delivery in one step, where the backends have it (room messages only) */
+  readonly roomRouter?: RoomRouter;
   readonly topic: string;
   readonly groupId: string;
   /** this member's stable name in the group (the Pod name), for static membership */
@@ -101,6 +104,8 @@ export const PIPELINE = 4_096;
 export const COMMIT_EVERY_MS = 100;
 /** Payloads sent to gateways in one call. */
 const ROUTE_CHUNK = 2_000;
+/** Payloads routed in one call of the room router (a Redis script holds Redis while it runs). */
+const ROUTER_CALL = 256;
 
 /** A message given its seq, waiting to be stored. */
 interface PendingWrite {
@@ -659,7 +664,10 @@ export class Forwarder {
     }
   }
 
-  async #send(chunk: readonly { target: Target; payload: string }[]): Promise<void> {
+  async #send(all: readonly { target: Target; payload: string }[]): Promise<void> {
+    const routed = await this.#routeByRoom(all);
+    if (routed === all.length) return;
+    const chunk = all.slice(routed);
     /** room → the highest seq of its messages in the chunk (0: none) */
     const rooms = new Map<string, number>();
     const users = new Set<string>();
@@ -704,6 +712,40 @@ export class Forwarder {
     if (out.length > 0) await this.#o.delivery.sendMany(out);
     if (extra > 0) this.#o.metrics.conservativeRoutes.inc(extra);
     this.#o.metrics.deliveriesRouted.inc(out.length);
+  }
+
+  /**
+   * A chunk of room payloads only (messages, read positions) goes through the room router,
+   * when there is one and nothing asks for the general path: the registry answering, not
+   * settling after a loss, and the delivery not failing over. ROUTER_CALL routes per call, so
+   * one call does not hold Redis long. Resolves how many of the chunk's payloads it sent, in
+   * order; the general path sends the rest (a call that failed but got through may so send a
+   * payload twice, which gateways drop by seq).
+   */
+  async #routeByRoom(chunk: readonly { target: Target; payload: string }[]): Promise<number> {
+    const router = this.#o.roomRouter;
+    if (router === undefined || !router.usable() || this.#registry.down) return 0;
+    const routes: { roomId: string; seq: number; payload: string }[] = [];
+    for (const { target, payload } of chunk) {
+      if (target.roomId === undefined || target.userIds !== undefined) return 0;
+      routes.push({ roomId: target.roomId, seq: target.seq ?? 0, payload });
+    }
+    if ((await this.#everyGatewayWhileSettling()).length > 0) return 0;
+    let done = 0;
+    while (done < routes.length) {
+      const part = routes.slice(done, done + ROUTER_CALL);
+      const end = this.#o.metrics.registrySeconds.startTimer({ op: "gateways_for_room" });
+      try {
+        this.#o.metrics.deliveriesRouted.inc(await router.routeRooms(part));
+      } catch (err) {
+        this.#o.log.debug({ err }, "the room router failed: routing the rest the general way");
+        return done;
+      } finally {
+        end();
+      }
+      done += part.length;
+    }
+    return done;
   }
 
   /**

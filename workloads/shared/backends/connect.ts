@@ -23,7 +23,7 @@ import { type RateLimiterOutage, RedisRateLimiter } from "./rate-limiter.redis.t
 import type { RateLimiter } from "./rate-limiter.ts";
 import { MemoryRegistry } from "./registry.memory.ts";
 import { RedisRegistry } from "./registry.redis.ts";
-import type { Registry } from "./registry.ts";
+import type { Registry, RoomRouter } from "./registry.ts";
 import { CassandraStore, connectCassandraClient } from "./store.cassandra.ts";
 import { MemoryStore } from "./store.memory.ts";
 import type { Store } from "./store.ts";
@@ -40,6 +40,11 @@ export interface Backends {
    * Redis pub/sub is down and the Kafka fallback carries deliveries), rejects when none can.
    */
   readonly checkDelivery: () => Promise<string>;
+  /**
+   * The registry and delivery in one step, where both are one Redis (RoomRouter): the
+   * forwarder routes room messages through it while Redis pub/sub is not failing over.
+   */
+  readonly roomRouter?: RoomRouter;
   readonly limiter: RateLimiter;
   readonly matchQueue: MatchQueue;
   close(): Promise<void>;
@@ -100,14 +105,15 @@ export async function connectBackends(
     new BusDelivery(bus, { topic: settings.deliveriesTopic }),
     telemetry === undefined ? {} : { events: deliveryFailover(telemetry, settings) },
   );
+  const registry = RedisRegistry.connect(s.redisUrl, {
+    namespace,
+    connectionName: `${service}-registry`,
+  });
   const b = {
     store,
     notifications,
     bus,
-    registry: RedisRegistry.connect(s.redisUrl, {
-      namespace,
-      connectionName: `${service}-registry`,
-    }),
+    registry,
     delivery,
     limiter: RedisRateLimiter.connect(s.redisUrl, {
       namespace,
@@ -119,7 +125,16 @@ export async function connectBackends(
       connectionName: `${service}-match-queue`,
     }),
   };
-  return { ...b, checkDelivery: () => delivery.check(), close: () => closeAll(b) };
+  return {
+    ...b,
+    checkDelivery: () => delivery.check(),
+    // the registry's Redis publishes on the channels the delivery's Redis listens to
+    roomRouter: {
+      usable: () => delivery.primaryClear,
+      routeRooms: (routes) => registry.routeRooms(routes),
+    },
+    close: () => closeAll(b),
+  };
 }
 
 /** Logs an outage of Redis pub/sub once when it starts and once when it ends, and counts it. */

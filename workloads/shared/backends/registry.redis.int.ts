@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { redisUrl, uniqueName } from "../../../e2e/testkit/index.ts";
+import { redisUrl, uniqueName, waitFor } from "../../../e2e/testkit/index.ts";
+import { RedisDelivery } from "./delivery.redis.ts";
 import {
   boundedRedisOptions,
   closeClient,
@@ -113,6 +114,53 @@ describe("RedisRegistry on Redis", () => {
     } finally {
       await dropNamespace(admin, keys);
       await subject.close();
+    }
+  });
+
+  it("routeRooms records each room's seq and publishes each payload to its room's live gateways, in order", async () => {
+    keys = freshKeys();
+    let now = Date.now();
+    const subject = registry(() => now);
+    const gateways = RedisDelivery.connect(redisUrl(), { namespace: keys.namespace });
+    try {
+      const got = new Map<string, string[]>([
+        ["gw-a", []],
+        ["gw-b", []],
+        ["gw-dead", []],
+      ]);
+      for (const [g, list] of got) await gateways.listen(g, (p) => list.push(p));
+      await subject.subscribeRooms("gw-a", ["room-1"], 5_000);
+      await subject.subscribeRooms("gw-b", ["room-1", "room-2"], 5_000);
+      await subject.subscribeRooms("gw-dead", ["room-2"], 1_000);
+      now += 1_000; // gw-dead's entry has expired
+      const sent = await subject.routeRooms([
+        { roomId: "room-1", seq: 7, payload: "1#7" },
+        { roomId: "room-2", seq: 3, payload: "2#3" },
+        { roomId: "room-1", seq: 8, payload: "1#8" },
+        { roomId: "room-3", seq: 1, payload: "nobody" },
+        { roomId: "room-2", seq: 0, payload: "2-seen" },
+      ]);
+      assert.equal(sent, 6);
+      await waitFor("every payload", () =>
+        (got.get("gw-b")?.length ?? 0) === 4 ? true : undefined,
+      );
+      assert.deepEqual(got.get("gw-a"), ["1#7", "1#8"]);
+      assert.deepEqual(got.get("gw-b"), ["1#7", "2#3", "1#8", "2-seen"]);
+      assert.deepEqual(got.get("gw-dead"), []);
+      assert.deepEqual(await admin.zrange(keys.roomGateways("room-2"), 0, "-1"), ["gw-b"]);
+      // a gateway subscribing now learns the highest seq routed past it, as after gatewaysForRooms
+      const routed = await subject.subscribeRooms("gw-late", ["room-1", "room-2", "room-3"], 5_000);
+      assert.deepEqual(Object.fromEntries(routed), { "room-1": 8, "room-2": 3, "room-3": 1 });
+      // after a SCRIPT FLUSH (a Redis restart) the script is loaded again
+      await admin.script("FLUSH");
+      assert.equal(await subject.routeRooms([{ roomId: "room-2", seq: 4, payload: "2#4" }]), 2);
+      await assert.rejects(
+        subject.routeRooms([{ roomId: "room-2", seq: -1, payload: "bad" }]),
+        RangeError,
+      );
+    } finally {
+      await dropNamespace(admin, keys);
+      await Promise.all([subject.close(), gateways.close()]);
     }
   });
 

@@ -2,7 +2,7 @@
 // whose scores are expiry times in ms: a gateway's heartbeat rewrites its score, readers keep
 // scores after `now` and purge the rest. Each key also carries a PEXPIRE past its latest entry,
 // so a key that nobody reads any more disappears by itself. docs/decisions/0005.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { type ChainableCommander, Redis } from "ioredis";
 import {
   assertBounded,
@@ -21,6 +21,7 @@ import {
   type Registry,
   type RegistryEpoch,
   ROUTED_SEQ_TTL_MS,
+  type RoomRoute,
 } from "./registry.ts";
 
 export interface RedisRegistryOptions {
@@ -35,6 +36,38 @@ const ROUTED = "seq";
 
 /** how long a key outlives its latest entry: covers clock skew between pods */
 const keyGraceMs = 30_000;
+
+/**
+ * routeRooms in one script: KEYS = per room, its routed-seq key and its gateways key; ARGV =
+ * now, the routed seq's TTL, the gateway channels' prefix, the member of a routed-seq key, then
+ * per room its seq (0: none), then per payload its room's index (1-based) and the payload.
+ * Per room as gatewaysForRooms (ZADD GT + PEXPIRE, purge, live members), then a PUBLISH of each
+ * payload to each of its room's gateways, in order. Returns the PUBLISHes made.
+ */
+const routeScript = `
+local now, ttl, prefix, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local rooms = #KEYS / 2
+local gateways = {}
+for r = 1, rooms do
+  local seq = ARGV[4 + r]
+  if seq ~= "0" then
+    redis.call("ZADD", KEYS[2 * r - 1], "GT", seq, member)
+    redis.call("PEXPIRE", KEYS[2 * r - 1], ttl)
+  end
+  redis.call("ZREMRANGEBYSCORE", KEYS[2 * r], "-inf", now)
+  gateways[r] = redis.call("ZRANGE", KEYS[2 * r], "(" .. now, "+inf", "BYSCORE")
+end
+local sent = 0
+for i = 5 + rooms, #ARGV, 2 do
+  local payload = ARGV[i + 1]
+  for _, g in ipairs(gateways[tonumber(ARGV[i])]) do
+    redis.call("PUBLISH", prefix .. g, payload)
+    sent = sent + 1
+  end
+end
+return sent
+`;
+const routeSha = createHash("sha1").update(routeScript).digest("hex");
 
 export class RedisRegistry implements Registry {
   readonly #client: Redis;
@@ -127,6 +160,46 @@ export class RedisRegistry implements Registry {
     }
     const replies = await execPipeline(pipeline);
     return new Map([...reads].map(([roomId, at]) => [roomId, replies[at] as string[]]));
+  }
+
+  /**
+   * RoomRouter's step in one script (routeScript), publishing on the channels RedisDelivery of
+   * the same namespace listens to; rooms in the order of their first payload.
+   */
+  async routeRooms(routes: readonly RoomRoute[]): Promise<number> {
+    if (routes.length === 0) return 0;
+    assertConnected(this.#client);
+    /** room → [its 1-based index, the highest seq routed to it] */
+    const rooms = new Map<string, [number, number]>();
+    for (const { roomId, seq } of routes) {
+      if (seq !== 0) checkRouting(seq);
+      const room = rooms.get(roomId);
+      if (room === undefined) rooms.set(roomId, [rooms.size + 1, seq]);
+      else room[1] = Math.max(room[1], seq);
+    }
+    const keys: string[] = [];
+    const args: (string | number)[] = [
+      this.#now(),
+      ROUTED_SEQ_TTL_MS,
+      this.#keys.gatewayChannel(""),
+      ROUTED,
+    ];
+    for (const [roomId, [, seq]] of rooms) {
+      keys.push(this.#keys.roomRouted(roomId), this.#keys.roomGateways(roomId));
+      args.push(seq);
+    }
+    for (const { roomId, payload } of routes) args.push(rooms.get(roomId)?.[0] ?? 0, payload);
+    let sent: unknown;
+    try {
+      sent = await this.#client.evalsha(routeSha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith("NOSCRIPT"))) throw err;
+      sent = await this.#client.eval(routeScript, keys.length, ...keys, ...args);
+    }
+    if (typeof sent !== "number") {
+      throw new Error(`unexpected reply from the route script: ${JSON.stringify(sent)}`);
+    }
+    return sent;
   }
 
   async markOnline(gatewayId: string, userIds: readonly string[], ttlMs: number): Promise<void> {

@@ -23,6 +23,25 @@ export interface RegistryEpoch {
   readonly since: number;
 }
 
+/** One payload for a room's gateways; `seq` above 0 is recorded as routed first (as gatewaysForRooms). */
+export interface RoomRoute {
+  readonly roomId: string;
+  readonly seq: number;
+  readonly payload: string;
+}
+
+/**
+ * Routes room payloads in one step: per room, what gatewaysForRooms does (the routed seq
+ * recorded, then the room's live gateways read), then each payload sent to those gateways, in
+ * order — with the same guarantees as that lookup followed by Delivery.sendMany, in one round
+ * trip where those took two (Redis: one script; decision 0027). Resolves the payloads sent.
+ */
+export interface RoomRouter {
+  /** whether routing through it is right now (its delivery path is not failing over) */
+  readonly usable: () => boolean;
+  routeRooms(routes: readonly RoomRoute[]): Promise<number>;
+}
+
 export interface Registry {
   /**
    * The current epoch, beginning a new one (at `now`) when the registry holds none: after a
