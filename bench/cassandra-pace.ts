@@ -318,7 +318,8 @@ const out = writeResults(run, { seconds, paces, slackUs }, { idleCores, rows }, 
     title: "Cassandra's CPU by request pace",
     body:
       `Idle (no client requests): ${idleCores} cores. A send is one request, but for a message ` +
-      "(CassandraStore.persistMessage: its row, then its by-id row and its room's state). Latency " +
+      "(CassandraStore.persistMessage: since 0026 one request, its row and its id row in its " +
+      "room's partition, and once per 1,000 seqs its room's state). Latency " +
       "is per send as the client sees it.\n\n" +
       body,
   },
