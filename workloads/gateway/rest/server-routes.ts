@@ -81,7 +81,7 @@ export function serverRoutes(
         security,
         summary: "Post a message as a system or bot sender",
         description:
-          "Posts into any room, as `system` or `bot:<name>`: the message takes the same path as a user's (the bus, the room's seq order, the store) and reaches every member's sockets. Answered once it is stored, with its seq. A retry with the same idempotency_key (same sender and room) creates nothing and answers the same message (200), for as long as the message is stored; the same key for another message is IDEMPOTENCY_KEY_REUSED. UNAVAILABLE: not stored in time; retry with the same key.",
+          "Posts into any room, as `system` or `bot:<name>`: the message takes the same path as a user's (the bus, the room's seq order, the store) and reaches every member's sockets. Answered once it is stored, with its seq. A retry with the same idempotency_key (same sender and room) creates nothing and answers the same message (200) while that message is among the room's latest 1,000; the same key for another message is IDEMPOTENCY_KEY_REUSED. UNAVAILABLE: not stored in time; retry with the same key.",
         params: RoomParams,
         body: ServerPostBody,
         response: {
