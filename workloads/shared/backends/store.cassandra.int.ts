@@ -243,6 +243,23 @@ describe("migrate() on a real Cassandra", () => {
   });
 });
 
+/** A fresh migrated keyspace on `client` and a store on it; dropped, and the client shut down, after. */
+async function onFreshKeyspace(
+  client: Client,
+  name: string,
+  use: (store: CassandraStore, keyspace: string) => Promise<void>,
+): Promise<void> {
+  const keyspace = uniqueName(name);
+  try {
+    const migrated = await migrate(client, { keyspace, replication });
+    assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
+    await use(new CassandraStore(client, keyspace), keyspace);
+  } finally {
+    await drop(client, keyspace);
+    await client.shutdown();
+  }
+}
+
 describe("CassandraStore's message writes (decision 0026)", () => {
   const roomId = randomUUID();
   const at = (seq: number) => new Date(1_700_000_000_000 + seq * 1000);
@@ -283,12 +300,7 @@ describe("CassandraStore's message writes (decision 0026)", () => {
   };
 
   it("a message is one request, a write of a room's messages one per bucket, plus its state where a bucket opens", async () => {
-    const client = await counted();
-    const keyspace = uniqueName("writes");
-    try {
-      const migrated = await migrate(client, { keyspace, replication });
-      assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
-      const store = new CassandraStore(client, keyspace);
+    await onFreshKeyspace(await counted(), "writes", async (store) => {
       assert.equal(await requestsOf(() => store.persistMessage(message(1))), 1);
       assert.equal(
         await requestsOf(() => store.persistMessages([2, 3, 4].map((s) => message(s)))),
@@ -306,19 +318,12 @@ describe("CassandraStore's message writes (decision 0026)", () => {
         lastSeq: 1001,
         lastActivity: at(1001),
       });
-    } finally {
-      await drop(client, keyspace);
-      await client.shutdown();
-    }
+    });
   });
 
   it("a room's last seq is its newest row's: when a writer stopped before the state, and in a state written before 0006", async () => {
     const client = await connect();
-    const keyspace = uniqueName("state");
-    try {
-      const migrated = await migrate(client, { keyspace, replication });
-      assert.ok(migrated.ok, migrated.ok ? "" : migrated.error.message);
-      const store = new CassandraStore(client, keyspace);
+    await onFreshKeyspace(client, "state", async (store, keyspace) => {
       const row = (m: ReturnType<typeof message>) =>
         client.execute(
           `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -373,10 +378,6 @@ describe("CassandraStore's message writes (decision 0026)", () => {
         (await store.history(old, { limit: 100 })).map((m) => m.seq),
         [2_498, 2_499, 2_500],
       );
-      await store.close();
-    } finally {
-      await drop(client, keyspace);
-      await client.shutdown();
-    }
+    });
   });
 });
