@@ -123,14 +123,25 @@ export class TopicAdmin {
 
   /**
    * Creates the topic. A create the broker carried out can still fail at the client (the
-   * request or the wait for its leaders timed out on a busy broker): then the topic exists, and
-   * the next reconcile would find it and never say it was created. So a failed create whose
-   * topic now exists counts as done.
+   * request or the wait for its leaders timed out on a busy broker, or the broker asked for the
+   * leaders did not know the topic yet: "This server does not host this topic-partition"):
+   * then the topic exists, and the next reconcile would find it and never say it was created.
+   * So after a failure the controller is asked again, without the wait: it answers a topic it
+   * made with TOPIC_ALREADY_EXISTS (kafkajs resolves false), which counts as done, as does a
+   * create that succeeds now. Only if that fails too, a topic the listing shows counts as done.
    */
   async #create(t: TopicSpec): Promise<void> {
     try {
-      await this.#createTopic(t);
+      await this.#createTopic(t, true);
     } catch (err) {
+      if (
+        await this.#createTopic(t, false).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        return;
+      }
       const exists = await this.#admin
         .listTopics()
         .then((names) => names.includes(t.name))
@@ -139,9 +150,10 @@ export class TopicAdmin {
     }
   }
 
-  async #createTopic(t: TopicSpec): Promise<void> {
-    await this.#admin.createTopics({
-      waitForLeaders: true,
+  /** Resolves true when the topic was made now, false when it existed already. */
+  async #createTopic(t: TopicSpec, waitForLeaders: boolean): Promise<boolean> {
+    return this.#admin.createTopics({
+      waitForLeaders,
       topics: [
         {
           topic: t.name,
