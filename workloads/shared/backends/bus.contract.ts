@@ -27,6 +27,11 @@ class Probe {
   assignment: readonly number[] | undefined;
   /** partitions an assignment said were kept that the member did not hold before and after */
   readonly wrongKept: number[] = [];
+  /** every assignment, in order, with what it said was kept */
+  readonly assignments: {
+    readonly partitions: readonly number[];
+    readonly kept: readonly number[];
+  }[] = [];
 
   /** records whose handler resolved, fences excluded */
   handled(): Received[] {
@@ -98,6 +103,10 @@ export function busContract(name: string, factory: BusFactory): void {
             if (!before.includes(p) || !partitions.includes(p)) probe.wrongKept.push(p);
           }
           probe.assignment = [...partitions].sort((a, b) => a - b);
+          probe.assignments.push({
+            partitions: probe.assignment,
+            kept: [...kept].sort((x, y) => x - y),
+          });
         },
       });
       running.push(consumer);
@@ -209,6 +218,11 @@ export function busContract(name: string, factory: BusFactory): void {
     it("splits the partitions between the members of a group, each record handled by one of them once, and gives a leaving member's partitions to the one that stays", async () => {
       const groupId = uniqueName("g");
       const a = await join(groupId);
+      await waitFor(
+        "the first member assigned every partition",
+        () => (a.probe.assignment?.join() === PARTITIONS.join() ? true : undefined),
+        WAIT,
+      );
       const b = await join(groupId);
       await waitFor(
         "both members assigned, disjoint, all partitions",
@@ -221,6 +235,14 @@ export function busContract(name: string, factory: BusFactory): void {
         WAIT,
       );
 
+      // what the first member holds after the second joined, it held throughout: reported kept
+      // (a member that reads its rooms again for every rebalance stalls them in a store outage)
+      const split = a.probe.assignments.find((x) => x.partitions.length < PARTITIONS.length);
+      assert.deepEqual(
+        split?.kept,
+        split?.partitions,
+        "the first member's remaining partitions kept",
+      );
       for (const { probe, consumer } of [a, b]) {
         assert.equal(consumer.membership().joined, true);
         assert.deepEqual(

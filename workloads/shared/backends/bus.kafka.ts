@@ -343,6 +343,8 @@ class GroupMember implements BusConsumer {
    * (or, without a rebalance, in the same one) held its partitions throughout.
    */
   #latest: { generation: number; partitions: readonly number[] } | undefined;
+  /** the client's assignment object #latest was taken from (a new one: a new round) */
+  #recordedAssignments: unknown;
   #joined = false;
   #stopping = false;
   #loop: Promise<void> | undefined;
@@ -431,7 +433,22 @@ class GroupMember implements BusConsumer {
         (generation === latest.generation || generation === latest.generation + 1);
       const kept = consecutive ? this.#partitions.filter((x) => latest.partitions.includes(x)) : [];
       this.#latest = { generation, partitions: this.#partitions };
+      this.#recordedAssignments = consumer.assignments;
       if (!this.#stopping) this.#o.onAssignment?.([...this.#partitions], kept);
+    });
+    // A cooperative revocation round (the client gives partitions up, then rejoins at once)
+    // ends without a join event: the library sets the round's assignment and emits a rebalance.
+    // What the member keeps in that round it holds throughout, so the round counts as its
+    // latest generation; without this, the join after it looked like a skipped generation and
+    // every kept partition's rooms were read again (in a Cassandra outage: stalled). The same
+    // event also marks a rebalance starting, with the assignment unchanged: recorded only when
+    // the library's assignment is a new one since the last recorded.
+    consumer.on("consumer:group:rebalance", () => {
+      const assignments = consumer.assignments;
+      if (assignments === null || assignments === this.#recordedAssignments) return;
+      this.#recordedAssignments = assignments;
+      const held = assignments.flatMap((a) => (a.topic === this.#o.topic ? a.partitions : []));
+      this.#latest = { generation: consumer.generationId, partitions: held };
     });
     consumer.on("consumer:group:leave", () => {
       this.#joined = false;
