@@ -63,6 +63,8 @@ interface Window {
 }
 
 const RECOVERY_MS = 240_000;
+/** partitions of the messages topic, shared by the two forwarders */
+const PARTITIONS = 4;
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? (() => undefined);
@@ -84,7 +86,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     stack = await ChatStack.start({
       gateways: 0,
       forwarders: 0,
-      partitions: 4,
+      partitions: PARTITIONS,
       // the members sign in once and do not refresh: their tokens outlive a ten-pass run under
       // load (the default 15 min did not: pass 9's reconnects were refused 401)
       env: { ACCESS_TOKEN_TTL_SECONDS: "7200" },
@@ -181,6 +183,39 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       },
     );
 
+    /**
+     * Each fault is a single fault: it is injected into a settled system, never into the
+     * recovery of the one before. After Kafka comes back, the first forwarder to rejoin takes
+     * every partition and the other's join moves half of them a second or two later; a member
+     * that takes a room over reads its last seq from the store before acking it (one read per
+     * room), so a Cassandra kill in that window stalls the moved rooms for its whole outage, a
+     * compound fault (README, Faults). Settled: each forwarder reports (its /readyz group
+     * check) partitions of its own, together every partition once, and every message sent
+     * until then is acknowledged (so the rooms that moved have been read).
+     */
+    const settled = async (what: string): Promise<void> => {
+      await waitFor(
+        `the forwarders' group settled before ${what}`,
+        async () => {
+          const held: number[] = [];
+          for (const f of forwarders) {
+            const res = await fetch(`${f.url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+            const body = (await res.json()) as {
+              checks?: Record<string, { ok: boolean; detail: string }>;
+            };
+            const group = body.checks?.["consumer-group"];
+            const listed = group?.ok ? /partitions ([\d,]+)$/.exec(group.detail)?.[1] : undefined;
+            if (listed === undefined) return undefined;
+            held.push(...listed.split(",").map(Number));
+          }
+          const distinct = new Set(held);
+          return distinct.size === PARTITIONS && held.length === PARTITIONS ? true : undefined;
+        },
+        { timeoutMs: RECOVERY_MS, intervalMs: 200 },
+      );
+      await allAcked(`settling before ${what}`);
+    };
+
     const fault = async (
       pass: number,
       name: FaultName,
@@ -188,6 +223,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       restore: () => Promise<void>,
       holdMs: number,
     ): Promise<void> => {
+      await settled(`the ${name} fault of pass ${pass}`);
       log(`pass ${pass}: ${name} fault`);
       const start = Date.now();
       const w: Window = { label: `pass ${pass} ${name}`, start, end: Number.POSITIVE_INFINITY };
