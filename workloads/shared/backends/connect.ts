@@ -23,7 +23,7 @@ import { type RateLimiterOutage, RedisRateLimiter } from "./rate-limiter.redis.t
 import type { RateLimiter } from "./rate-limiter.ts";
 import { MemoryRegistry } from "./registry.memory.ts";
 import { RedisRegistry } from "./registry.redis.ts";
-import type { Registry } from "./registry.ts";
+import type { Registry, RoomRouter } from "./registry.ts";
 import { CassandraStore, connectCassandraClient } from "./store.cassandra.ts";
 import { MemoryStore } from "./store.memory.ts";
 import type { Store } from "./store.ts";
@@ -40,6 +40,11 @@ export interface Backends {
    * Redis pub/sub is down and the Kafka fallback carries deliveries), rejects when none can.
    */
   readonly checkDelivery: () => Promise<string>;
+  /**
+   * The registry and delivery in one step, where both are one Redis (RoomRouter): the
+   * forwarder routes room messages through it while Redis pub/sub is not failing over.
+   */
+  readonly roomRouter?: RoomRouter;
   readonly limiter: RateLimiter;
   readonly matchQueue: MatchQueue;
   close(): Promise<void>;
@@ -123,9 +128,11 @@ export async function connectBackends(
   return {
     ...b,
     checkDelivery: () => delivery.check(),
-    // No room router for the forwarder (registry.routeRooms, decision 0027, usable while the
-    // delivery's breaker is neither down nor settling) until the chaos stall it came with is
-    // understood: with it, 3 of 10 chaos passes stalled every room for a Cassandra outage.
+    // the registry's Redis publishes on the channels the delivery's Redis listens to
+    roomRouter: {
+      usable: () => delivery.primaryClear,
+      routeRooms: (routes) => registry.routeRooms(routes),
+    },
     close: () => closeAll(b),
   };
 }

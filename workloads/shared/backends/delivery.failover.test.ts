@@ -133,8 +133,10 @@ describe("FailoverDelivery", () => {
     try {
       const got: string[] = [];
       await s.subject.listen("gw-a", (p) => got.push(p));
+      assert.equal(s.subject.primaryClear, true, "the primary alone before any failure");
       s.primary.mode = "failing";
       await s.subject.send("gw-a", "during");
+      assert.equal(s.subject.primaryClear, false, "not while the primary is down");
       s.primary.mode = "up";
       await s.subject.send("gw-a", "before-probe"); // within the interval: no probe yet
       assert.deepEqual(s.events, ["down: primary down"]);
@@ -151,11 +153,13 @@ describe("FailoverDelivery", () => {
         WAIT,
       );
       assert.equal(s.fellBack(), fellBack + 1);
+      assert.equal(s.subject.primaryClear, false, "not during the overlap");
 
       s.advance(5_000);
       await s.subject.send("gw-a", "after");
       await waitFor("the last payload", () => (got.includes("after") ? true : undefined), WAIT);
       assert.equal(s.fellBack(), fellBack + 1, "after the overlap, the primary only");
+      assert.equal(s.subject.primaryClear, true, "the primary alone again after the overlap");
       assert.deepEqual(s.events, ["down: primary down", "up"]);
     } finally {
       await s.close();

@@ -62,6 +62,11 @@ export class FailoverDelivery implements Delivery {
     });
   }
 
+  /** Whether sends go through the primary alone now: it is neither down nor settling. */
+  get primaryClear(): boolean {
+    return !this.#breaker.down && !this.#breaker.settling;
+  }
+
   /** Resolves the primary's count, or the fallback's when it went that way. */
   async send(gatewayId: string, payload: string): Promise<number> {
     const viaPrimary = await this.#breaker.call(() => this.#primary.send(gatewayId, payload));
