@@ -321,6 +321,57 @@ describe("CassandraStore's message writes (decision 0026)", () => {
     });
   });
 
+  it("a page after a seq is two requests (the state and its bucket), the latest page three (two in bucket 0); both find rows past a bucket whose state is not written yet", async () => {
+    const client = await counted();
+    await onFreshKeyspace(client, "pages", async (store, keyspace) => {
+      for (let first = 1; first <= 30; first += 10) {
+        await store.persistMessages(Array.from({ length: 10 }, (_, i) => message(first + i)));
+      }
+      const seqs = (page: readonly { seq: number }[]) => page.map((m) => m.seq);
+      let page: readonly { seq: number }[] = [];
+      const fetch = (q: Parameters<typeof store.history>[1]) => async () => {
+        page = await store.history(roomId, q);
+      };
+      assert.equal(await requestsOf(fetch({ after: 10, limit: 5 })), 2);
+      assert.deepEqual(seqs(page), [11, 12, 13, 14, 15]);
+      assert.equal(await requestsOf(fetch({ limit: 5 })), 3);
+      assert.deepEqual(seqs(page), [26, 27, 28, 29, 30]);
+      assert.equal(await requestsOf(fetch({ before: 4, limit: 5 })), 2);
+      assert.deepEqual(seqs(page), [1, 2, 3]);
+
+      // rows up to 2,003 with the state still naming bucket 0: the writes of 1000-1999 and of
+      // 2000-2003 landed, their states did not (a writer stopped twice before its state)
+      const rows = Array.from({ length: 2_003 - 30 }, (_, i) => message(31 + i));
+      for (let i = 0; i < rows.length; i += 50) {
+        await client.batch(
+          rows.slice(i, i + 50).map((m) => ({
+            query: `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            params: [
+              m.roomId,
+              Math.floor(m.seq / 1000),
+              m.seq,
+              m.id,
+              m.senderId,
+              m.clientMsgId,
+              "text",
+              m.content.text,
+              m.createdAt,
+            ],
+          })),
+          { prepare: true, logged: false },
+        );
+      }
+      await fetch({ limit: 3 })();
+      assert.deepEqual(seqs(page), [2_001, 2_002, 2_003]);
+      await fetch({ after: 995, limit: 10 })();
+      assert.deepEqual(seqs(page), [996, 997, 998, 999, 1_000, 1_001, 1_002, 1_003, 1_004, 1_005]);
+      await fetch({ after: 1_997, limit: 10 })();
+      assert.deepEqual(seqs(page), [1_998, 1_999, 2_000, 2_001, 2_002, 2_003]);
+      await fetch({ before: 1_002, limit: 4 })();
+      assert.deepEqual(seqs(page), [998, 999, 1_000, 1_001]);
+    });
+  });
+
   it("a room's last seq is its newest row's: when a writer stopped before the state, and in a state written before 0006", async () => {
     const client = await connect();
     await onFreshKeyspace(client, "state", async (store, keyspace) => {

@@ -19,12 +19,7 @@ import type {
   User,
 } from "../domain.ts";
 import { checkLimit, checkWrite, directMembers, directPair } from "./store.memory.ts";
-import {
-  type HistoryQuery,
-  MAX_MESSAGES_PER_WRITE,
-  MAX_USERS_BY_EMAIL,
-  type Store,
-} from "./store.ts";
+import { type HistoryQuery, MAX_USERS_BY_EMAIL, type Store } from "./store.ts";
 
 /** Messages per partition of `messages`: bucket = floor(seq / BUCKET_SIZE). */
 export const BUCKET_SIZE = 1000;
@@ -35,12 +30,6 @@ const CHANNEL_SHARD = 0;
 const PAGE_SIZE = 500;
 /** point reads issued at once by roomStates and readPositions */
 const PARALLEL_READS = 32;
-/**
- * Seqs past a room's last seq that history's walk also looks at: the rows of one write in
- * flight per writer, for the partition's owner and a member that lost it and has not noticed
- * yet, which may land while the walk reads.
- */
-const MAX_STATE_LAG = 2 * MAX_MESSAGES_PER_WRITE;
 
 export interface CassandraStoreOptions {
   /** per-query timeout; default 5 000 ms */
@@ -574,34 +563,72 @@ export class CassandraStore implements Store {
     );
   }
 
+  /**
+   * A room's rows reach at most the bucket after the one its state names (persistMessages),
+   * and past it only while a write that crossed into the next bucket has not written its state
+   * yet: then the bucket before is full to its last seq. So a page needs the state row and the
+   * buckets it names, not the room's newest rows first: a page after a seq is two requests side
+   * by side (the state and the first bucket), the latest page three in two round trips.
+   */
   async history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]> {
     checkLimit(query.limit);
-    // the room's last seq bounds the bucket walk, so any before/after visits only buckets that
-    // exist; the walk looks past it by the writes that may be in flight
-    const { lastSeq } = await this.#roomState(roomId);
-    const hi = Math.min(lastSeq + MAX_STATE_LAG, (query.before ?? Number.POSITIVE_INFINITY) - 1);
+    const hi = Math.min(query.before ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) - 1;
+    return query.after === undefined
+      ? this.#pageBefore(roomId, hi, query.limit)
+      : this.#pageAfter(roomId, Math.max(1, query.after + 1), hi, query.limit);
+  }
+
+  /** Rows of `bucket` from `lo` to `hi` in ascending (`asc`) or descending order, at most `n`. */
+  #bucketRows(roomId: string, bucket: number, lo: number, hi: number, n: number, asc: boolean) {
+    return this.#rows(
+      `SELECT seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages ` +
+        "WHERE room_id = ? AND bucket = ? AND seq >= ? AND seq <= ? " +
+        `ORDER BY seq ${asc ? "ASC" : "DESC"} LIMIT ?`,
+      [roomId, bucket, lo, hi, n],
+    );
+  }
+
+  async #pageAfter(roomId: string, lo: number, hi: number, limit: number) {
     const page: StoredMessage[] = [];
-    if (query.after !== undefined) {
-      const lo = Math.max(1, query.after + 1);
-      for (let b = bucketOf(lo); lo <= hi && b <= bucketOf(hi) && page.length < query.limit; b++) {
-        const rows = await this.#rows(
-          `SELECT seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages ` +
-            "WHERE room_id = ? AND bucket = ? AND seq >= ? AND seq <= ? ORDER BY seq ASC LIMIT ?",
-          [roomId, b, lo, hi, query.limit - page.length],
-        );
-        for (const row of rows) page.push(messageFromRow(roomId, row));
-      }
-      return page;
-    }
-    for (let b = bucketOf(hi); b >= 0 && hi >= 1 && page.length < query.limit; b--) {
-      const rows = await this.#rows(
-        `SELECT seq, ${MESSAGE_COLS} FROM ${this.#ks}.messages ` +
-          "WHERE room_id = ? AND bucket = ? AND seq <= ? LIMIT ?",
-        [roomId, b, hi, query.limit - page.length],
-      );
+    if (lo > hi) return page;
+    const read = (b: number) => this.#bucketRows(roomId, b, lo, hi, limit - page.length, true);
+    const [state, firstRows] = await Promise.all([this.#stateRow(roomId), read(bucketOf(lo))]);
+    const top = bucketOf(state.marked) + 1;
+    for (let b = bucketOf(lo), rows = firstRows; ; b++, rows = await read(b)) {
       for (const row of rows) page.push(messageFromRow(roomId, row));
+      const end = (b + 1) * BUCKET_SIZE - 1;
+      if (page.length >= limit || end >= hi) return page;
+      const last = rows.at(-1);
+      const full = last !== undefined && num(last, "seq") === end;
+      if (!full && b + 1 > top) return page;
     }
-    return page.reverse();
+  }
+
+  async #pageBefore(roomId: string, hi: number, limit: number) {
+    if (hi < 1) return [];
+    const top = bucketOf((await this.#stateRow(roomId)).marked) + 1;
+    const start = Math.min(bucketOf(hi), top);
+    const read = (b: number, n: number) => this.#bucketRows(roomId, b, 0, hi, n, false);
+    // newest first
+    const [first, second] = await Promise.all([
+      read(start, limit),
+      start > 0 ? read(start - 1, limit) : Promise.resolve([]),
+    ]);
+    const above: Row[] = [];
+    for (let b = start, newest = first[0]; b < bucketOf(hi); b++) {
+      if (newest === undefined || num(newest, "seq") !== (b + 1) * BUCKET_SIZE - 1) break;
+      const rows = await read(b + 1, limit); // a write crossed into the next bucket: rare
+      above.unshift(...rows);
+      newest = rows[0];
+    }
+    const rows = [...above, ...first, ...second];
+    for (let b = start - 2; b >= 0 && rows.length < limit; b--) {
+      rows.push(...(await read(b, limit - rows.length)));
+    }
+    return rows
+      .slice(0, limit)
+      .map((row) => messageFromRow(roomId, row))
+      .reverse();
   }
 
   // ---- read positions ----
