@@ -461,10 +461,13 @@ export class Forwarder {
   async #lastSeq(room: Room): Promise<number> {
     if (room.lastSeq !== undefined) return room.lastSeq;
     await room.writer; // our own writes first: the store then holds all we gave
-    const stored = await this.#retry("read a room's last seq", () => this.#storedLastSeq(room));
-    const window = await this.#retry("read a room's latest messages", () =>
-      this.#o.store.history(room.id, { limit: DEDUP_WINDOW }),
-    );
+    // side by side: a room taken over is acked again a round trip or two sooner
+    const [stored, window] = await Promise.all([
+      this.#retry("read a room's last seq", () => this.#storedLastSeq(room)),
+      this.#retry("read a room's latest messages", () =>
+        this.#o.store.history(room.id, { limit: DEDUP_WINDOW }),
+      ),
+    ]);
     for (const m of window) this.#addId(room, m.id, m.seq);
     const last = Math.max(stored, room.confirmed, window.at(-1)?.seq ?? 0);
     room.lastSeq = last;
