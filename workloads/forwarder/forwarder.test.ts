@@ -606,6 +606,46 @@ describe("forwarder when a partition changes hands", () => {
 });
 
 describe("forwarder de-duplication after a takeover", () => {
+  it("answers a retry of one of the room's latest stored messages from memory, even while the store is down", async () => {
+    const store = new MemoryStore();
+    const registry = new MemoryRegistry();
+    const delivery = new MemoryDelivery();
+    const routed = await gatewayInRoom(registry, delivery);
+    await forwarderOn(store, registry, delivery).forwarder.handleBatch(
+      batch(message(1), message(2), message(3)),
+    );
+    let down = false;
+    const failing = new Proxy(store, {
+      get: (target, name: keyof Store) => {
+        const member = target[name];
+        if (typeof member !== "function") return member;
+        return (...args: unknown[]) =>
+          down
+            ? Promise.reject(new Error("store unavailable"))
+            : (member as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    // another member takes the partition over: it reads the room with its first message
+    const { forwarder } = forwarderOn(failing, registry, delivery);
+    try {
+      forwarder.assigned([0], []);
+      await forwarder.handleBatch(batch(message(4)));
+      down = true;
+      void forwarder.handleBatch(batch(message(2))).catch(() => undefined);
+      await waitFor(
+        "the retry routed with its stored seq while the store is down",
+        () => (routed.length === 5 ? true : undefined),
+        { timeoutMs: 5_000 },
+      );
+      assert.deepEqual(routed.slice(3), [
+        ["c4", 4],
+        ["c2", 2],
+      ]);
+    } finally {
+      await forwarder.stop();
+    }
+  });
+
   it("remembers a retry it found by id, so a later copy is not sequenced again once the replay is over", async () => {
     // Found by the chaos suite (forwarder fault): the member that took a partition over found
     // message 3 by id (stored by the earlier holder after this member read the room), then

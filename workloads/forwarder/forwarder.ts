@@ -469,6 +469,12 @@ export class Forwarder {
       ),
     ]);
     for (const m of window) this.#addId(room, m.id, m.seq);
+    // the newest of them in memory too: a replay after a takeover, or a client's late resend,
+    // finds its original there, not by a store read (which would stall the room while the
+    // store is away)
+    const bySeq = new Map(room.recent.map((m) => [m.seq, m]));
+    for (const m of window.slice(-RECENT_PER_ROOM)) bySeq.set(m.seq, m);
+    room.recent = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-RECENT_PER_ROOM);
     const last = Math.max(stored, room.confirmed, window.at(-1)?.seq ?? 0);
     room.lastSeq = last;
     room.replaying = true;
