@@ -190,8 +190,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
      * that takes a room over reads its last seq from the store before acking it (one read per
      * room), so a Cassandra kill in that window stalls the moved rooms for its whole outage, a
      * compound fault (README, Faults). Settled: each forwarder reports (its /readyz group
-     * check) partitions of its own, together every partition once, and every message sent
-     * until then is acknowledged (so the rooms that moved have been read).
+     * check) partitions of its own, together every partition once, every message sent until
+     * then is acknowledged, and every room has been acked since (so each was read by the
+     * member that holds it).
      */
     const settled = async (what: string): Promise<void> => {
       await waitFor(
@@ -214,6 +215,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         { timeoutMs: RECOVERY_MS, intervalMs: 200 },
       );
       await allAcked(`settling before ${what}`);
+      // every room acked since: read by the member that holds it now (a room taken over is
+      // read with its first message; one not read yet when the store dies waits for it)
+      const since = Date.now();
+      await waitFor(
+        `every room acked after the group settled, before ${what}`,
+        () => {
+          const fresh = new Set(acks.filter((a) => a.t >= since).map((a) => a.room));
+          return roomIds.every((r) => fresh.has(r)) ? true : undefined;
+        },
+        { timeoutMs: RECOVERY_MS, intervalMs: 200 },
+      );
     };
 
     const fault = async (
