@@ -424,21 +424,22 @@ describe("forwarder routing after a registry loss", () => {
   });
 });
 
-/** A registry that stops answering (every call rejects) while `down` is set. */
-function breakableRegistry(inner: Registry): { registry: Registry; setDown(down: boolean): void } {
+/** `inner` behind a switch: while `down` is set, every call of it rejects as `what` unavailable. */
+function breakable<T extends object>(
+  inner: T,
+  what: string,
+): { target: T; setDown(down: boolean): void } {
   let down = false;
-  const registry = new Proxy(inner, {
-    get: (target, name: keyof Registry) => {
-      const member = target[name];
+  const target = new Proxy(inner, {
+    get: (t, name) => {
+      const member: unknown = Reflect.get(t, name);
       if (typeof member !== "function") return member;
       return (...args: unknown[]) =>
-        down
-          ? Promise.reject(new Error("registry unavailable"))
-          : (member as (...a: unknown[]) => unknown).apply(target, args);
+        down ? Promise.reject(new Error(`${what} unavailable`)) : member.apply(t, args);
     },
   });
   return {
-    registry,
+    target,
     setDown: (d) => {
       down = d;
     },
@@ -449,7 +450,7 @@ describe("forwarder routing while the registry does not answer", () => {
   it("sends each event to every gateway instead of failing the batch, asks the registry again once per interval, and routes by it once it answered and settled", async () => {
     let now = Date.now();
     const inner = new MemoryRegistry({ now: () => now });
-    const { registry, setDown } = breakableRegistry(inner);
+    const { target: registry, setDown } = breakable(inner, "registry");
     const delivery = new MemoryDelivery();
     const got = new Map<string, string[]>([
       ["gw-room", []],
@@ -614,23 +615,13 @@ describe("forwarder de-duplication after a takeover", () => {
     await forwarderOn(store, registry, delivery).forwarder.handleBatch(
       batch(message(1), message(2), message(3)),
     );
-    let down = false;
-    const failing = new Proxy(store, {
-      get: (target, name: keyof Store) => {
-        const member = target[name];
-        if (typeof member !== "function") return member;
-        return (...args: unknown[]) =>
-          down
-            ? Promise.reject(new Error("store unavailable"))
-            : (member as (...a: unknown[]) => unknown).apply(target, args);
-      },
-    });
+    const { target: failing, setDown } = breakable(store, "store");
     // another member takes the partition over: it reads the room with its first message
     const { forwarder } = forwarderOn(failing, registry, delivery);
     try {
       forwarder.assigned([0], []);
       await forwarder.handleBatch(batch(message(4)));
-      down = true;
+      setDown(true);
       void forwarder.handleBatch(batch(message(2))).catch(() => undefined);
       await waitFor(
         "the retry routed with its stored seq while the store is down",

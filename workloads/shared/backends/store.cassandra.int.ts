@@ -273,6 +273,21 @@ describe("CassandraStore's message writes (decision 0026)", () => {
     content: { text: `message ${seq}` },
     createdAt: at(seq),
   });
+  /** A message's row alone, without its id row or state: what a writer stopped part way left. */
+  const rowOnly = (keyspace: string, m: ReturnType<typeof message>) => ({
+    query: `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    params: [
+      m.roomId,
+      Math.floor(m.seq / 1000),
+      m.seq,
+      m.id,
+      m.senderId,
+      m.clientMsgId,
+      "text",
+      m.content.text,
+      m.createdAt,
+    ],
+  });
   let requests = 0;
   const counted = async (): Promise<Client> => {
     const c = new Client({
@@ -344,20 +359,7 @@ describe("CassandraStore's message writes (decision 0026)", () => {
       const rows = Array.from({ length: 2_003 - 30 }, (_, i) => message(31 + i));
       for (let i = 0; i < rows.length; i += 50) {
         await client.batch(
-          rows.slice(i, i + 50).map((m) => ({
-            query: `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            params: [
-              m.roomId,
-              Math.floor(m.seq / 1000),
-              m.seq,
-              m.id,
-              m.senderId,
-              m.clientMsgId,
-              "text",
-              m.content.text,
-              m.createdAt,
-            ],
-          })),
+          rows.slice(i, i + 50).map((m) => rowOnly(keyspace, m)),
           { prepare: true, logged: false },
         );
       }
@@ -375,22 +377,10 @@ describe("CassandraStore's message writes (decision 0026)", () => {
   it("a room's last seq is its newest row's: when a writer stopped before the state, and in a state written before 0006", async () => {
     const client = await connect();
     await onFreshKeyspace(client, "state", async (store, keyspace) => {
-      const row = (m: ReturnType<typeof message>) =>
-        client.execute(
-          `INSERT INTO ${keyspace}.messages (room_id, bucket, seq, id, sender_id, client_msg_id, msg_type, content_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            m.roomId,
-            Math.floor(m.seq / 1000),
-            m.seq,
-            m.id,
-            m.senderId,
-            m.clientMsgId,
-            "text",
-            m.content.text,
-            m.createdAt,
-          ],
-          { prepare: true },
-        );
+      const row = (m: ReturnType<typeof message>) => {
+        const { query, params } = rowOnly(keyspace, m);
+        return client.execute(query, params, { prepare: true });
+      };
       // a writer killed after the rows that open bucket 1, before its state
       const first = [985, 986].map((s) => message(s));
       const inFlight = Array.from({ length: 16 }, (_, i) => message(987 + i)); // to 1002
