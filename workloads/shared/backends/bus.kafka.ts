@@ -67,6 +67,9 @@ export interface KafkaBusOptions {
   readonly maxRequestBytes?: number;
 }
 
+/** How soon offsets held back while the client (re)joins are tried again, at least. */
+const MIN_COMMIT_RETRY_MS = 100;
+
 export class BusError extends Error {
   readonly code: "BUS_CLOSED" | "BUS_OVERLOADED" | "BUS_HANDLER_FAILED" | "BUS_COMMIT_FAILED";
 
@@ -647,13 +650,23 @@ class GroupMember implements BusConsumer {
 
   /**
    * Commits every offset #toCommit holds, in one request, after the commits before it. A
-   * failed commit ends the client, as a failed batch does.
+   * failed commit ends the client, as a failed batch does. Not while the client is (re)joining
+   * the group: a commit then fails (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION) and the library
+   * answers each such failure with another JoinGroup, so commits every 100 ms kept the group
+   * rebalancing for seconds (the broker logged the leader "re-joining group during Stable" every
+   * 0.6 s) until six failures in a row ended the client. The offsets wait for the next tick;
+   * those of a generation that ends meanwhile are dropped at the join (later batches cover them).
    */
   #flushCommits(): Promise<void> {
     clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
     const consumer = this.#consumer;
     if (consumer === undefined || this.#toCommit.size === 0) return this.#commits;
+    if (!consumer.isActive() && !this.#stopping) {
+      const every = Math.max(this.#o.commitEveryMs ?? 0, MIN_COMMIT_RETRY_MS);
+      this.#commitTimer = setTimeout(() => void this.#flushCommits(), every);
+      return this.#commits;
+    }
     const offsets = [...this.#toCommit].map(([partition, o]) => ({
       topic: this.#o.topic,
       partition,
