@@ -134,14 +134,11 @@ export class TopicAdmin {
     try {
       await this.#createTopic(t, true);
     } catch (err) {
-      if (
-        await this.#createTopic(t, false).then(
-          () => true,
-          () => false,
-        )
-      ) {
-        return;
-      }
+      const createdOrFound = await this.#createTopic(t, false).then(
+        () => true,
+        () => false,
+      );
+      if (createdOrFound) return;
       const exists = await this.#admin
         .listTopics()
         .then((names) => names.includes(t.name))
@@ -150,9 +147,9 @@ export class TopicAdmin {
     }
   }
 
-  /** Resolves true when the topic was made now, false when it existed already. */
-  async #createTopic(t: TopicSpec, waitForLeaders: boolean): Promise<boolean> {
-    return this.#admin.createTopics({
+  /** Resolves once the topic is made, now or before (kafkajs: TOPIC_ALREADY_EXISTS is no error). */
+  async #createTopic(t: TopicSpec, waitForLeaders: boolean): Promise<void> {
+    await this.#admin.createTopics({
       waitForLeaders,
       topics: [
         {
