@@ -4,7 +4,8 @@
 // own where the target has two), see typing and seen receipts; one goes offline and comes back
 // with nothing lost and nothing twice; a reload keeps the conversation; a busy room shows its
 // unread count, opens at the first unseen message and loads older ones on scroll; two strangers
-// are matched; a backend's post (the server API, sent twice) shows once on every member's page;
+// are matched; a room someone adds you to shows its first message in the list, also when the
+// message comes while the list is read; a backend's post (the server API, sent twice) shows once on every member's page;
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
 // a reply shows a quote of the message it answers; a password account links the provider and
@@ -54,12 +55,22 @@ export function browserSuite(target: BrowserTarget): void {
     /** uncaught script errors and CSP violations, on every page */
     const pageErrors: string[] = [];
 
+    /** the WebSocket frames each page received, as text */
+    const received = new WeakMap<Page, string[]>();
+
     /** a browser context of its own on gateway `gateway` (modulo the target's count) */
     const person = async (width = 1280, height = 800, gateway = 0) => {
       const context = await browser.newContext({ viewport: { width, height } });
       contexts.push(context);
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
+      const frames: string[] = [];
+      received.set(page, frames);
+      page.on("websocket", (ws) =>
+        ws.on("framereceived", (f) => {
+          if (typeof f.payload === "string") frames.push(f.payload);
+        }),
+      );
       page.on("pageerror", (err) => pageErrors.push(err.message));
       page.on("console", (m) => {
         if (m.type() === "error" && /Content.Security.Policy/i.test(m.text()))
@@ -405,6 +416,63 @@ export function browserSuite(target: BrowserTarget): void {
       await log.evaluate((el) => el.scrollTo({ top: 0 }));
       await bubble(page, "busy 1").waitFor();
       for (let i = 1; i <= 70; i++) assert.equal(await bubble(page, `busy ${i}`).count(), 1);
+    });
+
+    it("lists a room I am added to with its first message, also when the message comes while the room list is read", async () => {
+      // gil adds bob to a group; bob's page reads its room list (it answers without a message
+      // yet), gil's first message reaches the page, and only then does the list's answer: the
+      // page must show the message it was pushed, not the list's older view of the room
+      const page = bob.page;
+      const url = server.urls[0] as string;
+      const api = new Api({ baseUrl: url });
+      const gil = Session.fromAuth(api, await api.register(`gil_${suffix}`, "password-123"));
+      const text = "first words, while listing";
+      let listRead = false;
+      let release = () => {};
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      let firstAnswered = () => {};
+      const first = new Promise<void>((r) => {
+        firstAnswered = r;
+      });
+      let lists = 0;
+      const rooms = (u: URL) => u.pathname === "/v1/rooms";
+      await page.route(rooms, async (route) => {
+        if (route.request().method() !== "GET") return route.fallback();
+        if (lists++ > 0) {
+          // later reads go to the gateway once the first has answered the page
+          await first;
+          return route.continue();
+        }
+        const response = await route.fetch();
+        listRead = true;
+        await released;
+        await route.fulfill({ response });
+        firstAnswered();
+      });
+      const client = new ChatClient({ url, accessToken: (o) => gil.accessToken(o) });
+      try {
+        const room = await gil.createRoom({ kind: "group", name: "late list", members: [bobId] });
+        await waitFor("bob's page to read its room list", () => (listRead ? true : undefined), {
+          timeoutMs: 15_000,
+        });
+        await client.connect();
+        await client.send({ room_id: room.id }, { text }).sent;
+        await waitFor(
+          "the message's frame on bob's page",
+          () => (received.get(page)?.some((f) => f.includes(text)) ? true : undefined),
+          { timeoutMs: 15_000 },
+        );
+      } finally {
+        release();
+        client.close();
+      }
+      await first;
+      const item = page.getByRole("button", { name: /^late list, group/ });
+      await item.locator(".room-last", { hasText: text }).waitFor();
+      await page.unroute(rooms);
+      await shot(page, "rooms-added-while-listing");
     });
 
     it("matches two strangers, with a waiting state first", async () => {

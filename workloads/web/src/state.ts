@@ -181,6 +181,11 @@ export class ChatState {
   /** object keys whose download URL is being asked for */
   readonly #asking = new Set<string>();
   #roomsReload: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The newest message of each room that is not listed yet (a room I was just added to): the
+   * client library counts it delivered, so it is kept here until the room list has the room.
+   */
+  #unlisted = new Map<string, ServerMessageFrame>();
 
   subscribe(fn: () => void): () => void {
     this.#subscribers.add(fn);
@@ -429,10 +434,13 @@ export class ChatState {
     if (session === undefined) return;
     const { rooms } = await session.rooms();
     const fresh: RoomSummary[] = [];
+    /** listed rooms with a newer message than the newest this page has */
+    const behind: string[] = [];
     for (const s of rooms) {
       const r = this.rooms.get(s.room.id);
       if (r === undefined) fresh.push(s);
       else {
+        if (s.last_seq > (r.last?.seq ?? 0) && s.last_seq > r.lastSeq) behind.push(s.room.id);
         r.lastSeq = Math.max(r.lastSeq, s.last_seq);
         r.readSeq = Math.max(r.readSeq, s.read_seq);
         r.unread = this.activeId === s.room.id ? 0 : Math.max(0, r.lastSeq - r.readSeq);
@@ -457,9 +465,16 @@ export class ChatState {
         replyingTo: undefined,
         quotes: new Map(),
       });
+      // its first messages may have come while the list was read (it answers from before them)
+      const early = this.#unlisted.get(s.room.id);
+      this.#unlisted.delete(s.room.id);
+      if (early !== undefined) this.#onMessage(early);
     }
     this.changed();
-    await Promise.all(fresh.slice(0, PRELOAD_ROOMS).map((s) => this.#preload(s.room.id)));
+    await Promise.all([
+      ...fresh.slice(0, PRELOAD_ROOMS).map((s) => this.#preload(s.room.id)),
+      ...behind.slice(0, PRELOAD_ROOMS).map((id) => this.#preload(id)),
+    ]);
     this.changed();
   }
 
@@ -472,7 +487,7 @@ export class ChatState {
       session.members(roomId),
     ]).catch(() => [undefined, undefined] as const);
     const last = page?.messages.at(-1);
-    if (last !== undefined && r.last === undefined) r.last = lineOf(last);
+    if (last !== undefined && last.seq > (r.last?.seq ?? 0)) r.last = lineOf(last);
     if (members !== undefined) {
       r.members = members.members.map((m) => m.user_id);
       r.online = new Set(members.members.filter((m) => m.online).map((m) => m.user_id));
@@ -548,6 +563,7 @@ export class ChatState {
     sessionStorage.setItem(CURSORS_KEY, JSON.stringify(this.client?.cursors() ?? {}));
     const r = this.rooms.get(m.room_id);
     if (r === undefined) {
+      if (m.seq > (this.#unlisted.get(m.room_id)?.seq ?? 0)) this.#unlisted.set(m.room_id, m);
       this.#reloadRoomsSoon();
       return;
     }
