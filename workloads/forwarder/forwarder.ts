@@ -92,8 +92,6 @@ export const DEDUP_WINDOW = 100;
 const RECENT_PER_ROOM = 32;
 /** Rooms kept in memory; the least recently used idle ones are forgotten first. */
 const KNOWN_ROOMS = 20_000;
-/** Seqs probed above the room's stored last seq before giving up (a corrupt store). */
-const MAX_PROBES = 1_000;
 /** Batches of a partition in flight at once (routed, their writes pending). */
 export const PIPELINE = 4_096;
 /**
@@ -461,13 +459,11 @@ export class Forwarder {
   async #lastSeq(room: Room): Promise<number> {
     if (room.lastSeq !== undefined) return room.lastSeq;
     await room.writer; // our own writes first: the store then holds all we gave
-    // side by side: a room taken over is acked again a round trip or two sooner
-    const [stored, window] = await Promise.all([
-      this.#retry("read a room's last seq", () => this.#storedLastSeq(room)),
-      this.#retry("read a room's latest messages", () =>
-        this.#o.store.history(room.id, { limit: DEDUP_WINDOW }),
-      ),
-    ]);
+    // one read: the room's last seq comes with its latest messages
+    const { lastSeq: stored, messages: window } = await this.#retry(
+      "read a room's latest messages",
+      () => this.#o.store.latest(room.id, DEDUP_WINDOW),
+    );
     for (const m of window) this.#addId(room, m.id, m.seq);
     // the newest of them in memory too: a replay after a takeover, or a client's late resend,
     // finds its original there, not by a store read (which would stall the room while the
@@ -480,19 +476,6 @@ export class Forwarder {
     room.replaying = true;
     this.#o.log.debug({ roomId: room.id, last, stored, window: window.length }, "room read");
     return last;
-  }
-
-  /** The room's stored last seq, past it while the next seq is already taken. */
-  async #storedLastSeq(room: Room): Promise<number> {
-    let last = (await this.#o.store.roomStates([room.id])).get(room.id)?.lastSeq ?? 0;
-    for (let probes = 0; ; probes++) {
-      if (probes === MAX_PROBES) {
-        throw new Error(`room ${room.id}: more than ${MAX_PROBES} messages past its stored state`);
-      }
-      if ((await this.#o.store.messageAt(room.id, last + 1)) === undefined) return last;
-      this.#o.log.warn({ roomId: room.id, seq: last + 1 }, "room state behind its messages");
-      last += 1;
-    }
   }
 
   /**
@@ -549,7 +532,7 @@ export class Forwarder {
    * cannot write back stay gaps, never reused.
    */
   async #checkConfirmed(room: Room): Promise<void> {
-    const stored = await this.#storedLastSeq(room);
+    const { lastSeq: stored } = await this.#o.store.latest(room.id, 1);
     if (stored < room.confirmed) {
       this.#o.metrics.seqRegressions.inc();
       const lost = room.recent.filter((m) => m.seq > stored);

@@ -353,6 +353,12 @@ describe("CassandraStore's message writes (decision 0026)", () => {
       assert.deepEqual(seqs(page), [26, 27, 28, 29, 30]);
       assert.equal(await requestsOf(fetch({ before: 4, limit: 5 })), 2);
       assert.deepEqual(seqs(page), [1, 2, 3]);
+      let latest = { lastSeq: 0, messages: page };
+      const readLatest = async () => {
+        latest = await store.latest(roomId, 5);
+      };
+      assert.equal(await requestsOf(readLatest), 3, "latest is the latest page's requests");
+      assert.deepEqual([latest.lastSeq, seqs(latest.messages)], [30, [26, 27, 28, 29, 30]]);
 
       // rows up to 2,003 with the state still naming bucket 0: the writes of 1000-1999 and of
       // 2000-2003 landed, their states did not (a writer stopped twice before its state)
@@ -365,6 +371,8 @@ describe("CassandraStore's message writes (decision 0026)", () => {
       }
       await fetch({ limit: 3 })();
       assert.deepEqual(seqs(page), [2_001, 2_002, 2_003]);
+      await readLatest();
+      assert.equal(latest.lastSeq, 2_003);
       await fetch({ after: 995, limit: 10 })();
       assert.deepEqual(seqs(page), [996, 997, 998, 999, 1_000, 1_001, 1_002, 1_003, 1_004, 1_005]);
       await fetch({ after: 1_997, limit: 10 })();
@@ -415,6 +423,7 @@ describe("CassandraStore's message writes (decision 0026)", () => {
         { prepare: true },
       );
       assert.equal((await store.roomStates([old])).get(old)?.lastSeq, 2_500);
+      assert.equal((await store.latest(old, 1)).lastSeq, 2_500);
       assert.deepEqual(
         (await store.history(old, { limit: 100 })).map((m) => m.seq),
         [2_498, 2_499, 2_500],

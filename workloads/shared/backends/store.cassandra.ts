@@ -574,7 +574,7 @@ export class CassandraStore implements Store {
     checkLimit(query.limit);
     const hi = Math.min(query.before ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) - 1;
     return query.after === undefined
-      ? this.#pageBefore(roomId, hi, query.limit)
+      ? (await this.#pageBefore(roomId, hi, query.limit)).messages
       : this.#pageAfter(roomId, Math.max(1, query.after + 1), hi, query.limit);
   }
 
@@ -604,9 +604,23 @@ export class CassandraStore implements Store {
     }
   }
 
+  /**
+   * The room's newest `limit` messages and its last seq, as #roomState reads it (the newest of
+   * the rows the page found, or the state's seq where that is higher), in the page's requests.
+   */
+  async latest(
+    roomId: string,
+    limit: number,
+  ): Promise<{ readonly lastSeq: number; readonly messages: StoredMessage[] }> {
+    checkLimit(limit);
+    const { messages, marked } = await this.#pageBefore(roomId, Number.MAX_SAFE_INTEGER - 1, limit);
+    return { lastSeq: Math.max(marked, messages.at(-1)?.seq ?? 0), messages };
+  }
+
   async #pageBefore(roomId: string, hi: number, limit: number) {
-    if (hi < 1) return [];
-    const top = bucketOf((await this.#stateRow(roomId)).marked) + 1;
+    if (hi < 1) return { messages: [], marked: 0 };
+    const { marked } = await this.#stateRow(roomId);
+    const top = bucketOf(marked) + 1;
     const start = Math.min(bucketOf(hi), top);
     const read = (b: number, n: number) => this.#bucketRows(roomId, b, 0, hi, n, false);
     // newest first
@@ -625,10 +639,11 @@ export class CassandraStore implements Store {
     for (let b = start - 2; b >= 0 && rows.length < limit; b--) {
       rows.push(...(await read(b, limit - rows.length)));
     }
-    return rows
+    const messages = rows
       .slice(0, limit)
       .map((row) => messageFromRow(roomId, row))
       .reverse();
+    return { messages, marked };
   }
 
   // ---- read positions ----

@@ -553,6 +553,22 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await assert.rejects(store().history(room.id, { limit: 101 }), RangeError);
       });
 
+      it("latest gives a room's newest messages with its last seq: none and 0 before the first, and limit must be 1..100", async () => {
+        const room = newRoom("group");
+        await store().createRoom(room, []);
+        assert.deepEqual(await store().latest(room.id, 10), { lastSeq: 0, messages: [] });
+        assert.deepEqual(await store().latest(id(), 10), { lastSeq: 0, messages: [] });
+        const messages = range(1, 4).map((s) => newMessage(room.id, s));
+        for (const m of messages) await store().persistMessage(m);
+        assert.deepEqual(await store().latest(room.id, 3), {
+          lastSeq: 4,
+          messages: messages.slice(1),
+        });
+        assert.deepEqual(await store().latest(room.id, 10), { lastSeq: 4, messages });
+        await assert.rejects(store().latest(room.id, 0), RangeError);
+        await assert.rejects(store().latest(room.id, 101), RangeError);
+      });
+
       describe("history of a room of 2,050 messages (three buckets of 1,000 seqs)", () => {
         const room = newRoom("channel", new Date(0));
         const total = 2050;
@@ -569,6 +585,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
           assert.deepEqual(await seqs({ limit: 100 }), range(1951, 2050));
           assert.deepEqual(await seqs({ limit: 1 }), [2050]);
           assert.deepEqual(await store().history(room.id, { limit: 2 }), messages.slice(-2));
+        });
+
+        it("latest gives the newest page and the last seq", async () => {
+          const latest = await store().latest(room.id, 100);
+          assert.equal(latest.lastSeq, total);
+          assert.deepEqual(latest.messages, messages.slice(-100));
         });
 
         it("pages before a seq, across bucket boundaries", async () => {

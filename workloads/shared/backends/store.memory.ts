@@ -296,6 +296,15 @@ export class MemoryStore implements Store {
     return page.reverse();
   }
 
+  async latest(
+    roomId: string,
+    limit: number,
+  ): Promise<{ readonly lastSeq: number; readonly messages: StoredMessage[] }> {
+    const messages = await this.history(roomId, { limit });
+    const lastSeq = this.#logs.get(roomId)?.lastSeq ?? 0;
+    return { lastSeq: Math.max(lastSeq, messages.at(-1)?.seq ?? 0), messages };
+  }
+
   async advanceReadPosition(position: ReadPosition): Promise<ReadPosition> {
     let positions = this.#positions.get(position.roomId);
     if (positions === undefined) {

@@ -116,6 +116,16 @@ export interface Store {
    * `before`, or right after `after`, or the newest `limit` when neither is given.
    */
   history(roomId: string, query: HistoryQuery): Promise<StoredMessage[]>;
+  /**
+   * The room's newest `limit` messages (1..100, ascending, as history gives them) and its last
+   * seq: the newest stored message's, or the room's state where that names a higher one (0 for
+   * a room with no message). One read where history's newest page is one (Cassandra: the
+   * room's state and the buckets it names); a member taking a room over reads it.
+   */
+  latest(
+    roomId: string,
+    limit: number,
+  ): Promise<{ readonly lastSeq: number; readonly messages: StoredMessage[] }>;
 
   /** Moves the user's read position forward; never backwards. Resolves the position now held. */
   advanceReadPosition(position: ReadPosition): Promise<ReadPosition>;
