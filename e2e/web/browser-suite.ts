@@ -149,7 +149,11 @@ export function browserSuite(target: BrowserTarget): void {
         .locator(".state", { hasText: /Sent|Seen/ })
         .waitFor();
 
-      await bob.page.getByRole("button", { name: /unread/ }).click();
+      // each sees the other by name, which the page looks up by id
+      await alice.getByRole("button", { name: new RegExp(`^bob_${suffix}, direct`) }).waitFor();
+      await bob.page
+        .getByRole("button", { name: new RegExp(`^alice_${suffix}, direct, 1 unread`) })
+        .click();
       await bubble(bob.page, "Hi Bob!").waitFor();
       await alice.locator(".msg.mine .state.seen").waitFor();
       await say(bob.page, "Hello Alice!");
@@ -391,6 +395,10 @@ export function browserSuite(target: BrowserTarget): void {
         Number(await log.evaluate((el) => el.scrollTop)) < 200,
         "opened at the first unseen message, near the top",
       );
+      await page
+        .locator(".msg .who", { hasText: `dan_${suffix}` })
+        .first()
+        .waitFor();
       await shot(page, "first-unseen");
       for (let i = 1; i <= n; i++) assert.equal(await bubble(page, `busy ${i}`).count(), 1);
     });
@@ -529,13 +537,14 @@ export function browserSuite(target: BrowserTarget): void {
       await page.keyboard.type("password-123");
       await page.keyboard.press("Enter");
       await page.locator(".conn[data-state=open]").waitFor();
-      await page.locator(".room-list .room").first().waitFor();
+      const direct = new RegExp(`^bob_${suffix}, direct`);
+      await page.getByRole("button", { name: direct }).waitFor();
       const focusedLabel = () =>
         page.evaluate("document.activeElement?.getAttribute('aria-label') ?? ''");
-      for (let i = 0; i < 30 && !/^user .*direct/.test(String(await focusedLabel())); i++) {
+      for (let i = 0; i < 30 && !direct.test(String(await focusedLabel())); i++) {
         await page.keyboard.press("Tab");
       }
-      assert.match(String(await focusedLabel()), /direct/, "Tab reaches the direct room");
+      assert.match(String(await focusedLabel()), direct, "Tab reaches the direct room");
       await page.keyboard.press("Enter");
       await bubble(page, "Hi Bob!").waitFor();
       const focusedId = () => page.evaluate("document.activeElement?.id ?? ''");

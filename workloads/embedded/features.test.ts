@@ -1,5 +1,5 @@
-// Rooms, direct messages, presence, typing, seen receipts and unread counts, on the memory
-// backends with two gateways.
+// Rooms, direct messages, presence, typing, seen receipts and unread counts, looking people up
+// by id, on the memory backends with two gateways.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ChatSocket, Rest, type Session } from "../../e2e/testkit/index.ts";
@@ -293,6 +293,29 @@ describe("chat features on the memory backends", () => {
       password: "nope-nope-nope",
     });
     assert.equal(wrong.body.error.code, "INVALID_CREDENTIALS");
+  });
+
+  it("looks people up by id: each one's public profile, nothing for an unknown id", async () => {
+    const dee = await rest.register("dee", "password-123", { email: "dee@example.com" });
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    const ids = [ben.userId, dee.userId, unknown, ben.userId.toUpperCase()];
+    const found = await rest.ok("GET", `/v1/users?ids=${ids.join(",")}`, undefined, ann.accessToken);
+    assert.deepEqual(
+      [...found.users].sort((a, b) => a.username.localeCompare(b.username)),
+      [
+        // no email, no creation time: what anyone signed in may see
+        { id: ben.userId, username: "ben", display_name: "ben" },
+        { id: dee.userId, username: "dee", display_name: "dee" },
+      ],
+    );
+    const many = Array.from({ length: 101 }, () => ben.userId).join(",");
+    for (const query of ["", "?ids=", `?ids=${ben.userId},not-a-user-id`, `?ids=${many}`]) {
+      const r = await rest.call("GET", `/v1/users${query}`, undefined, ann.accessToken);
+      assert.equal(r.status, 400, query);
+      assert.equal(r.body.error.code, "BAD_REQUEST", query);
+    }
+    const anonymous = await rest.call("GET", `/v1/users?ids=${ben.userId}`);
+    assert.equal(anonymous.status, 401);
   });
 
   it("rate-limits a user across gateways with RATE_LIMITED and a retry-after", async () => {

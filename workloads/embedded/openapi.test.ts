@@ -148,6 +148,10 @@ describe("the OpenAPI document against the live server", () => {
     await call("POST", "/v1/auth/logout", none, { token: login.tokens.access_token, expect: 204 });
     await call("GET", "/v1/me", none, { token: t(ann), expect: 200 });
     await call("GET", "/v1/me", none, { token: login.tokens.access_token, expect: 401 });
+    const users = (ids: string) => `ids=${ids}`;
+    await call("GET", "/v1/users", none, { query: users(ben.userId), token: t(ann), expect: 200 });
+    await call("GET", "/v1/users", none, { query: users("x"), token: t(ann), expect: 400 });
+    await call("GET", "/v1/users", none, { query: users(ben.userId), expect: 401 });
 
     // ---- single sign-on, off here ----
     await call("GET", "/v1/auth/oidc", none, { expect: 200 });

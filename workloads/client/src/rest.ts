@@ -1,4 +1,4 @@
-// The gateway's REST API (/v1/auth, /v1/rooms, /v1/channels, /v1/match, uploads,
+// The gateway's REST API (/v1/auth, /v1/me, /v1/users, /v1/rooms, /v1/channels, /v1/match, uploads,
 // /v1/notifications), typed, with a timeout on every request, and a session that refreshes its
 // access token once at a time.
 import { ClientError, type LocalErrorCode } from "./errors.ts";
@@ -12,6 +12,14 @@ export interface User {
   /** your own email, when the account has one (sign-in and /v1/me only) */
   readonly email?: string;
 }
+/** What anyone signed in may see of another user (GET /v1/users). */
+export interface PublicUser {
+  readonly id: string;
+  readonly username: string;
+  readonly display_name: string;
+}
+/** at most this many ids in one `users` lookup */
+export const MAX_USER_LOOKUP = 100;
 /** Whether the gateway signs in with an OpenID Connect provider (GET /v1/auth/oidc). */
 export interface SignOnInfo {
   readonly enabled: boolean;
@@ -320,6 +328,11 @@ export class Session {
   }
   me() {
     return this.call<User>("GET", "/v1/me");
+  }
+  /** The public profiles of these user ids (1 to MAX_USER_LOOKUP); ids of no user are left out. */
+  users(ids: readonly string[]) {
+    const query = encodeURIComponent([...new Set(ids)].join(","));
+    return this.call<{ users: PublicUser[] }>("GET", `/v1/users?ids=${query}`);
   }
   /**
    * Starts linking the gateway's single sign-on provider to this user (in a browser): send the

@@ -1,4 +1,5 @@
-// /v1/auth/* and /v1/me.
+// /v1/auth/*, /v1/me and /v1/users.
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { User } from "../../shared/domain.ts";
 import { ChatError } from "../../shared/errors.ts";
@@ -13,12 +14,15 @@ import {
   type LoginBodyT,
   LogoutBody,
   type LogoutBodyT,
+  PublicUserBody,
   RefreshBody,
   type RefreshBodyT,
   RegisterBody,
   type RegisterBodyT,
   TokenPairBody,
   UserBody,
+  UsersQuery,
+  type UsersQueryT,
 } from "./schemas.ts";
 
 /** A user as they see themselves (their email included). */
@@ -177,6 +181,34 @@ export function authRoutes(
       if (user === undefined)
         throw new ChatError("USER_NOT_FOUND", "the token's user no longer exists");
       return userJson(user);
+    },
+  );
+
+  app.get<{ Querystring: UsersQueryT }>(
+    "/v1/users",
+    {
+      schema: {
+        tags,
+        security: [{ bearer: [] }],
+        summary: "Look people up by id",
+        description:
+          "The public profile (username and display name) of each user id asked for; ids of no user are left out. Rooms, members and messages carry user ids: this gives the names to show beside them.",
+        querystring: UsersQuery,
+        response: {
+          200: Type.Object({ users: Type.Array(PublicUserBody) }),
+          ...errorResponses("BAD_REQUEST", ...AUTH_ERRORS),
+        },
+      },
+      preHandler: authenticate(ctx, tokens),
+    },
+    async (req) => {
+      const ids = [...new Set(req.query.ids.toLowerCase().split(","))];
+      const found = await Promise.all(ids.map((id) => ctx.store.getUser(id)));
+      return {
+        users: found
+          .filter((u) => u !== undefined)
+          .map((u) => ({ id: u.id, username: u.username, display_name: u.displayName })),
+      };
     },
   );
 }

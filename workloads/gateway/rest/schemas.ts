@@ -5,6 +5,22 @@ import { Content, ReplyTo, SERVER_SENDER_PATTERN, SenderId } from "../../shared/
 import { HANDOFF_CODE_PATTERN } from "../auth/tokens.ts";
 
 export const Uuid = Type.String({ format: "uuid" });
+/** What anyone signed in may see of a user: no email, no creation time. */
+const PublicUserFields = { id: Uuid, username: Type.String(), display_name: Type.String() };
+export const PublicUserBody = Type.Object(PublicUserFields);
+const UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+/** at most this many user ids in one lookup */
+export const MAX_USER_LOOKUP = 100;
+export const UsersQuery = Type.Object(
+  {
+    ids: Type.String({
+      pattern: `^${UUID_PATTERN}(,${UUID_PATTERN}){0,${MAX_USER_LOOKUP - 1}}$`,
+      description: `user ids, comma-separated: 1 to ${MAX_USER_LOOKUP}`,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type UsersQueryT = Static<typeof UsersQuery>;
 const Username = Type.String({ minLength: 3, maxLength: 32, pattern: "^[a-zA-Z0-9_.-]+$" });
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 
@@ -253,12 +269,9 @@ export const TicketBody = Type.Object(
     room_id: Type.Optional(Type.String({ format: "uuid", description: "the match room" })),
     matched_at: Type.Optional(Type.String({ format: "date-time" })),
     partner: Type.Optional(
-      Type.Object(
-        { id: Uuid, username: Type.String(), display_name: Type.String() },
-        {
-          description: "the partner's public profile",
-        },
-      ),
+      Type.Object(PublicUserFields, {
+        description: "the partner's public profile",
+      }),
     ),
   },
   { $id: "MatchTicket" },

@@ -8,6 +8,7 @@ import {
   ChatClient,
   type ClientMessageFrame,
   type ConnectionState,
+  MAX_USER_LOOKUP,
   type Message,
   objectIdOfKey,
   type Room,
@@ -83,6 +84,8 @@ export type Matching =
   | { readonly state: "waiting"; readonly ticketId: string | undefined }
   | { readonly state: "error"; readonly message: string };
 
+/** a user id the gateway can look up (GET /v1/users) */
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SESSION_KEY = "switchboard.session";
 const CURSORS_KEY = "switchboard.cursors";
 const TYPING_SHOWN_MS = 6_000;
@@ -186,6 +189,10 @@ export class ChatState {
    * client library counts it delivered, so it is kept here until the room list has the room.
    */
   #unlisted = new Map<string, ServerMessageFrame>();
+  /** user ids whose names were asked for (or are being), so each is asked once */
+  readonly #namesAsked = new Set<string>();
+  /** user ids to ask the names of on the next turn, together */
+  #namesWanted = new Set<string>();
 
   subscribe(fn: () => void): () => void {
     this.#subscribers.add(fn);
@@ -847,7 +854,37 @@ export class ChatState {
     // server senders (docs/server-api.md): `system`, or `bot:<name>` shown as the bot's name
     if (userId === "system") return "System";
     if (userId.startsWith("bot:")) return `${userId.slice(4)} (bot)`;
-    return this.names.get(userId) ?? `user ${userId.slice(0, 8)}`;
+    const known = this.names.get(userId);
+    if (known !== undefined) return known;
+    this.#wantName(userId);
+    return `user ${userId.slice(0, 8)}`;
+  }
+
+  /** Asks the gateway for the names of user ids shown without one, in batches, once each. */
+  #wantName(userId: string): void {
+    if (this.session === undefined || this.#namesAsked.has(userId) || !USER_ID.test(userId)) {
+      return;
+    }
+    this.#namesAsked.add(userId);
+    this.#namesWanted.add(userId);
+    if (this.#namesWanted.size > 1) return; // a lookup is scheduled already
+    setTimeout(() => {
+      const ids = [...this.#namesWanted];
+      this.#namesWanted = new Set();
+      for (let i = 0; i < ids.length; i += MAX_USER_LOOKUP) {
+        const part = ids.slice(i, i + MAX_USER_LOOKUP);
+        this.session
+          ?.users(part)
+          .then(({ users }) => {
+            for (const u of users) this.names.set(u.id, u.display_name);
+            if (users.length > 0) this.changed();
+          })
+          // asked again when next shown
+          .catch(() => {
+            for (const id of part) this.#namesAsked.delete(id);
+          });
+      }
+    }, 0);
   }
 
   title(r: RoomView): string {
