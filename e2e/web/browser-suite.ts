@@ -55,14 +55,23 @@ export function browserSuite(target: BrowserTarget): void {
     /** uncaught script errors and CSP violations, on every page */
     const pageErrors: string[] = [];
 
+    /** requests of any page that failed or were answered 4xx/5xx, and its console warnings */
+    const failedRequests: string[] = [];
     /** the WebSocket frames each page received, as text */
     const received = new WeakMap<Page, string[]>();
 
     /** a browser context of its own on gateway `gateway` (modulo the target's count) */
-    const person = async (width = 1280, height = 800, gateway = 0) => {
+    const person = async (
+      width = 1280,
+      height = 800,
+      gateway = 0,
+      /** set up before the first page load */
+      prepare?: (page: Page) => Promise<unknown>,
+    ) => {
       const context = await browser.newContext({ viewport: { width, height } });
       contexts.push(context);
       const page = await context.newPage();
+      await prepare?.(page);
       page.setDefaultTimeout(15_000);
       const frames: string[] = [];
       received.set(page, frames);
@@ -72,7 +81,15 @@ export function browserSuite(target: BrowserTarget): void {
         }),
       );
       page.on("pageerror", (err) => pageErrors.push(err.message));
+      page.on("requestfailed", (r) =>
+        failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`),
+      );
+      page.on("response", (r) => {
+        if (r.status() >= 400)
+          failedRequests.push(`${r.request().method()} ${r.url()}: ${r.status()}`);
+      });
       page.on("console", (m) => {
+        if (m.type() === "warning") failedRequests.push(`console: ${m.text()}`);
         if (m.type() === "error" && /Content.Security.Policy/i.test(m.text()))
           pageErrors.push(m.text());
       });
@@ -658,7 +675,18 @@ export function browserSuite(target: BrowserTarget): void {
         ? "offers no single sign-on where the gateway has no provider"
         : "a person signs in through the provider's own login page, lands signed in, and chats",
       async () => {
-        const { page } = await person(1280, 800, 1);
+        // the page's first ask whether single sign-on is on fails: it asks again
+        let cut = 0;
+        const { page } = await person(1280, 800, 1, (p) =>
+          p.route(
+            (u) => u.pathname === "/v1/auth/oidc",
+            (route) => {
+              cut++;
+              return route.abort("connectionreset");
+            },
+            { times: 1 },
+          ),
+        );
         await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
         if (sso === undefined) {
           assert.equal(await page.getByRole("button", { name: /Sign in with/ }).count(), 0);
@@ -666,6 +694,7 @@ export function browserSuite(target: BrowserTarget): void {
         }
         const button = page.getByRole("button", { name: `Sign in with ${sso.providerName}` });
         await button.waitFor();
+        assert.equal(cut, 1, "the first ask was cut off");
         await shot(page, "signin-sso");
         await button.click();
         // the provider's page, not ours: its own form
@@ -703,7 +732,17 @@ export function browserSuite(target: BrowserTarget): void {
 
         // signing out ends the provider's session too: the next sign-in asks for the password
         await page.getByRole("button", { name: "Sign out" }).click();
-        await button.waitFor(slow);
+        await button.waitFor(slow).catch(async (err: Error) => {
+          await shot(page, "sign-out-failed");
+          const text = await page
+            .locator("body")
+            .textContent()
+            .catch(() => "(none)");
+          throw new Error(
+            `${err.message}\nat ${page.url()} the page shows: ${text}\n` +
+              `failed requests: ${failedRequests.slice(-10).join("; ")}`,
+          );
+        });
         assert.equal(
           new URL(page.url()).origin,
           new URL(server.urls[1 % server.urls.length] as string).origin,

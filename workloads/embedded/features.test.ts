@@ -299,7 +299,12 @@ describe("chat features on the memory backends", () => {
     const dee = await rest.register("dee", "password-123", { email: "dee@example.com" });
     const unknown = "00000000-0000-4000-8000-000000000000";
     const ids = [ben.userId, dee.userId, unknown, ben.userId.toUpperCase()];
-    const found = await rest.ok("GET", `/v1/users?ids=${ids.join(",")}`, undefined, ann.accessToken);
+    const found = await rest.ok(
+      "GET",
+      `/v1/users?ids=${ids.join(",")}`,
+      undefined,
+      ann.accessToken,
+    );
     assert.deepEqual(
       [...found.users].sort((a, b) => a.username.localeCompare(b.username)),
       [

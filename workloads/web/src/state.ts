@@ -86,6 +86,8 @@ export type Matching =
 
 /** a user id the gateway can look up (GET /v1/users) */
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** times the page asks whether single sign-on is on before leaving its button out */
+const SIGN_ON_INFO_ATTEMPTS = 4;
 const SESSION_KEY = "switchboard.session";
 const CURSORS_KEY = "switchboard.cursors";
 const TYPING_SHOWN_MS = 6_000;
@@ -283,10 +285,24 @@ export class ChatState {
     await this.#start(Session.fromAuth(this.api, auth, (s) => this.#saveSession(s)));
   }
 
-  /** Whether the gateway offers single sign-on (a failure just leaves the button out). */
+  /**
+   * Whether the gateway offers single sign-on. Asked again after a failure (a busy gateway, a
+   * request cut off by the navigation back from the provider), a few times; after that the
+   * button stays out until the page is loaded again.
+   */
   async #loadSignOn(): Promise<void> {
-    const info = await this.api.signOnInfo().catch(() => undefined);
-    this.signOnProvider = info?.enabled === true ? (info.provider_name ?? "SSO") : undefined;
+    for (let attempt = 1; ; attempt++) {
+      const info = await this.api.signOnInfo().catch((err: unknown) => {
+        console.warn(`asking whether single sign-on is on failed (attempt ${attempt})`, err);
+        return undefined;
+      });
+      if (info !== undefined) {
+        this.signOnProvider = info.enabled ? (info.provider_name ?? "SSO") : undefined;
+        return;
+      }
+      if (attempt === SIGN_ON_INFO_ATTEMPTS) return;
+      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+    }
   }
 
   /** Leaves for the provider's login page; the gateway sends the browser back here. */
