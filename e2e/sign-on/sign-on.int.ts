@@ -6,10 +6,13 @@
 // provider's answer refusing what it must, with a clear error.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { decodeJwt, generateKeyPair, SignJWT } from "jose";
 import {
   FLOW_COOKIE,
   FlowSealer,
+  LOGOUT_EVENT,
   PROVIDER_SESSION_COOKIE,
+  ProviderSessionSealer,
 } from "../../workloads/gateway/auth/sign-on.ts";
 import {
   ChatSocket,
@@ -17,11 +20,13 @@ import {
   CookieJar,
   freePort,
   OpenApiChecker,
+  oidcBackChannel,
   oidcProvider,
   oidcUsers,
   providerLogin,
   Rest,
   signOnEnv,
+  waitFor,
 } from "../testkit/index.ts";
 
 describe("single sign-on with a real OpenID Connect provider (2 gateways)", () => {
@@ -319,6 +324,105 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     );
   });
 
+  it("the provider ending its session ends ours (back-channel logout): tokens refused, socket closed with 4005; a forged logout token ends nothing", async () => {
+    // a gateway for the provider's client whose back-channel logout URL names its port
+    const bc = oidcBackChannel();
+    const gateway = (
+      await stack.startGateway({
+        ...signOnEnv(bc.port),
+        OIDC_CLIENT_ID: bc.clientId,
+        OIDC_CLIENT_SECRET: bc.clientSecret,
+        PORT: String(bc.port),
+      })
+    ).url;
+    const api = new Rest(gateway);
+    const issuer = oidcProvider().issuer;
+    // alice signs in from two browsers: two sessions at the provider, one of ours each
+    const signInAt = async () => {
+      const jar = new CookieJar();
+      const started = await jar.get302(`${gateway}/v1/auth/oidc/start`);
+      const back = await jar.get302(
+        await providerLogin(
+          started.location as URL,
+          users.verified.username,
+          users.verified.password,
+        ),
+      );
+      const code = new URLSearchParams(back.location?.hash.slice(1)).get("sso_code");
+      const { tokens } = await api.ok("POST", "/v1/auth/oidc/exchange", { code });
+      // the provider's session id (sid) is in the ID token the cookie keeps for the logout
+      const sealer = new ProviderSessionSealer(new TextEncoder().encode(stack.env.JWT_SECRET));
+      const held = await sealer.open(jar.get(PROVIDER_SESSION_COOKIE));
+      assert.ok(held, "the callback keeps the ID token");
+      const sid = decodeJwt(held.idToken).sid;
+      assert.equal(typeof sid, "string", "the provider names its session in the ID token");
+      return { tokens, sid: sid as string };
+    };
+    const one = await signInAt();
+    const two = await signInAt();
+    assert.notEqual(one.sid, two.sid);
+    const socket = await ChatSocket.open(gateway, one.tokens.access_token);
+    const me = (token: string) => api.call("GET", "/v1/me", undefined, token);
+    const form = (token: string) =>
+      fetch(`${gateway}/v1/auth/oidc/backchannel-logout`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ logout_token: token }),
+        signal: AbortSignal.timeout(15_000),
+      });
+
+    try {
+      // a logout token with every claim right but signed by someone else's key: refused
+      const { privateKey } = await generateKeyPair("RS256");
+      const forged = await new SignJWT({ events: { [LOGOUT_EVENT]: {} }, sid: one.sid })
+        .setProtectedHeader({ alg: "RS256", kid: "forged" })
+        .setIssuer(issuer)
+        .setAudience(bc.clientId)
+        .setIssuedAt()
+        .setJti(crypto.randomUUID())
+        .sign(privateKey);
+      const refused = await form(forged);
+      assert.equal(refused.status, 400);
+      const why = (await refused.json()) as { error: { code: string; message: string } };
+      assert.equal(why.error.code, "BAD_REQUEST");
+      assert.match(why.error.message, /logout token was refused/);
+      assert.equal((await form("not-a-jwt")).status, 400);
+      assert.equal((await me(one.tokens.access_token)).status, 200, "nothing was ended");
+
+      // the provider's administrator ends alice's first session there: the provider tells
+      // the gateway, which ends the session of ours that it started, and only that one
+      const admin = await providerAdmin(issuer, bc.adminClientId, bc.adminClientSecret);
+      const ended = await admin("DELETE", `/sessions/${one.sid}`);
+      assert.equal(ended.status, 204, `the provider ended the session: ${ended.status}`);
+      assert.equal(
+        await waitFor("the socket closed", () => socket.closeCode, { timeoutMs: 15_000 }),
+        4005,
+      );
+      const refusedNow = await me(one.tokens.access_token);
+      assert.equal(refusedNow.status, 401);
+      assert.equal(refusedNow.body.error.code, "SESSION_REVOKED");
+      const refresh = await api.call("POST", "/v1/auth/refresh", {
+        refresh_token: one.tokens.refresh_token,
+      });
+      assert.equal(refresh.status, 401, "its refresh token is refused too");
+      assert.equal((await me(two.tokens.access_token)).status, 200, "the other session goes on");
+
+      // all of alice's sessions at the provider end (logout of the user): the second one too
+      const found = (await (
+        await admin("GET", `/users?username=${users.verified.username}&exact=true`)
+      ).json()) as { id: string }[];
+      const out = await admin("POST", `/users/${found[0]?.id}/logout`);
+      assert.equal(out.status, 204);
+      await waitFor(
+        "the second session ended",
+        async () => ((await me(two.tokens.access_token)).status === 401 ? true : undefined),
+        { timeoutMs: 15_000 },
+      );
+    } finally {
+      await socket.close();
+    }
+  });
+
   it("refuses an answer whose state is not the flow's (another browser's flow)", async () => {
     const mine = await start();
     const theirs = await start();
@@ -450,3 +554,30 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     assert.equal(exchangeOff.body.error.code, "SSO_NOT_CONFIGURED");
   });
 });
+
+/**
+ * The provider's admin API for this realm, as its test service account (client credentials):
+ * `call(method, path)` under /admin/realms/<realm>.
+ */
+async function providerAdmin(issuer: string, clientId: string, clientSecret: string) {
+  const tokenRes = await fetch(`${issuer}/protocol/openid-connect/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: clientId,
+      client_secret: clientSecret,
+    }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  assert.equal(tokenRes.status, 200, `the admin's token: ${await tokenRes.clone().text()}`);
+  const { access_token } = (await tokenRes.json()) as { access_token: string };
+  const url = new URL(issuer);
+  const base = `${url.origin}/admin${url.pathname}`;
+  return (method: string, path: string) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${access_token}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+}

@@ -13,6 +13,7 @@ export {
   kubeconfigPath,
   kubectlPath,
   objectStore,
+  oidcBackChannel,
   oidcProvider,
   oidcUsers,
   redisUrl,

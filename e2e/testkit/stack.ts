@@ -56,6 +56,18 @@ export const oidcProvider = () => ({
   clientSecret: setting("keycloak", "SB_OIDC_CLIENT_SECRET"),
 });
 
+/**
+ * A second client of the provider, whose back-channel logout URL is a gateway on `port`, and a
+ * service account of the provider allowed to end people's sessions (its admin API).
+ */
+export const oidcBackChannel = () => ({
+  clientId: setting("keycloak", "SB_OIDC_BACKCHANNEL_CLIENT_ID"),
+  clientSecret: setting("keycloak", "SB_OIDC_BACKCHANNEL_CLIENT_SECRET"),
+  port: Number(setting("keycloak", "SB_OIDC_BACKCHANNEL_PORT")),
+  adminClientId: setting("keycloak", "SB_OIDC_ADMIN_CLIENT_ID"),
+  adminClientSecret: setting("keycloak", "SB_OIDC_ADMIN_CLIENT_SECRET"),
+});
+
 /** The provider's test users: one whose email it has verified, and one whose it has not. */
 export const oidcUsers = () => ({
   verified: {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # hack/parts/keycloak.sh — a real OpenID Connect provider on loopback for single sign-on tests:
 # Keycloak 26 (its distribution from Maven Central), realm `switchboard` imported from
-# hack/keycloak/realm.json (client `switchboard`, users alice with a verified email and mallory
-# with an unverified one), on http://127.0.0.1:$SB_KEYCLOAK_PORT, H2 database under the state dir.
+# hack/keycloak/realm.json (clients `switchboard`, `switchboard-backchannel` with a back-channel
+# logout URL and the service account `switchboard-tests-admin`; users alice with a verified email
+# and mallory with an unverified one), on http://127.0.0.1:$SB_KEYCLOAK_PORT, H2 database under the state dir.
 #
 #   hack/parts/keycloak.sh install        fetch the distribution and run its one-time `kc.sh build`
 #                                         into $SWITCHBOARD_CACHE/keycloak/server-<pom+options hash>
@@ -185,6 +186,13 @@ cmd_env() {
   echo "export SB_OIDC_UNVERIFIED_USER=mallory"
   echo "export SB_OIDC_UNVERIFIED_PASSWORD=mallory-sso-password"
   echo "export SB_OIDC_UNVERIFIED_EMAIL=mallory@example.test"
+  # a client whose back-channel logout URL is a gateway on this port, and a service account
+  # allowed to end people's sessions (the admin API), for e2e/sign-on
+  echo "export SB_OIDC_BACKCHANNEL_CLIENT_ID=switchboard-backchannel"
+  echo "export SB_OIDC_BACKCHANNEL_CLIENT_SECRET=switchboard-dev-backchannel-secret"
+  echo "export SB_OIDC_BACKCHANNEL_PORT=17090"
+  echo "export SB_OIDC_ADMIN_CLIENT_ID=switchboard-tests-admin"
+  echo "export SB_OIDC_ADMIN_CLIENT_SECRET=switchboard-dev-tests-admin-secret"
 }
 
 case ${1:-} in

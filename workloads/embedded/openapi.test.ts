@@ -36,6 +36,7 @@ const SUCCEED_ELSEWHERE: Record<string, string> = {
   "POST /v1/auth/oidc/exchange": "needs a code from a provider's sign-in",
   "POST /v1/auth/oidc/link": "needs an OpenID Connect provider",
   "POST /v1/auth/oidc/logout": "needs an OpenID Connect provider",
+  "POST /v1/auth/oidc/backchannel-logout": "needs a logout token signed by a provider",
 };
 
 describe("the OpenAPI document against the live server", () => {
@@ -162,6 +163,10 @@ describe("the OpenAPI document against the live server", () => {
     await call("POST", "/v1/auth/oidc/exchange", none, { body: { code: "x" }, expect: 400 });
     await call("POST", "/v1/auth/oidc/link", none, { expect: 401 });
     await call("POST", "/v1/auth/oidc/link", none, { token: t(ann), expect: 404 });
+    const bcl = "/v1/auth/oidc/backchannel-logout";
+    await call("POST", bcl, none, { body: { logout_token: "x" }, expect: 404 });
+    await call("POST", bcl, none, { body: {}, expect: 400 });
+    await call("POST", bcl, none, { body: HUGE, expect: 413 });
     await call("POST", "/v1/auth/oidc/logout", none, { expect: 401 });
     // sign-on off: refused before the session is touched (ann stays signed in)
     await call("POST", "/v1/auth/oidc/logout", none, { token: t(ann), expect: 404 });

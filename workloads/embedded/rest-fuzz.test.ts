@@ -110,6 +110,8 @@ describe("REST body fuzzing", () => {
     // single sign-on is off here: a well-formed code is SSO_NOT_CONFIGURED
     "POST /v1/auth/oidc/exchange": { code: "A".repeat(43) },
     "POST /v1/auth/oidc/logout": { refresh_token: "not-this-session" },
+    // a well-formed body is SSO_NOT_CONFIGURED too
+    "POST /v1/auth/oidc/backchannel-logout": { logout_token: "a.b.c" },
     "POST /v1/rooms": { kind: "group", name: "made", members: [ben.userId] },
     "POST /v1/rooms/{room_id}/members": { user_id: ben.userId },
     "PUT /v1/rooms/{room_id}/read": { seq: 0 },

@@ -33,6 +33,18 @@ export interface IdentityLink {
   readonly linkedAt: Date;
 }
 
+/** One of our sessions (a refresh token family) that a sign-on at a provider started. */
+export interface SignOnSession {
+  readonly issuer: string;
+  readonly subject: string;
+  /** the provider's session (the ID token's `sid`), when it names one */
+  readonly providerSessionId: string | undefined;
+  readonly sessionId: string;
+  readonly userId: string;
+  /** our session's end at the latest: the record is gone then */
+  readonly expiresAt: Date;
+}
+
 export interface Room {
   readonly id: string;
   readonly kind: RoomKind;

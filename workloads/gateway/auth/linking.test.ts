@@ -12,6 +12,7 @@ const ISSUER = "https://idp.example.test/realms/a";
 const who = (over: Partial<ProviderIdentity> = {}): ProviderIdentity => ({
   issuer: ISSUER,
   subject: newId(),
+  sessionId: undefined,
   email: "ada@example.test",
   emailVerified: true,
   preferredUsername: "ada",

@@ -3,7 +3,13 @@ import { describe, it } from "node:test";
 import { EnvReader } from "#contract/env";
 import { ChatError } from "../../shared/errors.ts";
 import { readSignOn } from "../config.ts";
-import { FLOW_TTL_SECONDS, FlowSealer, ProviderSessionSealer } from "./sign-on.ts";
+import {
+  FLOW_TTL_SECONDS,
+  FlowSealer,
+  LOGOUT_EVENT,
+  logoutTarget,
+  ProviderSessionSealer,
+} from "./sign-on.ts";
 
 const secret = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
 const flow = { state: "st", nonce: "nn", verifier: "cv".repeat(30) };
@@ -57,6 +63,30 @@ describe("the sealed provider-session cookie", () => {
     assert.equal(await mine.open(await new FlowSealer(secret).seal(flow)), undefined);
     const later = new ProviderSessionSealer(secret, () => Date.now() + 61_000);
     assert.equal(await later.open(sealed), undefined);
+  });
+});
+
+describe("a back-channel logout token's claims (after its signature, issuer, audience and age)", () => {
+  const event = { events: { [LOGOUT_EVENT]: {} } };
+
+  it("end the provider session it names, else every session of its subject", () => {
+    assert.deepEqual(logoutTarget({ ...event, sid: "s-1", sub: "u-1" }), { sid: "s-1" });
+    assert.deepEqual(logoutTarget({ ...event, sub: "u-1" }), { subject: "u-1" });
+  });
+
+  it("are refused without the logout event, with a nonce, or naming neither", () => {
+    const refused = (claims: Record<string, unknown>, why: RegExp) =>
+      assert.throws(
+        () => logoutTarget(claims),
+        (err: unknown) =>
+          err instanceof ChatError && err.code === "BAD_REQUEST" && why.test(err.message),
+      );
+    refused({ sid: "s-1" }, /no .*backchannel-logout event/);
+    refused({ events: { "http://schemas.openid.net/event/other": {} }, sid: "s-1" }, /event/);
+    refused({ events: "backchannel-logout", sid: "s-1" }, /event/);
+    refused({ ...event, sid: "s-1", nonce: "n" }, /nonce/);
+    refused({ ...event }, /neither/);
+    refused({ ...event, sid: "", sub: "" }, /neither/);
   });
 });
 

@@ -18,7 +18,14 @@
 //   only in the browser, sealed in an HttpOnly cookie bound to that session
 //   (ProviderSessionSealer), never in a gateway and never readable by scripts.
 import { createHash } from "node:crypto";
-import { EncryptJWT, errors as joseErrors, jwtDecrypt } from "jose";
+import {
+  createRemoteJWKSet,
+  EncryptJWT,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtDecrypt,
+  jwtVerify,
+} from "jose";
 import * as oidc from "openid-client";
 import { ChatError } from "../../shared/errors.ts";
 
@@ -46,6 +53,10 @@ export const PROVIDER_SESSION_COOKIE = "sb_oidc_session";
 export const FLOW_TTL_SECONDS = 600;
 /** Every request to the provider (discovery, token, keys). */
 const PROVIDER_TIMEOUT_SECONDS = 15;
+/** The event a back-channel logout token carries. */
+export const LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
+/** A logout token issued longer ago than this is refused (a replay). */
+const LOGOUT_TOKEN_MAX_AGE = "5m";
 
 /** What start() hides in the cookie and finish() checks the provider's answer against. */
 export interface Flow {
@@ -66,6 +77,8 @@ export interface LinkRequest {
 export interface ProviderIdentity {
   readonly issuer: string;
   readonly subject: string;
+  /** the provider's session this sign-on belongs to (the ID token's `sid`), if it names one */
+  readonly sessionId: string | undefined;
   /** lower-cased */
   readonly email: string | undefined;
   readonly emailVerified: boolean;
@@ -178,6 +191,8 @@ export class SignOn {
   /** the provider-session cookie's sealer */
   readonly sessions: ProviderSessionSealer;
   #config: Promise<oidc.Configuration> | undefined;
+  /** the provider's signing keys, fetched when a logout token first needs them */
+  #keys: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   constructor(settings: SignOnSettings, sealer: FlowSealer, sessions: ProviderSessionSealer) {
     this.settings = settings;
@@ -271,6 +286,7 @@ export class SignOn {
     const who: ProviderIdentity = {
       issuer: claims.iss,
       subject: claims.sub,
+      sessionId: stringClaim(claims.sid),
       email,
       // only a literal true counts: some providers send the string "true", some nothing
       emailVerified: email !== undefined && claims.email_verified === true,
@@ -278,6 +294,35 @@ export class SignOn {
       name: stringClaim(claims.name),
     };
     return { who, link: flow.link, idToken };
+  }
+
+  /**
+   * Checks a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, 2.6): a JWT
+   * signed with one of the provider's keys, from its issuer, for this client, issued recently,
+   * with the logout event, no nonce, and a `sid` or a `sub`. Resolves which sessions it ends;
+   * anything else is BAD_REQUEST, saying which check failed.
+   */
+  async verifyLogoutToken(token: string): Promise<{ sid: string } | { subject: string }> {
+    const config = await this.configuration();
+    const meta = config.serverMetadata();
+    if (meta.jwks_uri === undefined) {
+      throw new ChatError("UNAVAILABLE", "the provider publishes no keys (jwks_uri)");
+    }
+    this.#keys ??= createRemoteJWKSet(new URL(meta.jwks_uri), {
+      timeoutDuration: PROVIDER_TIMEOUT_SECONDS * 1000,
+    });
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, this.#keys, {
+        issuer: meta.issuer,
+        audience: this.settings.clientId,
+        maxTokenAge: LOGOUT_TOKEN_MAX_AGE,
+        clockTolerance: 30,
+      }));
+    } catch (err) {
+      throw new ChatError("BAD_REQUEST", `the logout token was refused: ${describe(err)}`);
+    }
+    return logoutTarget(claims);
   }
 
   /**
@@ -294,6 +339,29 @@ export class SignOn {
       post_logout_redirect_uri: this.settings.postLogoutRedirectUrl.href,
     });
   }
+}
+
+/**
+ * What a verified logout token's claims end (2.4 and 2.6 of the spec): its provider session
+ * (`sid`) where it names one, else every session of its subject. BAD_REQUEST without the logout
+ * event, with a nonce (an ID token passed off as a logout token), or without either.
+ */
+export function logoutTarget(claims: JWTPayload): { sid: string } | { subject: string } {
+  const events = claims.events;
+  if (typeof events !== "object" || events === null || !(LOGOUT_EVENT in events)) {
+    throw new ChatError("BAD_REQUEST", `the logout token has no ${LOGOUT_EVENT} event`);
+  }
+  if (claims.nonce !== undefined) {
+    throw new ChatError("BAD_REQUEST", "a logout token must not have a nonce");
+  }
+  const sid = stringClaim(claims.sid);
+  if (sid !== undefined) return { sid };
+  const subject = stringClaim(claims.sub);
+  if (subject !== undefined) return { subject };
+  throw new ChatError(
+    "BAD_REQUEST",
+    "the logout token names neither a session (sid) nor a subject",
+  );
 }
 
 function stringClaim(v: unknown): string | undefined {

@@ -98,6 +98,11 @@ export class Tokens {
     return { code, sessionId };
   }
 
+  /** Ends a session as a logout does: refused on every gateway within the bound, sockets closed. */
+  endSession(userId: string, sessionId: string): Promise<void> {
+    return this.#sessions.revoke(userId, sessionId);
+  }
+
   /** How long a session lasts at most: its refresh tokens' lifetime. */
   get sessionTtlSeconds(): number {
     return this.#cfg.refreshTtlSeconds;

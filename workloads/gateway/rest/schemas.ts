@@ -121,6 +121,17 @@ export const SignOnLogoutBody = Type.Object(
   },
   { $id: "SignOnLogout" },
 );
+export const BackChannelLogoutBody = Type.Object(
+  {
+    logout_token: Type.String({
+      minLength: 1,
+      maxLength: 16_384,
+      description: "the provider's logout token (a signed JWT)",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type BackChannelLogoutBodyT = Static<typeof BackChannelLogoutBody>;
 export const SignOnExchangeBody = Type.Object(
   {
     code: Type.String({

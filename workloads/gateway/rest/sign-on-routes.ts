@@ -29,6 +29,8 @@ import { userJson } from "./auth-routes.ts";
 import { AUTH_ERRORS, authenticate, errorResponses, limitByAddress } from "./http.ts";
 import {
   AuthBody,
+  BackChannelLogoutBody,
+  type BackChannelLogoutBodyT,
   LogoutBody,
   type LogoutBodyT,
   SignOnExchangeBody,
@@ -149,8 +151,17 @@ export function signOnRoutes(
         const { user, kind, unverifiedAccount } = await signInAs(ctx.store, who);
         req.log.info({ userId: user.id, issuer: who.issuer, kind }, "single sign-on");
         const { code, sessionId } = await tokens.handoff(user.id);
-        // the ID token, for the provider's logout when this session signs out
         const ttl = tokens.sessionTtlSeconds;
+        // for the provider's back-channel logout: which of our sessions its session started
+        await ctx.store.saveSignOnSession({
+          issuer: who.issuer,
+          subject: who.subject,
+          providerSessionId: who.sessionId,
+          sessionId,
+          userId: user.id,
+          expiresAt: new Date(Date.now() + ttl * 1000),
+        });
+        // the ID token, for the provider's logout when this session signs out
         const cookies = sso.settings.providerLogout
           ? [sessionCookie(await sso.sessions.seal({ idToken, sessionId }, ttl), ttl)]
           : [];
@@ -226,6 +237,48 @@ export function signOnRoutes(
       return url === undefined ? {} : { end_session_url: url.href };
     },
   );
+
+  // the provider posts a form (application/x-www-form-urlencoded), parsed here only
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: 32 * 1024 },
+      (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+    );
+    scope.post<{ Body: BackChannelLogoutBodyT }>(
+      `${PREFIX}/backchannel-logout`,
+      {
+        schema: {
+          tags,
+          summary: "The provider ends sessions (back-channel logout)",
+          description: `OpenID Connect Back-Channel Logout 1.0: the provider posts a logout token (a form field, or JSON) when a person's session there ends (they logged out elsewhere, an administrator ended it, it was revoked). The token must be signed with one of the provider's keys (its jwks_uri), from its issuer, for this client (OIDC_CLIENT_ID), at most 5 minutes old, with the back-channel logout event and no nonce. Every session of ours that a sign-on of the provider's session (\`sid\`) started — or, when the token names only a subject, any sign-on of that subject — is ended as a logout ends it: refused on every gateway within 2 s, its sockets closed with 4005. Register <public URL>${PREFIX}/backchannel-logout as the client's back-channel logout URL at the provider (Keycloak: "Backchannel logout URL", with "session required").`,
+          consumes: ["application/x-www-form-urlencoded", "application/json"],
+          body: BackChannelLogoutBody,
+          response: {
+            200: {
+              description: "The sessions it names are ended (none is fine)",
+              type: "object",
+              properties: {},
+            },
+            ...errorResponses("BAD_REQUEST", "FRAME_TOO_LARGE", "SSO_NOT_CONFIGURED"),
+          },
+        },
+        preHandler: anon,
+      },
+      async (req, reply) => {
+        const sso = configured();
+        const by = await sso.verifyLogoutToken(req.body.logout_token);
+        const issuer = (await sso.configuration()).serverMetadata().issuer;
+        const sessions = await ctx.store.signOnSessions(issuer, by);
+        for (const s of sessions) await tokens.endSession(s.userId, s.sessionId);
+        req.log.info(
+          { issuer, by: "sid" in by ? "sid" : "subject", sessions: sessions.length },
+          "the provider ended sessions (back-channel logout)",
+        );
+        return reply.header("cache-control", "no-store").send({});
+      },
+    );
+  });
 
   app.post(
     `${PREFIX}/link`,

@@ -15,6 +15,7 @@ import type {
   Room,
   RoomKind,
   RoomState,
+  SignOnSession,
   StoredMessage,
   User,
 } from "../domain.ts";
@@ -192,6 +193,39 @@ export class CassandraStore implements Store {
   }
 
   // ---- refresh tokens ----
+
+  async saveSignOnSession(session: SignOnSession): Promise<void> {
+    const ttl = this.#secondsUntil(session.expiresAt);
+    if (ttl <= 0) return;
+    const keys = [
+      `sub:${session.subject}`,
+      ...(session.providerSessionId === undefined ? [] : [`sid:${session.providerSessionId}`]),
+    ];
+    await Promise.all(
+      keys.map((key) =>
+        this.#write(
+          `INSERT INTO ${this.#ks}.sign_on_sessions (issuer, key, session_id, user_id) ` +
+            "VALUES (?, ?, ?, ?) USING TTL ?",
+          [session.issuer, key, session.sessionId, session.userId, ttl],
+        ),
+      ),
+    );
+  }
+
+  async signOnSessions(
+    issuer: string,
+    by: { readonly sid: string } | { readonly subject: string },
+  ): Promise<{ sessionId: string; userId: string }[]> {
+    const key = "sid" in by ? `sid:${by.sid}` : `sub:${by.subject}`;
+    const rows = await this.#rows(
+      `SELECT session_id, user_id FROM ${this.#ks}.sign_on_sessions WHERE issuer = ? AND key = ?`,
+      [issuer, key],
+    );
+    return rows.map((row) => ({
+      sessionId: text(row, "session_id"),
+      userId: text(row, "user_id"),
+    }));
+  }
 
   async saveRefreshToken(token: RefreshToken): Promise<void> {
     const ttl = this.#secondsUntil(token.expiresAt);

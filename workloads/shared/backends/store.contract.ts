@@ -11,6 +11,7 @@ import type {
   RefreshToken,
   Room,
   RoomKind,
+  SignOnSession,
   StoredMessage,
   User,
 } from "../domain.ts";
@@ -270,6 +271,63 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         const expired = newToken(id(), -1_000);
         await store().saveRefreshToken(expired);
         assert.equal(await store().getRefreshToken(expired.id), undefined);
+      });
+    });
+
+    describe("sign-on sessions", () => {
+      const signOn = (over: Partial<SignOnSession> = {}): SignOnSession => ({
+        issuer: "https://provider.example.test/realms/one",
+        subject: id(),
+        providerSessionId: id(),
+        sessionId: id(),
+        userId: id(),
+        expiresAt: new Date(Date.now() + 3_600_000),
+        ...over,
+      });
+      const ids = (found: readonly { sessionId: string }[]) => found.map((s) => s.sessionId).sort();
+
+      it("finds our sessions by the provider's session, and by its subject", async () => {
+        const first = signOn();
+        const second = signOn({ subject: first.subject }); // the same person, signed in again
+        const noSid = signOn({ subject: first.subject, providerSessionId: undefined });
+        for (const s of [first, second, noSid]) await store().saveSignOnSession(s);
+        assert.deepEqual(
+          await store().signOnSessions(first.issuer, { sid: first.providerSessionId as string }),
+          [{ sessionId: first.sessionId, userId: first.userId }],
+        );
+        assert.deepEqual(
+          ids(await store().signOnSessions(first.issuer, { subject: first.subject })),
+          ids([first, second, noSid]),
+        );
+        assert.deepEqual(
+          await store().signOnSessions("https://other.example.test", { subject: first.subject }),
+          [],
+        );
+        assert.deepEqual(await store().signOnSessions(first.issuer, { sid: id() }), []);
+        assert.deepEqual(await store().signOnSessions(first.issuer, { subject: id() }), []);
+      });
+
+      it("forgets a session once it ends, and does not keep one that has", async () => {
+        const short = signOn({ expiresAt: new Date(Date.now() + 1_500) });
+        const ended = signOn({ expiresAt: new Date(Date.now() - 1_000) });
+        await store().saveSignOnSession(short);
+        await store().saveSignOnSession(ended);
+        const sid = { sid: short.providerSessionId as string };
+        assert.equal((await store().signOnSessions(short.issuer, sid)).length, 1);
+        await waitFor(
+          "the sign-on session to expire",
+          async () =>
+            (await store().signOnSessions(short.issuer, sid)).length === 0 ? true : undefined,
+          { timeoutMs: 10_000, intervalMs: 200 },
+        );
+        assert.deepEqual(
+          await store().signOnSessions(short.issuer, { subject: short.subject }),
+          [],
+        );
+        assert.deepEqual(
+          await store().signOnSessions(ended.issuer, { subject: ended.subject }),
+          [],
+        );
       });
     });
 

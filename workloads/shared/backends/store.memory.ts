@@ -9,6 +9,7 @@ import type {
   RefreshToken,
   Room,
   RoomState,
+  SignOnSession,
   StoredMessage,
   User,
 } from "../domain.ts";
@@ -27,6 +28,10 @@ interface RoomLog {
   lastActivity: Date;
 }
 
+interface SignOnEntry {
+  readonly userId: string;
+  readonly expiresAt: number;
+}
 interface TokenEntry {
   readonly token: RefreshToken;
   consumed: boolean;
@@ -46,6 +51,8 @@ export class MemoryStore implements Store {
   /** `${issuer} ${subject}` → link */
   readonly #identities = new Map<string, IdentityLink>();
   readonly #tokens = new Map<string, TokenEntry>();
+  /** `<issuer> sid:<sid>` or `<issuer> sub:<subject>` → our session → its user and end */
+  readonly #signOnSessions = new Map<string, Map<string, SignOnEntry>>();
   readonly #revokedFamilies = new Set<string>();
   readonly #rooms = new Map<string, Room>();
   readonly #directRooms = new Map<string, string>();
@@ -103,6 +110,35 @@ export class MemoryStore implements Store {
   async getUserByName(username: string): Promise<User | undefined> {
     const id = this.#userIdByName.get(username);
     return id === undefined ? undefined : this.getUser(id);
+  }
+
+  async saveSignOnSession(session: SignOnSession): Promise<void> {
+    if (session.expiresAt.getTime() <= this.#now()) return;
+    const keys = [
+      `sub:${session.subject}`,
+      ...(session.providerSessionId === undefined ? [] : [`sid:${session.providerSessionId}`]),
+    ];
+    for (const key of keys) {
+      const at = `${session.issuer} ${key}`;
+      const held = this.#signOnSessions.get(at) ?? new Map<string, SignOnEntry>();
+      held.set(session.sessionId, {
+        userId: session.userId,
+        expiresAt: session.expiresAt.getTime(),
+      });
+      this.#signOnSessions.set(at, held);
+    }
+  }
+
+  async signOnSessions(
+    issuer: string,
+    by: { readonly sid: string } | { readonly subject: string },
+  ): Promise<{ sessionId: string; userId: string }[]> {
+    const key = "sid" in by ? `sid:${by.sid}` : `sub:${by.subject}`;
+    const held = this.#signOnSessions.get(`${issuer} ${key}`) ?? new Map<string, SignOnEntry>();
+    const now = this.#now();
+    return [...held]
+      .filter(([, e]) => e.expiresAt > now)
+      .map(([sessionId, e]) => ({ sessionId, userId: e.userId }));
   }
 
   async saveRefreshToken(token: RefreshToken): Promise<void> {

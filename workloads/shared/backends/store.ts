@@ -9,6 +9,7 @@ import type {
   RefreshToken,
   Room,
   RoomState,
+  SignOnSession,
   StoredMessage,
   User,
 } from "../domain.ts";
@@ -49,6 +50,20 @@ export interface Store {
    */
   linkIdentity(link: IdentityLink): Promise<string>;
   getIdentity(issuer: string, subject: string): Promise<IdentityLink | undefined>;
+
+  /**
+   * Remembers which of our sessions a provider's sign-on started, until `expiresAt`, so the
+   * provider's back-channel logout can end it.
+   */
+  saveSignOnSession(session: SignOnSession): Promise<void>;
+  /**
+   * Our sessions (and their users) that the issuer's session `sid` started, or, by `subject`,
+   * that any sign-on of that subject there started; expired ones are left out.
+   */
+  signOnSessions(
+    issuer: string,
+    by: { readonly sid: string } | { readonly subject: string },
+  ): Promise<{ sessionId: string; userId: string }[]>;
 
   saveRefreshToken(token: RefreshToken): Promise<void>;
   getRefreshToken(id: string): Promise<RefreshToken | undefined>;
