@@ -112,6 +112,21 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     return new URLSearchParams(back.location?.hash.slice(1));
   }
 
+  /** A whole sign-on as alice through `gateway` alone (start, provider, callback, exchange). */
+  async function signInThrough(gateway: string, jar: CookieJar, kc?: CookieJar) {
+    const started = await jar.get302(`${gateway}/v1/auth/oidc/start`);
+    const back = await jar.get302(
+      await providerLogin(
+        started.location as URL,
+        users.verified.username,
+        users.verified.password,
+        kc,
+      ),
+    );
+    const code = new URLSearchParams(back.location?.hash.slice(1)).get("sso_code");
+    return new Rest(gateway).ok("POST", "/v1/auth/oidc/exchange", { code });
+  }
+
   /** a flow that reached the provider's redirect, with what its cookie holds */
   async function atCallback(who: { username: string; password: string }) {
     const { jar, authorizationUrl } = await start();
@@ -303,18 +318,8 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
       })
     ).url;
     const offJar = new CookieJar();
-    const started = await offJar.get302(`${off}/v1/auth/oidc/start`);
-    const offBack = await offJar.get302(
-      await providerLogin(
-        started.location as URL,
-        users.verified.username,
-        users.verified.password,
-        kc,
-      ),
-    );
+    const offSession = await signInThrough(off, offJar, kc);
     assert.equal(offJar.get(PROVIDER_SESSION_COOKIE), undefined, "no ID token kept");
-    const offCode = new URLSearchParams(offBack.location?.hash.slice(1)).get("sso_code");
-    const offSession = await new Rest(off).ok("POST", "/v1/auth/oidc/exchange", { code: offCode });
     const offOut = await logout(off, offSession.tokens.access_token, offJar);
     assert.deepEqual(await offOut.json(), {});
     assert.equal(
@@ -340,16 +345,7 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     // alice signs in from two browsers: two sessions at the provider, one of ours each
     const signInAt = async () => {
       const jar = new CookieJar();
-      const started = await jar.get302(`${gateway}/v1/auth/oidc/start`);
-      const back = await jar.get302(
-        await providerLogin(
-          started.location as URL,
-          users.verified.username,
-          users.verified.password,
-        ),
-      );
-      const code = new URLSearchParams(back.location?.hash.slice(1)).get("sso_code");
-      const { tokens } = await api.ok("POST", "/v1/auth/oidc/exchange", { code });
+      const { tokens } = await signInThrough(gateway, jar);
       // the provider's session id (sid) is in the ID token the cookie keeps for the logout
       const sealer = new ProviderSessionSealer(new TextEncoder().encode(stack.env.JWT_SECRET));
       const held = await sealer.open(jar.get(PROVIDER_SESSION_COOKIE));
