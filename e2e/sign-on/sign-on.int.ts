@@ -112,16 +112,16 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     return new URLSearchParams(back.location?.hash.slice(1));
   }
 
-  /** A whole sign-on as alice through `gateway` alone (start, provider, callback, exchange). */
-  async function signInThrough(gateway: string, jar: CookieJar, kc?: CookieJar) {
+  /** A whole sign-on as `who` through `gateway` alone (start, provider, callback, exchange). */
+  async function signInThrough(
+    gateway: string,
+    jar: CookieJar,
+    kc?: CookieJar,
+    who: { username: string; password: string } = users.verified,
+  ) {
     const started = await jar.get302(`${gateway}/v1/auth/oidc/start`);
     const back = await jar.get302(
-      await providerLogin(
-        started.location as URL,
-        users.verified.username,
-        users.verified.password,
-        kc,
-      ),
+      await providerLogin(started.location as URL, who.username, who.password, kc),
     );
     const code = new URLSearchParams(back.location?.hash.slice(1)).get("sso_code");
     return new Rest(gateway).ok("POST", "/v1/auth/oidc/exchange", { code });
@@ -342,10 +342,13 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
     ).url;
     const api = new Rest(gateway);
     const issuer = oidcProvider().issuer;
-    // alice signs in from two browsers: two sessions at the provider, one of ours each
+    // mallory signs in from two browsers: two sessions at the provider, one of ours each (not
+    // alice: the browser suite signs her in at the provider meanwhile, and her sessions there
+    // are left alone)
+    const who = users.unverified;
     const signInAt = async () => {
       const jar = new CookieJar();
-      const { tokens } = await signInThrough(gateway, jar);
+      const { tokens } = await signInThrough(gateway, jar, undefined, who);
       // the provider's session id (sid) is in the ID token the cookie keeps for the logout
       const sealer = new ProviderSessionSealer(new TextEncoder().encode(stack.env.JWT_SECRET));
       const held = await sealer.open(jar.get(PROVIDER_SESSION_COOKIE));
@@ -385,7 +388,7 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
       assert.equal((await form("not-a-jwt")).status, 400);
       assert.equal((await me(one.tokens.access_token)).status, 200, "nothing was ended");
 
-      // the provider's administrator ends alice's first session there: the provider tells
+      // the provider's administrator ends mallory's first session there: the provider tells
       // the gateway, which ends the session of ours that it started, and only that one
       const admin = await providerAdmin(issuer, bc.adminClientId, bc.adminClientSecret);
       const ended = await admin("DELETE", `/sessions/${one.sid}`);
@@ -403,9 +406,9 @@ describe("single sign-on with a real OpenID Connect provider (2 gateways)", () =
       assert.equal(refresh.status, 401, "its refresh token is refused too");
       assert.equal((await me(two.tokens.access_token)).status, 200, "the other session goes on");
 
-      // all of alice's sessions at the provider end (logout of the user): the second one too
+      // all of mallory's sessions at the provider end (logout of the user): the second one too
       const found = (await (
-        await admin("GET", `/users?username=${users.verified.username}&exact=true`)
+        await admin("GET", `/users?username=${who.username}&exact=true`)
       ).json()) as { id: string }[];
       const out = await admin("POST", `/users/${found[0]?.id}/logout`);
       assert.equal(out.status, 204);
