@@ -8,7 +8,8 @@
 // message comes while the list is read; a backend's post (the server API, sent twice) shows once on every member's page;
 // an image pasted into the composer, a file attached by the button and one dropped on the room
 // are uploaded and shown to the other member, the image as a preview from the object store;
-// a reply shows a quote of the message it answers; a password account links the provider and
+// a reply shows a quote of the message it answers; a session ended elsewhere signs the page out
+// saying why; a password account links the provider and
 // the provider then signs in as it, and signing out ends the provider's session too; someone
 // who was away finds their notifications (badge, list) and mutes a room; the layout holds at
 // 375 px and 1280 px. Screenshots of the main views are saved to e2e/web/artifacts/<target>/
@@ -537,6 +538,29 @@ export function browserSuite(target: BrowserTarget): void {
       await say(carol, "hello lobby");
       await bubble(alice, "hello lobby").waitFor();
       await shot(carol, "channel");
+    });
+
+    it("tells a person whose session was ended elsewhere why they are signed out, once", async () => {
+      const { page } = await person();
+      await signUp(page, "erin");
+      // the session is ended from elsewhere (here: its own access token's logout, on the
+      // other gateway where there are two): the page's socket is closed with 4005
+      const saved = JSON.parse(
+        String(await page.evaluate("sessionStorage.getItem('switchboard.session')")),
+      ) as SessionState;
+      const out = await fetch(`${server.urls[1 % server.urls.length]}/v1/auth/logout`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${saved.tokens.access_token}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+      assert.equal(out.status, 204);
+      const told = page.getByRole("status").filter({ hasText: /session was ended elsewhere/ });
+      await told.waitFor();
+      await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
+      await shot(page, "signed-out-elsewhere");
+      await page.reload();
+      await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
+      assert.equal(await told.count(), 0, "said once, not on every load");
     });
 
     it("turns a presence dot off when the other person leaves", async () => {

@@ -166,6 +166,11 @@ function SignIn({ state }: { state: ChatState }) {
   return (
     <main class="signin">
       <h1>Switchboard</h1>
+      {state.signedOutBecause !== undefined && (
+        <p class="signed-out" role="status">
+          {state.signedOutBecause}
+        </p>
+      )}
       <form onSubmit={submit} aria-label={mode === "login" ? "Sign in" : "Create an account"}>
         <label>
           Username

@@ -89,6 +89,11 @@ const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** times the page asks whether single sign-on is on before leaving its button out */
 const SIGN_ON_INFO_ATTEMPTS = 4;
 const SESSION_KEY = "switchboard.session";
+/** why the page signed itself out, kept across the reload for the sign-in view */
+const SIGNED_OUT_KEY = "switchboard.signed-out";
+const SESSION_ENDED =
+  "You were signed out: your session was ended elsewhere (a sign-out in another window, at your sign-in provider, or by an administrator).";
+const SESSION_LOST = "You were signed out: your session could not be renewed. Sign in again.";
 const CURSORS_KEY = "switchboard.cursors";
 const TYPING_SHOWN_MS = 6_000;
 /** rooms whose last message and members are read at start (each is a REST call) */
@@ -177,6 +182,8 @@ export class ChatState {
   info: string | undefined;
   /** single sign-on's provider, when the gateway has one: the sign-in view offers its button */
   signOnProvider: string | undefined;
+  /** why the last session ended without the person signing out, for the sign-in view */
+  signedOutBecause: string | undefined;
   /** why the last single sign-on was refused, for the sign-in view */
   signOnError: string | undefined;
   version = 0;
@@ -227,6 +234,8 @@ export class ChatState {
    * just made: the gateway sent the browser back with `#sso_code=...` (or `#sso_error=...`).
    */
   async restore(): Promise<void> {
+    this.signedOutBecause = sessionStorage.getItem(SIGNED_OUT_KEY) ?? undefined;
+    sessionStorage.removeItem(SIGNED_OUT_KEY);
     const fragment = new URLSearchParams(location.hash.slice(1));
     const code = fragment.get("sso_code");
     const refused = fragment.get("sso_error");
@@ -325,7 +334,7 @@ export class ChatState {
    * Ends the session; where the gateway has single sign-on and the session came from it, the
    * provider's session too (the browser goes to the provider's logout and comes back here).
    */
-  async signOut(): Promise<void> {
+  async signOut(why?: string): Promise<void> {
     // once: closing the client reports "closed", which asks for a sign-out again
     if (this.#signingOut) return;
     this.#signingOut = true;
@@ -339,6 +348,8 @@ export class ChatState {
     if (ended === undefined) await session?.logout().catch(() => {});
     // a token refresh that ended during the calls above must not leave the session behind
     sessionStorage.clear();
+    // said by the sign-in view the page shows next
+    if (why !== undefined) sessionStorage.setItem(SIGNED_OUT_KEY, why);
     if (ended?.end_session_url !== undefined) {
       location.assign(ended.end_session_url);
       return;
@@ -375,9 +386,9 @@ export class ChatState {
     client.on("notifications", (n) => notifications.pushed(n.unread));
     client.on("state", (s) => {
       this.connection = s;
-      // revoked (4005) or no token to be had: sign in again
+      // revoked (4005) or no token to be had: sign in again, told why
       if (s.state === "closed" && (s.closeCode === 4005 || s.closeCode === undefined)) {
-        void this.signOut();
+        void this.signOut(s.closeCode === 4005 ? SESSION_ENDED : SESSION_LOST);
       }
       this.changed();
     });
