@@ -320,6 +320,10 @@ export class SignOn {
         clockTolerance: 30,
       }));
     } catch (err) {
+      // the provider's keys could not be had (it is away or slow): not the token's fault
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+        throw new ChatError("UNAVAILABLE", `the provider's keys did not come: ${describe(err)}`);
+      }
       throw new ChatError("BAD_REQUEST", `the logout token was refused: ${describe(err)}`);
     }
     return logoutTarget(claims);

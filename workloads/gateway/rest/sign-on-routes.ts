@@ -260,7 +260,12 @@ export function signOnRoutes(
               type: "object",
               properties: {},
             },
-            ...errorResponses("BAD_REQUEST", "FRAME_TOO_LARGE", "SSO_NOT_CONFIGURED"),
+            ...errorResponses(
+              "BAD_REQUEST",
+              "FRAME_TOO_LARGE",
+              "SSO_NOT_CONFIGURED",
+              "UNAVAILABLE",
+            ),
           },
         },
         preHandler: anon,
