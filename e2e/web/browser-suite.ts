@@ -116,6 +116,18 @@ export function browserSuite(target: BrowserTarget): void {
         { timeoutMs: 15_000 },
       );
     const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png` });
+    /** for a failed wait: a screenshot, and the error with what the page shows and saw fail */
+    const explain = (page: Page, name: string) => async (err: Error) => {
+      await shot(page, name);
+      const text = await page
+        .locator("body")
+        .textContent()
+        .catch(() => "(none)");
+      throw new Error(
+        `${err.message}\nat ${page.url()} the page shows: ${text}\n` +
+          `failed requests and warnings: ${failedRequests.slice(-10).join("; ")}`,
+      );
+    };
     const say = async (page: Page, text: string) => {
       await page.getByLabel("Message", { exact: true }).fill(text);
       await page.getByLabel("Message", { exact: true }).press("Enter");
@@ -544,7 +556,8 @@ export function browserSuite(target: BrowserTarget): void {
       const { page } = await person();
       await signUp(page, "erin");
       // the session is ended from elsewhere (here: its own access token's logout, on the
-      // other gateway where there are two): the page's socket is closed with 4005
+      // other gateway where there are two): the page's socket is closed with 4005 (or, when
+      // the socket dropped first, the page cannot renew the session); either way it says so
       const saved = JSON.parse(
         String(await page.evaluate("sessionStorage.getItem('switchboard.session')")),
       ) as SessionState;
@@ -554,8 +567,10 @@ export function browserSuite(target: BrowserTarget): void {
         signal: AbortSignal.timeout(15_000),
       });
       assert.equal(out.status, 204);
-      const told = page.getByRole("status").filter({ hasText: /session was ended elsewhere/ });
-      await told.waitFor();
+      const told = page
+        .getByRole("status")
+        .filter({ hasText: /You were signed out: your session/ });
+      await told.waitFor().catch(explain(page, "signed-out-elsewhere-failed"));
       await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
       await shot(page, "signed-out-elsewhere");
       await page.reload();
@@ -756,17 +771,7 @@ export function browserSuite(target: BrowserTarget): void {
 
         // signing out ends the provider's session too: the next sign-in asks for the password
         await page.getByRole("button", { name: "Sign out" }).click();
-        await button.waitFor(slow).catch(async (err: Error) => {
-          await shot(page, "sign-out-failed");
-          const text = await page
-            .locator("body")
-            .textContent()
-            .catch(() => "(none)");
-          throw new Error(
-            `${err.message}\nat ${page.url()} the page shows: ${text}\n` +
-              `failed requests: ${failedRequests.slice(-10).join("; ")}`,
-          );
-        });
+        await button.waitFor(slow).catch(explain(page, "sign-out-failed"));
         assert.equal(
           new URL(page.url()).origin,
           new URL(server.urls[1 % server.urls.length] as string).origin,

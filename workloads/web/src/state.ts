@@ -93,7 +93,8 @@ const SESSION_KEY = "switchboard.session";
 const SIGNED_OUT_KEY = "switchboard.signed-out";
 const SESSION_ENDED =
   "You were signed out: your session was ended elsewhere (a sign-out in another window, at your sign-in provider, or by an administrator).";
-const SESSION_LOST = "You were signed out: your session could not be renewed. Sign in again.";
+const SESSION_LOST =
+  "You were signed out: your session ended (elsewhere, or it could not be renewed). Sign in again.";
 const CURSORS_KEY = "switchboard.cursors";
 const TYPING_SHOWN_MS = 6_000;
 /** rooms whose last message and members are read at start (each is a REST call) */
