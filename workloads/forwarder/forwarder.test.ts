@@ -140,30 +140,6 @@ describe("forwarder sequencing", () => {
     const regressions = await metrics.seqRegressions.get();
     assert.equal(regressions.values[0]?.value, 1, "the regression is counted");
   });
-
-  it("starts after the highest stored message when the room's state lags behind it", async () => {
-    const store = new MemoryStore();
-    // a message stored at seq 5 while the room's state still says 4 (a half-applied write)
-    const first = forwarderOn(store).forwarder;
-    await first.handleBatch(batch(message(1), message(2), message(3), message(4), message(5)));
-    const lagging = new Proxy(store, {
-      get: (target, name: keyof Store) => {
-        if (name === "latest") {
-          return async (id: string, limit: number) => ({
-            ...(await target.latest(id, limit)),
-            lastSeq: 4,
-          });
-        }
-        const member = target[name];
-        return typeof member === "function" ? member.bind(target) : member;
-      },
-    });
-    const second = forwarderOn(lagging).forwarder;
-    await second.handleBatch(batch(message(6)));
-    const sixth = await store.messageById(roomId, (message(6) as { id: string }).id);
-    assert.equal(sixth?.seq, 6, "seq 5 is taken: the next message gets 6");
-    assert.equal((await store.messageById(roomId, (message(5) as { id: string }).id))?.seq, 5);
-  });
 });
 
 /** A store whose writes fail while `down` (everything else passes through). */

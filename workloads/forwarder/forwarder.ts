@@ -471,7 +471,7 @@ export class Forwarder {
     const bySeq = new Map(room.recent.map((m) => [m.seq, m]));
     for (const m of window.slice(-RECENT_PER_ROOM)) bySeq.set(m.seq, m);
     room.recent = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-RECENT_PER_ROOM);
-    const last = Math.max(stored, room.confirmed, window.at(-1)?.seq ?? 0);
+    const last = Math.max(stored, room.confirmed); // stored: at least the window's newest
     room.lastSeq = last;
     room.replaying = true;
     this.#o.log.debug({ roomId: room.id, last, stored, window: window.length }, "room read");

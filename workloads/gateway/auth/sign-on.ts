@@ -27,6 +27,7 @@ import {
   jwtVerify,
 } from "jose";
 import * as oidc from "openid-client";
+import type { SignOnLookup } from "../../shared/backends/store.ts";
 import { ChatError } from "../../shared/errors.ts";
 
 export interface SignOnSettings {
@@ -299,10 +300,10 @@ export class SignOn {
   /**
    * Checks a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, 2.6): a JWT
    * signed with one of the provider's keys, from its issuer, for this client, issued recently,
-   * with the logout event, no nonce, and a `sid` or a `sub`. Resolves which sessions it ends;
-   * anything else is BAD_REQUEST, saying which check failed.
+   * with the logout event, no nonce, and a `sid` or a `sub`. Resolves the issuer and which of
+   * its sessions it ends; anything else is BAD_REQUEST, saying which check failed.
    */
-  async verifyLogoutToken(token: string): Promise<{ sid: string } | { subject: string }> {
+  async verifyLogoutToken(token: string): Promise<{ issuer: string; by: SignOnLookup }> {
     const config = await this.configuration();
     const meta = config.serverMetadata();
     if (meta.jwks_uri === undefined) {
@@ -326,7 +327,7 @@ export class SignOn {
       }
       throw new ChatError("BAD_REQUEST", `the logout token was refused: ${describe(err)}`);
     }
-    return logoutTarget(claims);
+    return { issuer: meta.issuer, by: logoutTarget(claims) };
   }
 
   /**
@@ -350,7 +351,7 @@ export class SignOn {
  * (`sid`) where it names one, else every session of its subject. BAD_REQUEST without the logout
  * event, with a nonce (an ID token passed off as a logout token), or without either.
  */
-export function logoutTarget(claims: JWTPayload): { sid: string } | { subject: string } {
+export function logoutTarget(claims: JWTPayload): SignOnLookup {
   const events = claims.events;
   if (typeof events !== "object" || events === null || !(LOGOUT_EVENT in events)) {
     throw new ChatError("BAD_REQUEST", `the logout token has no ${LOGOUT_EVENT} event`);

@@ -272,8 +272,7 @@ export function signOnRoutes(
       },
       async (req, reply) => {
         const sso = configured();
-        const by = await sso.verifyLogoutToken(req.body.logout_token);
-        const issuer = (await sso.configuration()).serverMetadata().issuer;
+        const { issuer, by } = await sso.verifyLogoutToken(req.body.logout_token);
         const sessions = await ctx.store.signOnSessions(issuer, by);
         for (const s of sessions) await tokens.endSession(s.userId, s.sessionId);
         req.log.info(

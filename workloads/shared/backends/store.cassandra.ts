@@ -20,7 +20,14 @@ import type {
   User,
 } from "../domain.ts";
 import { checkLimit, checkWrite, directMembers, directPair } from "./store.memory.ts";
-import { type HistoryQuery, MAX_USERS_BY_EMAIL, type Store } from "./store.ts";
+import {
+  type HistoryQuery,
+  MAX_USERS_BY_EMAIL,
+  type SignOnLookup,
+  type Store,
+  signOnKey,
+  signOnKeys,
+} from "./store.ts";
 
 /** Messages per partition of `messages`: bucket = floor(seq / BUCKET_SIZE). */
 export const BUCKET_SIZE = 1000;
@@ -197,12 +204,8 @@ export class CassandraStore implements Store {
   async saveSignOnSession(session: SignOnSession): Promise<void> {
     const ttl = this.#secondsUntil(session.expiresAt);
     if (ttl <= 0) return;
-    const keys = [
-      `sub:${session.subject}`,
-      ...(session.providerSessionId === undefined ? [] : [`sid:${session.providerSessionId}`]),
-    ];
     await Promise.all(
-      keys.map((key) =>
+      signOnKeys(session).map((key) =>
         this.#write(
           `INSERT INTO ${this.#ks}.sign_on_sessions (issuer, key, session_id, user_id) ` +
             "VALUES (?, ?, ?, ?) USING TTL ?",
@@ -214,9 +217,9 @@ export class CassandraStore implements Store {
 
   async signOnSessions(
     issuer: string,
-    by: { readonly sid: string } | { readonly subject: string },
+    by: SignOnLookup,
   ): Promise<{ sessionId: string; userId: string }[]> {
-    const key = "sid" in by ? `sid:${by.sid}` : `sub:${by.subject}`;
+    const key = signOnKey(by);
     const rows = await this.#rows(
       `SELECT session_id, user_id FROM ${this.#ks}.sign_on_sessions WHERE issuer = ? AND key = ?`,
       [issuer, key],

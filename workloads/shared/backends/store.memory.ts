@@ -17,7 +17,10 @@ import {
   type HistoryQuery,
   MAX_MESSAGES_PER_WRITE,
   MAX_USERS_BY_EMAIL,
+  type SignOnLookup,
   type Store,
+  signOnKey,
+  signOnKeys,
 } from "./store.ts";
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -114,11 +117,7 @@ export class MemoryStore implements Store {
 
   async saveSignOnSession(session: SignOnSession): Promise<void> {
     if (session.expiresAt.getTime() <= this.#now()) return;
-    const keys = [
-      `sub:${session.subject}`,
-      ...(session.providerSessionId === undefined ? [] : [`sid:${session.providerSessionId}`]),
-    ];
-    for (const key of keys) {
+    for (const key of signOnKeys(session)) {
       const at = `${session.issuer} ${key}`;
       const held = this.#signOnSessions.get(at) ?? new Map<string, SignOnEntry>();
       held.set(session.sessionId, {
@@ -131,9 +130,9 @@ export class MemoryStore implements Store {
 
   async signOnSessions(
     issuer: string,
-    by: { readonly sid: string } | { readonly subject: string },
+    by: SignOnLookup,
   ): Promise<{ sessionId: string; userId: string }[]> {
-    const key = "sid" in by ? `sid:${by.sid}` : `sub:${by.subject}`;
+    const key = signOnKey(by);
     const held = this.#signOnSessions.get(`${issuer} ${key}`) ?? new Map<string, SignOnEntry>();
     const now = this.#now();
     return [...held]

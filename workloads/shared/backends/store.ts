@@ -62,7 +62,7 @@ export interface Store {
    */
   signOnSessions(
     issuer: string,
-    by: { readonly sid: string } | { readonly subject: string },
+    by: SignOnLookup,
   ): Promise<{ sessionId: string; userId: string }[]>;
 
   saveRefreshToken(token: RefreshToken): Promise<void>;
@@ -151,3 +151,16 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What signOnSessions finds our sessions by: a provider session, or a subject. */
+export type SignOnLookup = { readonly sid: string } | { readonly subject: string };
+
+/** The key a lookup reads (`sid:<sid>` or `sub:<subject>`) under its issuer. */
+export const signOnKey = (by: SignOnLookup): string =>
+  "sid" in by ? `sid:${by.sid}` : `sub:${by.subject}`;
+
+/** The keys a sign-on session is saved under: its subject's, and its provider session's. */
+export const signOnKeys = (s: SignOnSession): string[] => [
+  signOnKey({ subject: s.subject }),
+  ...(s.providerSessionId === undefined ? [] : [signOnKey({ sid: s.providerSessionId })]),
+];
