@@ -123,8 +123,12 @@ export function browserSuite(target: BrowserTarget): void {
         .locator("body")
         .textContent()
         .catch(() => "(none)");
+      const stored = await page
+        .evaluate("JSON.stringify(Object.keys(sessionStorage))")
+        .catch(() => "(none)");
       throw new Error(
         `${err.message}\nat ${page.url()} the page shows: ${text}\n` +
+          `sessionStorage keys: ${stored}\n` +
           `failed requests and warnings: ${failedRequests.slice(-10).join("; ")}`,
       );
     };

@@ -7,8 +7,14 @@ import type { ChatState, RoomView } from "./state.ts";
 
 /** Re-renders the component whenever the state changes. */
 export function useChatState(state: ChatState): void {
-  const [, setVersion] = useState(0);
-  useEffect(() => state.subscribe(() => setVersion(state.version)), [state]);
+  const [, setVersion] = useState(state.version);
+  useEffect(() => {
+    const unsubscribe = state.subscribe(() => setVersion(state.version));
+    // an effect runs up to a frame after the render: what changed in between (the session
+    // restored at load, whether single sign-on is on) would otherwise never be shown
+    setVersion(state.version);
+    return unsubscribe;
+  }, [state]);
 }
 
 export function App({ state }: { state: ChatState }) {

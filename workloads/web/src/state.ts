@@ -5,6 +5,7 @@
 // the same refresh token) and the address's #hash (the open room).
 import {
   Api,
+  Backoff,
   ChatClient,
   type ClientMessageFrame,
   type ConnectionState,
@@ -301,17 +302,21 @@ export class ChatState {
    * button stays out until the page is loaded again.
    */
   async #loadSignOn(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    const backoff = new Backoff({ initialMs: 1_000 });
+    for (;;) {
       const info = await this.api.signOnInfo().catch((err: unknown) => {
-        console.warn(`asking whether single sign-on is on failed (attempt ${attempt})`, err);
+        console.warn(
+          `asking whether single sign-on is on failed (attempt ${backoff.attempt + 1})`,
+          err,
+        );
         return undefined;
       });
       if (info !== undefined) {
         this.signOnProvider = info.enabled ? (info.provider_name ?? "SSO") : undefined;
         return;
       }
-      if (attempt === SIGN_ON_INFO_ATTEMPTS) return;
-      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+      if (backoff.attempt + 1 === SIGN_ON_INFO_ATTEMPTS) return;
+      await new Promise((r) => setTimeout(r, backoff.next()));
     }
   }
 
