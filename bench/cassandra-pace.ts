@@ -7,7 +7,8 @@
 // from the rest, so that a cost of the pace shows as such. `--timer-slack-us N` repeats the
 // paced rows with the node's threads' timer slack at N µs (root only; the kernel then lets a
 // short sleep last up to N µs longer, so fewer wake-ups). `node bench/cassandra-pace.ts
-// [--seconds 8] [--paces-ms 100,30,10,3,1,0] [--timer-slack-us 1000]`.
+// [--seconds 8] [--paces-ms 100,30,10,3,1,0] [--timer-slack-us 1000] [--name cassandra-pace]`
+// (results in bench/results/<name>.md and .json).
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -25,12 +26,13 @@ const { values: a } = parseArgs({
     seconds: { type: "string", default: "8" },
     "paces-ms": { type: "string", default: "100,30,10,3,1,0" },
     "timer-slack-us": { type: "string", default: "" },
+    name: { type: "string", default: "cassandra-pace" },
     help: { type: "boolean", default: false },
   },
 });
 if (a.help) {
   console.log(
-    "node bench/cassandra-pace.ts [--seconds 8] [--paces-ms 100,30,10,3,1,0] [--timer-slack-us 1000]",
+    "node bench/cassandra-pace.ts [--seconds 8] [--paces-ms 100,30,10,3,1,0] [--timer-slack-us 1000] [--name cassandra-pace]",
   );
   process.exit(0);
 }
@@ -40,7 +42,7 @@ const slackUs = a["timer-slack-us"] === "" ? undefined : Number(a["timer-slack-u
 if (!(seconds > 0) || paces.some((p) => !(p >= 0)) || (slackUs !== undefined && !(slackUs > 0))) {
   throw new Error("--seconds must be > 0, --paces-ms ≥ 0 each, --timer-slack-us > 0");
 }
-const run = beginRun("cassandra-pace");
+const run = beginRun(String(a.name));
 const keyspace = "bench_pace";
 const TICK_MS = 10; // CLK_TCK 100
 
@@ -202,6 +204,15 @@ try {
         })),
         { prepare: true, logged: false },
       );
+    // ten rows of ten partitions in one request (what a write shared by ten rooms sends)
+    const spread10: Send = (i) =>
+      client.batch(
+        Array.from({ length: 10 }, (_, j) => ({
+          query: insert,
+          params: [`s${i * 10 + j}`, i, "hello there"],
+        })),
+        { prepare: true, logged: false },
+      );
     const rooms = Array.from({ length: 100 }, () => randomUUID());
     const message: Send = (i) => {
       const m: StoredMessage = {
@@ -273,6 +284,17 @@ try {
             "64 writers",
             flooded(batch10, 64, h2),
             h2,
+          ),
+        );
+        const h4 = newHistogram();
+        rows.push(
+          await measure(
+            pid,
+            "unlogged batch of 10 INSERTs (10 partitions)",
+            slack,
+            "64 writers",
+            flooded(spread10, 64, h4),
+            h4,
           ),
         );
       } finally {
