@@ -16,6 +16,11 @@ const suites: { name: string; args: string[] }[] = [
   { name: "commitlog", args: ["commitlog.ts"] },
   { name: "cassandra-pace", args: ["cassandra-pace.ts", "--timer-slack-us", "1000"] },
   { name: "notifier", args: ["notifier.ts"] },
+  // root: it sets the guest's halt polling for each row and puts it back
+  {
+    name: "wakeup",
+    args: ["wakeup.ts", "--paces-ms", "100,10,1,0", "--halt-poll-ns", "0,50000,200000"],
+  },
   { name: "e2e", args: ["e2e.ts", "--profile"] },
   { name: "peers", args: ["peers.ts"] },
   {

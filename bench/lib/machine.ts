@@ -16,6 +16,22 @@ export interface Machine {
   readonly ramGiB: number;
   readonly kernel: string;
   readonly node: string;
+  /** the guest's idle driver and its halt polling: they set what a wake-up costs (wakeup.md) */
+  readonly idle: string;
+}
+
+const readSys = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+};
+
+function idle(): string {
+  const driver = readSys("/sys/devices/system/cpu/cpuidle/current_driver") ?? "unknown";
+  const poll = readSys("/sys/module/haltpoll/parameters/guest_halt_poll_ns");
+  return poll === undefined ? driver : `${driver}, guest_halt_poll_ns ${poll}`;
 }
 
 export function machine(): Machine {
@@ -27,6 +43,7 @@ export function machine(): Machine {
     ramGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
     node: process.version,
+    idle: idle(),
   };
 }
 

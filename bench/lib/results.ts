@@ -47,7 +47,7 @@ export function writeResults(
     `# bench: ${run.name}`,
     "",
     `- date: ${run.startedAt} → ${finishedAt}`,
-    `- machine: ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}`,
+    `- machine: ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, idle: ${m.idle}`,
     `- load average (1/5/15 min): before ${run.loadBefore.join(" / ")}, after ${loadAfter.join(" / ")}`,
     `- versions: ${Object.entries(run.versions)
       .map(([k, v]) => `${k} ${v}`)
