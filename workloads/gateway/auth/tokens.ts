@@ -149,6 +149,8 @@ export class Tokens {
     if (stored === undefined || stored.userId !== p.sub) {
       throw new ChatError("UNAUTHENTICATED", "refresh token is unknown, expired or revoked");
     }
+    // before the token is consumed: a failure here leaves it usable for the client's retry
+    await this.#renewSignOn(stored.family);
     if (!(await this.#store.consumeRefreshToken(jti))) {
       await this.#sessions.revoke(stored.userId, stored.family);
       throw new ChatError(
@@ -157,6 +159,19 @@ export class Tokens {
       );
     }
     return this.issue(stored.userId, String(p.name ?? ""), stored.family);
+  }
+
+  /**
+   * A session a provider's sign-on started lives as long as it is refreshed, so the record the
+   * provider's back-channel logout finds it by is renewed with it: else a session refreshed for
+   * longer than the refresh lifetime would outlive its record, and the provider could no
+   * longer end it.
+   */
+  async #renewSignOn(sessionId: string): Promise<void> {
+    const signOn = await this.#store.signOnOf(sessionId);
+    if (signOn === undefined) return;
+    const expiresAt = new Date(this.#now() + this.#cfg.refreshTtlSeconds * 1000);
+    await this.#store.saveSignOnSession({ ...signOn, expiresAt });
   }
 
   /**

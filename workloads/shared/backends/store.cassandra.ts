@@ -204,15 +204,45 @@ export class CassandraStore implements Store {
   async saveSignOnSession(session: SignOnSession): Promise<void> {
     const ttl = this.#secondsUntil(session.expiresAt);
     if (ttl <= 0) return;
-    await Promise.all(
-      signOnKeys(session).map((key) =>
+    await Promise.all([
+      ...signOnKeys(session).map((key) =>
         this.#write(
           `INSERT INTO ${this.#ks}.sign_on_sessions (issuer, key, session_id, user_id) ` +
             "VALUES (?, ?, ?, ?) USING TTL ?",
           [session.issuer, key, session.sessionId, session.userId, ttl],
         ),
       ),
+      this.#write(
+        `INSERT INTO ${this.#ks}.sign_on_by_session ` +
+          "(session_id, issuer, subject, provider_session_id, user_id) VALUES (?, ?, ?, ?, ?) " +
+          "USING TTL ?",
+        [
+          session.sessionId,
+          session.issuer,
+          session.subject,
+          session.providerSessionId ?? null,
+          session.userId,
+          ttl,
+        ],
+      ),
+    ]);
+  }
+
+  async signOnOf(sessionId: string): Promise<SignOnSession | undefined> {
+    const row = await this.#one(
+      "SELECT issuer, subject, provider_session_id, user_id, TTL(user_id) AS ttl " +
+        `FROM ${this.#ks}.sign_on_by_session WHERE session_id = ?`,
+      [sessionId],
     );
+    if (row === undefined) return undefined;
+    return {
+      issuer: text(row, "issuer"),
+      subject: text(row, "subject"),
+      providerSessionId: optText(row, "provider_session_id"),
+      sessionId,
+      userId: text(row, "user_id"),
+      expiresAt: new Date(this.#now() + num(row, "ttl") * 1000),
+    };
   }
 
   async signOnSessions(

@@ -328,6 +328,47 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
           await store().signOnSessions(ended.issuer, { subject: ended.subject }),
           [],
         );
+        assert.equal(await store().signOnOf(short.sessionId), undefined);
+        assert.equal(await store().signOnOf(ended.sessionId), undefined);
+      });
+
+      it("finds the sign-on of our session, and a save with a later end keeps it longer", async () => {
+        const short = signOn({ expiresAt: new Date(Date.now() + 1_500) });
+        const noSid = signOn({ providerSessionId: undefined });
+        await store().saveSignOnSession(short);
+        await store().saveSignOnSession(noSid);
+        const found = await store().signOnOf(short.sessionId);
+        assert.deepEqual(found && { ...found, expiresAt: undefined }, {
+          ...short,
+          expiresAt: undefined,
+        });
+        // its end as stored: within a second of the one saved (Cassandra keeps whole seconds)
+        assert.ok(Math.abs((found?.expiresAt.getTime() ?? 0) - short.expiresAt.getTime()) < 2_000);
+        assert.equal((await store().signOnOf(noSid.sessionId))?.providerSessionId, undefined);
+        assert.equal(await store().signOnOf(id()), undefined);
+
+        // renewed, as a refresh of the session does; another sign-on of the same person with
+        // the same end is not, and once it has expired the renewed one is still found by all three
+        const control = signOn({ subject: short.subject, expiresAt: short.expiresAt });
+        await store().saveSignOnSession(control);
+        await store().saveSignOnSession({ ...short, expiresAt: new Date(Date.now() + 3_600_000) });
+        await waitFor(
+          "the sign-on that was not renewed to expire",
+          async () =>
+            (await store().signOnOf(control.sessionId)) === undefined ? true : undefined,
+          { timeoutMs: 10_000, intervalMs: 200 },
+        );
+        assert.equal((await store().signOnOf(short.sessionId))?.sessionId, short.sessionId);
+        assert.deepEqual(
+          ids(await store().signOnSessions(short.issuer, { subject: short.subject })),
+          [short.sessionId],
+        );
+        assert.deepEqual(
+          ids(
+            await store().signOnSessions(short.issuer, { sid: short.providerSessionId as string }),
+          ),
+          [short.sessionId],
+        );
       });
     });
 

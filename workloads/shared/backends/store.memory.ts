@@ -56,6 +56,8 @@ export class MemoryStore implements Store {
   readonly #tokens = new Map<string, TokenEntry>();
   /** `<issuer> sid:<sid>` or `<issuer> sub:<subject>` → our session → its user and end */
   readonly #signOnSessions = new Map<string, Map<string, SignOnEntry>>();
+  /** our session → the sign-on that started it */
+  readonly #signOnBySession = new Map<string, SignOnSession>();
   readonly #revokedFamilies = new Set<string>();
   readonly #rooms = new Map<string, Room>();
   readonly #directRooms = new Map<string, string>();
@@ -126,6 +128,12 @@ export class MemoryStore implements Store {
       });
       this.#signOnSessions.set(at, held);
     }
+    this.#signOnBySession.set(session.sessionId, session);
+  }
+
+  async signOnOf(sessionId: string): Promise<SignOnSession | undefined> {
+    const s = this.#signOnBySession.get(sessionId);
+    return s === undefined || s.expiresAt.getTime() <= this.#now() ? undefined : s;
   }
 
   async signOnSessions(

@@ -53,9 +53,12 @@ export interface Store {
 
   /**
    * Remembers which of our sessions a provider's sign-on started, until `expiresAt`, so the
-   * provider's back-channel logout can end it.
+   * provider's back-channel logout can end it. Saving the same session again with a later
+   * `expiresAt` keeps it that much longer (a refresh of our session renews it).
    */
   saveSignOnSession(session: SignOnSession): Promise<void>;
+  /** The sign-on that started our session `sessionId`, while it is remembered. */
+  signOnOf(sessionId: string): Promise<SignOnSession | undefined>;
   /**
    * Our sessions (and their users) that the issuer's session `sid` started, or, by `subject`,
    * that any sign-on of that subject there started; expired ones are left out.
