@@ -3,7 +3,7 @@
 // client sends one at a time, paced (every N ms) or back to back, and both processes' CPU is
 // read from /proc. At chat rates every hop of the message path (gateway → Kafka → forwarder →
 // Redis / Cassandra → gateway) is such a request, each waking a sleeping thread on the other
-// side, so this is the unit the low-rate cost is made of (README, issue 13).
+// side, so this is the unit the low-rate cost is made of (docs/performance.md, issue 13).
 //
 // `--halt-poll-ns 0,200000` repeats every pace with the guest kernel's halt polling
 // (/sys/module/haltpoll/parameters/guest_halt_poll_ns, root only) at each value, and puts back

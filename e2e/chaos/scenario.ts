@@ -189,7 +189,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
      * every partition and the other's join moves half of them a second or two later; a member
      * that takes a room over reads its last seq from the store before acking it (one read per
      * room), so a Cassandra kill in that window stalls the moved rooms for its whole outage, a
-     * compound fault (README, Faults). Settled: each forwarder reports (its /readyz group
+     * compound fault (docs/performance.md, Faults). Settled: each forwarder reports (its /readyz group
      * check) partitions of its own, together every partition once, every message sent until
      * then is acknowledged, and every room has been acked since (so each was read by the
      * member that holds it).
