@@ -338,7 +338,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       });
 
       it("finds the sign-on of our session, and a save with a later end keeps it longer", async () => {
-        const short = signOn({ expiresAt: new Date(Date.now() + 1_500) });
+        const short = signOn({ expiresAt: new Date(Date.now() + 3_000) });
         const noSid = signOn({ providerSessionId: undefined });
         await store().saveSignOnSession(short);
         await store().saveSignOnSession(noSid);
