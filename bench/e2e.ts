@@ -10,7 +10,7 @@ import { type LatencySummary, summarize } from "./lib/histogram.ts";
 import { cpuMeter, load, procSample, round3, stackPids } from "./lib/machine.ts";
 import { createRooms, registerUsers } from "./lib/population.ts";
 import { monoUs, profilesIn, summarizeProfile } from "./lib/profile.ts";
-import { pathStages, scrape, stageMeans } from "./lib/prom.ts";
+import { pathStages, scrape, stageMeans, stageTails } from "./lib/prom.ts";
 import { beginRun, resultsDir, table, writeResults } from "./lib/results.ts";
 import { Generator } from "./loadgen/generator.ts";
 
@@ -128,7 +128,9 @@ try {
       const r = await gen.step(stepNo++, rate, durationMs);
       const toUs = monoUs();
       const cpu = meter();
-      const stages = stageMeans(m0, await scrape(allUrls), pathStages);
+      const m1 = await scrape(allUrls);
+      const stages = stageMeans(m0, m1, pathStages);
+      const tails = stageTails(m0, m1, pathStages);
       if (rate === Math.max(...steps) && rep === 1) topWindow = { fromUs, toUs };
       const windowS = Math.max(durationMs, r.activeMs) / 1000;
       const gwCpu = stack.gateways.reduce((s, g) => s + (cpu[g.name] ?? 0), 0);
@@ -154,6 +156,7 @@ try {
         crossGatewayLatencyMs: summarize(r.cross),
         ackLatencyMs: summarize(r.ack),
         stages,
+        tails,
         loadBefore,
         loadAfter: load(),
         cpuSec: cpu,
@@ -258,6 +261,17 @@ const stageTable = table(
     r.stages[stageNames[1] as string].count,
   ]),
 );
+const tailTable = table(
+  ["target msg/s", "#", ...stageNames.map((n) => `${n}: p99 ≤ / > 10 ms / > 25 ms`)],
+  rows.map((r: any) => [
+    r.targetRate,
+    r.rep,
+    ...stageNames.map((n) => {
+      const t = r.tails[n];
+      return `${t.p99AtMostMs} ms / ${t.over10msPct} % / ${t.over25msPct} %`;
+    }),
+  ]),
+);
 const profileBody = profiles
   .map(
     (p) =>
@@ -277,6 +291,10 @@ const out = writeResults(run, params, { steps: rows, profiles }, [
   {
     title: "Where the latency goes (the workloads' own histograms, mean per step)",
     body: `From /metrics of both gateways and both forwarders, Δsum / Δcount over the step.\n\n${stageTable}`,
+  },
+  {
+    title: "Where the tail goes (the same histograms' buckets per step)",
+    body: `The bucket bound under which 99 % of each stage's observations fell (the buckets are 5, 10, 25, 50, 100, 250 ms: an upper bound), and the share of observations above 10 ms and above 25 ms. A stage whose share above a bound is near the end-to-end share is where that tail comes from.\n\n${tailTable}`,
   },
   {
     title: "CPU during each step (seconds)",

@@ -9,10 +9,21 @@ export async function scrape(urls: readonly string[]): Promise<Scrape> {
     urls.map(async (u) => {
       const res = await fetch(`${u}/metrics`, { signal: AbortSignal.timeout(10_000) });
       for (const line of (await res.text()).split("\n")) {
-        if (line.startsWith("#") || !/_(sum|count)(\{|\s)/.test(line)) continue;
+        if (line.startsWith("#")) continue;
         const i = line.lastIndexOf(" ");
-        const key = line.slice(0, i);
-        total.set(key, (total.get(key) ?? 0) + Number(line.slice(i + 1)));
+        const value = Number(line.slice(i + 1));
+        let key = line.slice(0, i);
+        const bucket = /^(\w+)_bucket\{(.*)\}$/.exec(key);
+        if (bucket !== null) {
+          // name_bucket{a="x",le="0.01"} → name_bucket{a="x"}|0.01, whatever the label order
+          const labels = (bucket[2] ?? "").split(",");
+          const le = labels.find((l) => l.startsWith("le="))?.slice(4, -1) ?? "";
+          const rest = labels.filter((l) => !l.startsWith("le=")).join(",");
+          key = `${bucket[1]}_bucket${rest === "" ? "" : `{${rest}}`}|${le}`;
+        } else if (!/_(sum|count)(\{|$)/.test(key)) {
+          continue;
+        }
+        total.set(key, (total.get(key) ?? 0) + value);
       }
     }),
   );
@@ -34,6 +45,43 @@ export function stageMeans(
     out[label] = {
       meanMs: count === 0 ? Number.NaN : Math.round((sum / count) * 1e5) / 100,
       count,
+    };
+  }
+  return out;
+}
+
+/**
+ * The tail of each histogram between two scrapes: the bucket bound under which 99 % of the
+ * step's observations fell (NaN without any), and the share above 10 ms and above 25 ms. The
+ * workloads' buckets are coarse (…, 5, 10, 25, 50, 100 ms, …), so the p99 is an upper bound.
+ */
+export function stageTails(
+  before: Scrape,
+  after: Scrape,
+  series: Record<string, string>,
+): Record<string, { p99AtMostMs: number; over10msPct: number; over25msPct: number }> {
+  const out: Record<string, { p99AtMostMs: number; over10msPct: number; over25msPct: number }> = {};
+  for (const [label, s] of Object.entries(series)) {
+    const [name, labels = ""] = s.split("|");
+    const prefix = `${name}_bucket${labels === "" ? "" : `{${labels}}`}|`;
+    const cumulative = [...after.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => {
+        const le = k.slice(prefix.length);
+        return {
+          le: le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le),
+          n: (after.get(k) ?? 0) - (before.get(k) ?? 0),
+        };
+      })
+      .sort((a, b) => a.le - b.le);
+    const total = cumulative.at(-1)?.n ?? 0;
+    const upTo = (sec: number) => cumulative.find((b) => b.le >= sec)?.n ?? total;
+    const pct = (n: number) => (total === 0 ? Number.NaN : Math.round((n / total) * 1000) / 10);
+    const p99 = cumulative.find((b) => b.n >= 0.99 * total && total > 0)?.le ?? Number.NaN;
+    out[label] = {
+      p99AtMostMs: p99 * 1000,
+      over10msPct: pct(total - upTo(0.01)),
+      over25msPct: pct(total - upTo(0.025)),
     };
   }
   return out;
