@@ -40,6 +40,13 @@ interface TokenEntry {
   consumed: boolean;
 }
 
+/**
+ * Expired refresh tokens and sign-on records are dropped at most this often, on a write of
+ * one: a long-running embedded server would otherwise keep every token it ever issued
+ * (Cassandra drops them by TTL).
+ */
+export const SWEEP_EVERY_MS = 60_000;
+
 export interface MemoryStoreOptions {
   /** the clock for refresh-token expiry; default Date.now */
   readonly now?: () => number;
@@ -70,8 +77,33 @@ export class MemoryStore implements Store {
   /** room id → user id → position */
   readonly #positions = new Map<string, Map<string, ReadPosition>>();
 
+  #sweptAt = 0;
+
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Refresh tokens and sign-on records held, expired ones included until the next sweep. */
+  get heldSessionEntries(): { tokens: number; signOns: number } {
+    let signOns = this.#signOnBySession.size;
+    for (const held of this.#signOnSessions.values()) signOns += held.size;
+    return { tokens: this.#tokens.size, signOns };
+  }
+
+  #sweepExpired(): void {
+    const now = this.#now();
+    if (now - this.#sweptAt < SWEEP_EVERY_MS) return;
+    this.#sweptAt = now;
+    for (const [id, e] of this.#tokens) {
+      if (e.token.expiresAt.getTime() <= now) this.#tokens.delete(id);
+    }
+    for (const [key, held] of this.#signOnSessions) {
+      for (const [sessionId, e] of held) if (e.expiresAt <= now) held.delete(sessionId);
+      if (held.size === 0) this.#signOnSessions.delete(key);
+    }
+    for (const [sessionId, s] of this.#signOnBySession) {
+      if (s.expiresAt.getTime() <= now) this.#signOnBySession.delete(sessionId);
+    }
   }
 
   async createUser(user: User): Promise<boolean> {
@@ -118,6 +150,7 @@ export class MemoryStore implements Store {
   }
 
   async saveSignOnSession(session: SignOnSession): Promise<void> {
+    this.#sweepExpired();
     if (session.expiresAt.getTime() <= this.#now()) return;
     for (const key of signOnKeys(session)) {
       const at = `${session.issuer} ${key}`;
@@ -149,6 +182,7 @@ export class MemoryStore implements Store {
   }
 
   async saveRefreshToken(token: RefreshToken): Promise<void> {
+    this.#sweepExpired();
     if (token.expiresAt.getTime() <= this.#now()) return;
     this.#tokens.set(token.id, { token: copy(token), consumed: false });
   }
