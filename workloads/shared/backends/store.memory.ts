@@ -31,10 +31,6 @@ interface RoomLog {
   lastActivity: Date;
 }
 
-interface SignOnEntry {
-  readonly userId: string;
-  readonly expiresAt: number;
-}
 interface TokenEntry {
   readonly token: RefreshToken;
   consumed: boolean;
@@ -61,10 +57,10 @@ export class MemoryStore implements Store {
   /** `${issuer} ${subject}` → link */
   readonly #identities = new Map<string, IdentityLink>();
   readonly #tokens = new Map<string, TokenEntry>();
-  /** `<issuer> sid:<sid>` or `<issuer> sub:<subject>` → our session → its user and end */
-  readonly #signOnSessions = new Map<string, Map<string, SignOnEntry>>();
   /** our session → the sign-on that started it */
   readonly #signOnBySession = new Map<string, SignOnSession>();
+  /** `<issuer> sid:<sid>` or `<issuer> sub:<subject>` → our sessions (their sign-ons above) */
+  readonly #signOnIndex = new Map<string, Set<string>>();
   readonly #revokedFamilies = new Set<string>();
   readonly #rooms = new Map<string, Room>();
   readonly #directRooms = new Map<string, string>();
@@ -86,7 +82,7 @@ export class MemoryStore implements Store {
   /** Refresh tokens and sign-on records held, expired ones included until the next sweep. */
   get heldSessionEntries(): { tokens: number; signOns: number } {
     let signOns = this.#signOnBySession.size;
-    for (const held of this.#signOnSessions.values()) signOns += held.size;
+    for (const held of this.#signOnIndex.values()) signOns += held.size;
     return { tokens: this.#tokens.size, signOns };
   }
 
@@ -97,12 +93,13 @@ export class MemoryStore implements Store {
     for (const [id, e] of this.#tokens) {
       if (e.token.expiresAt.getTime() <= now) this.#tokens.delete(id);
     }
-    for (const [key, held] of this.#signOnSessions) {
-      for (const [sessionId, e] of held) if (e.expiresAt <= now) held.delete(sessionId);
-      if (held.size === 0) this.#signOnSessions.delete(key);
-    }
     for (const [sessionId, s] of this.#signOnBySession) {
       if (s.expiresAt.getTime() <= now) this.#signOnBySession.delete(sessionId);
+    }
+    for (const [key, held] of this.#signOnIndex) {
+      for (const sessionId of held)
+        if (!this.#signOnBySession.has(sessionId)) held.delete(sessionId);
+      if (held.size === 0) this.#signOnIndex.delete(key);
     }
   }
 
@@ -152,16 +149,13 @@ export class MemoryStore implements Store {
   async saveSignOnSession(session: SignOnSession): Promise<void> {
     this.#sweepExpired();
     if (session.expiresAt.getTime() <= this.#now()) return;
+    this.#signOnBySession.set(session.sessionId, session);
     for (const key of signOnKeys(session)) {
       const at = `${session.issuer} ${key}`;
-      const held = this.#signOnSessions.get(at) ?? new Map<string, SignOnEntry>();
-      held.set(session.sessionId, {
-        userId: session.userId,
-        expiresAt: session.expiresAt.getTime(),
-      });
-      this.#signOnSessions.set(at, held);
+      const held = this.#signOnIndex.get(at) ?? new Set<string>();
+      held.add(session.sessionId);
+      this.#signOnIndex.set(at, held);
     }
-    this.#signOnBySession.set(session.sessionId, session);
   }
 
   async signOnOf(sessionId: string): Promise<SignOnSession | undefined> {
@@ -173,12 +167,13 @@ export class MemoryStore implements Store {
     issuer: string,
     by: SignOnLookup,
   ): Promise<{ sessionId: string; userId: string }[]> {
-    const key = signOnKey(by);
-    const held = this.#signOnSessions.get(`${issuer} ${key}`) ?? new Map<string, SignOnEntry>();
-    const now = this.#now();
-    return [...held]
-      .filter(([, e]) => e.expiresAt > now)
-      .map(([sessionId, e]) => ({ sessionId, userId: e.userId }));
+    const held = this.#signOnIndex.get(`${issuer} ${signOnKey(by)}`) ?? [];
+    const found: { sessionId: string; userId: string }[] = [];
+    for (const sessionId of held) {
+      const s = await this.signOnOf(sessionId);
+      if (s !== undefined) found.push({ sessionId, userId: s.userId });
+    }
+    return found;
   }
 
   async saveRefreshToken(token: RefreshToken): Promise<void> {
